@@ -1,0 +1,5 @@
+import sys
+
+from vaxeld.cli import main
+
+sys.exit(main())

@@ -1,0 +1,299 @@
+"""A small asyncio AMI session around the sans-I/O codec.
+
+It logs in, maps ActionID to futures, collects event-list actions
+(QueueStatus ... QueueStatusComplete), pings with a timeout so a silent
+network stall is noticed, and reconnects with jittered exponential backoff.
+
+Two rules learned from other AMI clients:
+- an action is sent once: after a reconnect nothing is re-sent; callers
+  waiting on the old connection get ``AmiConnectionLost`` and decide;
+- a handler that raises is logged and counted, and the session goes on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import random
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+
+import structlog
+
+from vaxeld.ami.codec import DecodeError, Decoder, Greeting, Message, encode_action
+
+log = structlog.get_logger("vaxeld.ami")
+
+EventHandler = Callable[[Message], None]
+ConnectHook = Callable[["AmiSession"], Awaitable[None]]
+
+
+class AmiError(Exception):
+    """An action was answered with Response: Error."""
+
+
+class AmiConnectionLost(ConnectionError):
+    """The connection went away before the action was answered."""
+
+
+class AmiAuthError(AmiError):
+    """Asterisk refused the username or secret."""
+
+
+@dataclass
+class SessionStats:
+    connected: bool = False
+    connects: int = 0
+    reconnects: int = 0
+    events: int = 0
+    decode_errors: int = 0
+    handler_errors: int = 0
+    bytes_received: int = 0
+    auth_failures: int = 0
+
+
+@dataclass
+class _PendingList:
+    future: asyncio.Future[list[Message]]
+    complete_event: str
+    items: list[Message] = field(default_factory=list)
+
+
+def backoff_delays(base: float, cap: float, rng: random.Random) -> Iterable[float]:
+    """Full-jitter exponential backoff: uniform(0, min(cap, base * 2**n))."""
+    for attempt in itertools.count():
+        yield rng.uniform(base / 2, min(cap, base * 2 ** min(attempt, 30)))
+
+
+class AmiSession:
+    """One AMI connection, kept up for as long as ``run()`` runs."""
+
+    def __init__(
+        self,
+        *,
+        host: str,
+        port: int,
+        username: str,
+        secret: str,
+        on_event: EventHandler,
+        on_connect: ConnectHook | None = None,
+        event_filters: Iterable[str] = (),
+        ping_interval: float = 10.0,
+        ping_timeout: float = 5.0,
+        action_timeout: float = 10.0,
+        backoff_base: float = 0.5,
+        backoff_cap: float = 30.0,
+        name: str = "main",
+        rng: random.Random | None = None,
+    ) -> None:
+        self.host, self.port, self.name = host, port, name
+        self._username, self._secret = username, secret
+        self._on_event, self._on_connect = on_event, on_connect
+        self._filters = list(event_filters)
+        self._ping_interval, self._ping_timeout = ping_interval, ping_timeout
+        self._action_timeout = action_timeout
+        self._backoff_base, self._backoff_cap = backoff_base, backoff_cap
+        self._rng = rng or random.Random()
+        self._decoder = Decoder()
+        self._writer: asyncio.StreamWriter | None = None
+        self._ids = itertools.count(1)
+        self._pending: dict[str, asyncio.Future[Message]] = {}
+        self._lists: dict[str, _PendingList] = {}
+        self._ready = asyncio.Event()
+        self.stats = SessionStats()
+        self.greeting = ""
+
+    # -- public API -----------------------------------------------------------------
+
+    @property
+    def connected(self) -> bool:
+        return self._ready.is_set()
+
+    async def wait_connected(self) -> None:
+        await self._ready.wait()
+
+    async def action(
+        self, name: str, headers: Mapping[str, str] | None = None, *, check: bool = True
+    ) -> Message:
+        """Send an action and wait for its Response. Raises AmiError on Response: Error."""
+        action_id = self._next_id()
+        future: asyncio.Future[Message] = asyncio.get_running_loop().create_future()
+        self._pending[action_id] = future
+        try:
+            self._write(encode_action(name, headers or {}, action_id))
+            reply = await asyncio.wait_for(future, self._action_timeout)
+        finally:
+            self._pending.pop(action_id, None)
+        if check and reply.response.lower() == "error":
+            raise AmiError(f"{name}: {reply.get('Message', 'error')}")
+        return reply
+
+    async def list_action(
+        self, name: str, complete_event: str, headers: Mapping[str, str] | None = None
+    ) -> list[Message]:
+        """Send an event-list action (e.g. QueueStatus) and return its events."""
+        action_id = self._next_id()
+        loop = asyncio.get_running_loop()
+        pending = _PendingList(loop.create_future(), complete_event)
+        self._lists[action_id] = pending
+        try:
+            self._write(encode_action(name, headers or {}, action_id))
+            return await asyncio.wait_for(pending.future, self._action_timeout)
+        finally:
+            self._lists.pop(action_id, None)
+
+    async def run(self) -> None:
+        """Connect, log in and read until cancelled, reconnecting after every failure."""
+        delays = iter(backoff_delays(self._backoff_base, self._backoff_cap, self._rng))
+        while True:
+            try:
+                await self._connect_and_serve()
+                delays = iter(backoff_delays(self._backoff_base, self._backoff_cap, self._rng))
+            except asyncio.CancelledError:
+                self._drop_connection("stopped")
+                raise
+            except AmiAuthError as exc:
+                self.stats.auth_failures += 1
+                log.error(
+                    "ami_login_refused",
+                    pbx=self.name,
+                    host=self.host,
+                    port=self.port,
+                    username=self._username,
+                    reason=str(exc),
+                )
+            except (OSError, asyncio.IncompleteReadError, AmiConnectionLost, TimeoutError) as exc:
+                log.warning(
+                    "ami_connection_lost",
+                    pbx=self.name,
+                    host=self.host,
+                    port=self.port,
+                    error=f"{type(exc).__name__}: {exc}",
+                )
+            self._drop_connection("connection lost")
+            delay = next(delays)
+            log.info("ami_reconnect_scheduled", pbx=self.name, delay_seconds=round(delay, 2))
+            await asyncio.sleep(delay)
+            self.stats.reconnects += 1
+
+    # -- internals ------------------------------------------------------------------
+
+    def _next_id(self) -> str:
+        return f"vaxeld-{self.name}-{next(self._ids)}"
+
+    def _write(self, data: bytes) -> None:
+        if self._writer is None or self._writer.is_closing():
+            raise AmiConnectionLost("not connected to Asterisk")
+        self._writer.write(data)
+
+    async def _connect_and_serve(self) -> None:
+        reader, writer = await asyncio.wait_for(
+            asyncio.open_connection(self.host, self.port), self._action_timeout
+        )
+        self._decoder.reset()
+        self._writer = writer
+        reader_task = asyncio.create_task(self._read_loop(reader), name=f"ami-read-{self.name}")
+        try:
+            await self._login()
+            for expr in self._filters:
+                await self.action("Filter", {"Operation": "Add", "Filter": expr})
+            self.stats.connected = True
+            self.stats.connects += 1
+            self._ready.set()
+            log.info(
+                "ami_connected",
+                pbx=self.name,
+                host=self.host,
+                port=self.port,
+                asterisk=self.greeting,
+            )
+            if self._on_connect is not None:
+                await self._on_connect(self)
+            await self._ping_loop(reader_task)
+        finally:
+            reader_task.cancel()
+            await asyncio.gather(reader_task, return_exceptions=True)
+
+    async def _login(self) -> None:
+        try:
+            await self.action(
+                "Login", {"Username": self._username, "Secret": self._secret, "Events": "on"}
+            )
+        except AmiError as exc:
+            raise AmiAuthError(str(exc).removeprefix("Login: ")) from None
+
+    async def _ping_loop(self, reader_task: asyncio.Task[None]) -> None:
+        while True:
+            done, _ = await asyncio.wait({reader_task}, timeout=self._ping_interval)
+            if done:
+                reader_task.result()  # re-raises why the reader stopped
+                raise AmiConnectionLost("connection closed by Asterisk")
+            try:
+                await asyncio.wait_for(self.action("Ping", check=False), self._ping_timeout)
+            except TimeoutError:
+                raise AmiConnectionLost(
+                    f"no answer to Ping within {self._ping_timeout} s"
+                ) from None
+
+    async def _read_loop(self, reader: asyncio.StreamReader) -> None:
+        while True:
+            data = await reader.read(65536)
+            if not data:
+                raise AmiConnectionLost("connection closed by Asterisk")
+            self.stats.bytes_received += len(data)
+            for item in self._decoder.feed(data):
+                self._dispatch(item)
+
+    def _dispatch(self, item: Message | Greeting | DecodeError) -> None:
+        if isinstance(item, Greeting):
+            self.greeting = item.version
+            return
+        if isinstance(item, DecodeError):
+            self.stats.decode_errors += 1
+            log.warning("ami_decode_error", pbx=self.name, reason=item.reason, bytes=item.size)
+            return
+        action_id = item.action_id
+        if action_id:
+            plist = self._lists.get(action_id)
+            if plist is not None:
+                if plist.future.done():
+                    return
+                if "Event" not in item:  # the Response that opens the list
+                    if item.response.lower() == "error":
+                        plist.future.set_exception(AmiError(item.get("Message", "error")))
+                elif item.event == plist.complete_event or item.get("EventList") == "Complete":
+                    plist.future.set_result(plist.items)
+                else:
+                    plist.items.append(item)
+                return
+            future = self._pending.get(action_id)
+            if future is not None and "Response" in item:
+                if not future.done():
+                    future.set_result(item)
+                return
+        if "Event" not in item:
+            return
+        self.stats.events += 1
+        try:
+            self._on_event(item)
+        except Exception:
+            self.stats.handler_errors += 1
+            log.exception("ami_event_handler_failed", pbx=self.name, event=item.event)
+
+    def _drop_connection(self, why: str) -> None:
+        was_connected = self._ready.is_set()
+        self._ready.clear()
+        self.stats.connected = False
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+        for future in self._pending.values():
+            if not future.done():
+                future.set_exception(AmiConnectionLost(why))
+        for plist in self._lists.values():
+            if not plist.future.done():
+                plist.future.set_exception(AmiConnectionLost(why))
+        self._pending.clear()
+        self._lists.clear()
+        if was_connected:
+            log.info("ami_disconnected", pbx=self.name, reason=why)

@@ -1,0 +1,82 @@
+"""Immutable snapshots of what a switchboard looks like right now.
+
+A snapshot is replaced, never mutated: the reducer returns a new one and the
+adapters (metrics, MQTT) may read an old one from another thread safely.
+Finished calls leave the snapshot when they finish, so its size is bounded by
+the number of live calls and queue members.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+# Asterisk device states (QueueMemberStatus.Status).
+DEVICE_UNKNOWN, DEVICE_NOT_INUSE, DEVICE_INUSE, DEVICE_BUSY = 0, 1, 2, 3
+DEVICE_INVALID, DEVICE_UNAVAILABLE, DEVICE_RINGING = 4, 5, 6
+_FREE_STATES = frozenset({DEVICE_UNKNOWN, DEVICE_NOT_INUSE})
+
+EMPTY: Mapping[str, object] = MappingProxyType({})
+
+
+@dataclass(frozen=True, slots=True)
+class Call:
+    """One caller, keyed by the Uniqueid of the channel that dialled the entry number."""
+
+    uniqueid: str
+    linkedid: str = ""
+    entry: str = ""
+    language: str = ""
+    queue: str = ""
+    position: int = 0
+    joined_at: float | None = None  # the reducer's clock when the caller joined `queue`
+    waiting: bool = False  # in `queue` now
+    answered_by: str = ""
+    abandon_pending: bool = False  # QueueCallerAbandon seen; hang-up or timeout decides
+    abandon_wait: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class Member:
+    """One queue member (an agent's interface in one queue)."""
+
+    queue: str
+    interface: str
+    name: str
+    status: int = DEVICE_UNKNOWN
+    paused: bool = False
+    in_call: bool = False
+
+    @property
+    def available(self) -> bool:
+        """Could take a call now: not paused, not on a call, device free or unknown."""
+        return not self.paused and not self.in_call and self.status in _FREE_STATES
+
+    @property
+    def reachable(self) -> bool:
+        return self.status not in (DEVICE_INVALID, DEVICE_UNAVAILABLE)
+
+
+MemberKey = tuple[str, str]  # (queue, interface)
+
+
+@dataclass(frozen=True, slots=True)
+class SwitchboardState:
+    """Live picture of one PBX."""
+
+    pbx: str = "main"
+    calls: Mapping[str, Call] = field(default_factory=dict)
+    members: Mapping[MemberKey, Member] = field(default_factory=dict)
+    synced: bool = False  # rebuilt from Asterisk since the last (re)connect
+
+    def waiting_in(self, queue: str) -> list[Call]:
+        return [c for c in self.calls.values() if c.waiting and c.queue == queue]
+
+    def members_of(self, queue: str) -> list[Member]:
+        return [m for m in self.members.values() if m.queue == queue]
+
+    def queues_seen(self) -> set[str]:
+        names = {m.queue for m in self.members.values()}
+        names.update(c.queue for c in self.calls.values() if c.queue)
+        return names

@@ -1,0 +1,280 @@
+"""The pure reducer: (state, AMI event, now) -> (new state, changes).
+
+No I/O and no clock: ``now`` comes from the caller, so every rule can be
+tested without sleeping. Unknown events and events with missing fields are
+ignored and reported as EventIgnored, never raised.
+
+How outcomes map to Asterisk's own queue_log:
+- QueueCallerJoin                         -> ENTERQUEUE      -> CallOffered
+- AgentConnect                            -> CONNECT         -> CallAnswered
+- QueueCallerAbandon, then the hang-up    -> ABANDON         -> CallAbandoned
+- QueueCallerAbandon, then Queue() returns
+  with QUEUESTATUS=TIMEOUT (UserEvent)    -> EXITWITHTIMEOUT -> CallExited
+Asterisk fires QueueCallerAbandon for timeouts too, so the abandon is held
+until the rendered dialplan says which of the two it was.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Collection, Iterable
+
+from vaxeld.ami.codec import Message
+from vaxeld.state.changes import (
+    CallAbandoned,
+    CallAnswered,
+    CallEntered,
+    CallExited,
+    CallOffered,
+    CallOutcomeUnknown,
+    Change,
+    EventIgnored,
+    LanguageChosen,
+    MemberChanged,
+    Resynced,
+)
+from vaxeld.state.model import Call, Member, MemberKey, SwitchboardState
+
+Result = tuple[SwitchboardState, list[Change]]
+
+# The UserEvents the rendered dialplan sends (see vaxeld/render/dialplan.py).
+USER_ENTRY, USER_LANGUAGE = "VaxeldEntry", "VaxeldLanguage"
+USER_QUEUE_RESULT, USER_HANGUP = "VaxeldQueueResult", "VaxeldHangup"
+
+
+def _int(msg: Message, key: str, default: int = 0) -> int:
+    try:
+        return int(msg.get(key) or default)
+    except ValueError:
+        return default
+
+
+def _float(msg: Message, key: str) -> float:
+    try:
+        return float(msg.get(key) or 0)
+    except ValueError:
+        return 0.0
+
+
+def _flag(value: str) -> bool:
+    return value.strip().lower() in ("1", "true", "yes")
+
+
+def _with_call(state: SwitchboardState, call: Call) -> SwitchboardState:
+    calls = dict(state.calls)
+    calls[call.uniqueid] = call
+    return dataclasses.replace(state, calls=calls)
+
+
+def _without_call(state: SwitchboardState, uniqueid: str) -> SwitchboardState:
+    calls = dict(state.calls)
+    calls.pop(uniqueid, None)
+    return dataclasses.replace(state, calls=calls)
+
+
+def _call(state: SwitchboardState, msg: Message) -> Call:
+    uid = msg.get("Uniqueid")
+    return state.calls.get(uid) or Call(uniqueid=uid, linkedid=msg.get("Linkedid"))
+
+
+# -- queue caller events -------------------------------------------------------------
+
+
+def _caller_join(state: SwitchboardState, msg: Message, now: float) -> Result:
+    call = _call(state, msg)
+    queue = msg.get("Queue")
+    call = dataclasses.replace(
+        call,
+        queue=queue,
+        position=_int(msg, "Position"),
+        joined_at=now,
+        waiting=True,
+        answered_by="",
+        abandon_pending=False,
+    )
+    return _with_call(state, call), [CallOffered(queue, call.uniqueid, call.position)]
+
+
+def _agent_connect(state: SwitchboardState, msg: Message, now: float) -> Result:
+    call = _call(state, msg)
+    if call.answered_by:
+        return state, []
+    member = msg.get("MemberName") or msg.get("Interface")
+    call = dataclasses.replace(
+        call, queue=msg.get("Queue") or call.queue, waiting=False, answered_by=member or "?"
+    )
+    change = CallAnswered(call.queue, call.uniqueid, member, float(_int(msg, "HoldTime")))
+    return _with_call(state, call), [change]
+
+
+def _caller_abandon(state: SwitchboardState, msg: Message, now: float) -> Result:
+    call = _call(state, msg)
+    call = dataclasses.replace(
+        call,
+        queue=msg.get("Queue") or call.queue,
+        waiting=False,
+        abandon_pending=True,
+        abandon_wait=float(_int(msg, "HoldTime")),
+    )
+    return _with_call(state, call), []
+
+
+def _caller_leave(state: SwitchboardState, msg: Message, now: float) -> Result:
+    call = state.calls.get(msg.get("Uniqueid"))
+    if call is None:
+        return state, []
+    return _with_call(state, dataclasses.replace(call, waiting=False)), []
+
+
+# -- the dialplan's own UserEvents --------------------------------------------------
+
+
+def _user_event(state: SwitchboardState, msg: Message, now: float) -> Result:
+    kind = msg.get("UserEvent")
+    uid = msg.get("Uniqueid")
+    if kind == USER_ENTRY:
+        call = dataclasses.replace(_call(state, msg), entry=msg.get("Entry"))
+        return _with_call(state, call), [CallEntered(uid, call.entry)]
+    if kind == USER_LANGUAGE:
+        call = dataclasses.replace(_call(state, msg), language=msg.get("Language"))
+        change = LanguageChosen(uid, call.language, msg.get("Digit"), msg.get("Reason"))
+        return _with_call(state, call), [change]
+    if kind == USER_QUEUE_RESULT:
+        return _queue_result(state, msg)
+    if kind == USER_HANGUP:
+        return _hangup(state, uid)
+    return state, []
+
+
+def _queue_result(state: SwitchboardState, msg: Message) -> Result:
+    call = state.calls.get(msg.get("Uniqueid"))
+    status = msg.get("Status").strip().lower()
+    if call is None or not call.abandon_pending:
+        return state, []
+    # Queue() returned with the caller still on the line: not a hang-up.
+    change = CallExited(call.queue, call.uniqueid, status or "unknown", call.abandon_wait)
+    call = dataclasses.replace(call, abandon_pending=False, waiting=False)
+    return _with_call(state, call), [change]
+
+
+def _hangup(state: SwitchboardState, uid: str) -> Result:
+    call = state.calls.get(uid)
+    if call is None:
+        return state, []
+    changes: list[Change] = []
+    if call.abandon_pending:
+        changes.append(CallAbandoned(call.queue, uid, call.abandon_wait))
+    return _without_call(state, uid), changes
+
+
+# -- members -------------------------------------------------------------------------
+
+
+def _member_from(msg: Message, old: Member | None) -> Member:
+    queue = msg.get("Queue")
+    interface = msg.get("Interface") or msg.get("Location")
+    return Member(
+        queue=queue,
+        interface=interface,
+        name=msg.get("MemberName") or msg.get("Name") or (old.name if old else interface),
+        status=_int(msg, "Status", old.status if old else 0),
+        paused=_flag(msg.get("Paused")) if "Paused" in msg else (old.paused if old else False),
+        in_call=_flag(msg.get("InCall")) if "InCall" in msg else (old.in_call if old else False),
+    )
+
+
+def _member_update(state: SwitchboardState, msg: Message, now: float) -> Result:
+    key: MemberKey = (msg.get("Queue"), msg.get("Interface") or msg.get("Location"))
+    if not all(key):
+        return state, [EventIgnored(msg.event, "missing Queue or Interface")]
+    members = dict(state.members)
+    members[key] = _member_from(msg, members.get(key))
+    return dataclasses.replace(state, members=members), [MemberChanged(*key)]
+
+
+def _member_removed(state: SwitchboardState, msg: Message, now: float) -> Result:
+    key: MemberKey = (msg.get("Queue"), msg.get("Interface"))
+    members = dict(state.members)
+    if members.pop(key, None) is None:
+        return state, []
+    return dataclasses.replace(state, members=members), [MemberChanged(*key)]
+
+
+_HANDLERS: dict[str, Callable[[SwitchboardState, Message, float], Result]] = {
+    "QueueCallerJoin": _caller_join,
+    "AgentConnect": _agent_connect,
+    "QueueCallerAbandon": _caller_abandon,
+    "QueueCallerLeave": _caller_leave,
+    "UserEvent": _user_event,
+    "QueueMemberStatus": _member_update,
+    "QueueMemberAdded": _member_update,
+    "QueueMemberPause": _member_update,
+    "QueueMemberPaused": _member_update,
+    "QueueMemberRemoved": _member_removed,
+}
+
+# Events that must name the caller's channel to be of any use.
+_NEEDS_UNIQUEID = frozenset(
+    {"QueueCallerJoin", "AgentConnect", "QueueCallerAbandon", "QueueCallerLeave", "UserEvent"}
+)
+
+
+def apply(state: SwitchboardState, msg: Message, now: float) -> Result:
+    """Apply one AMI event. Events vaxeld does not use return the state unchanged."""
+    handler = _HANDLERS.get(msg.event)
+    if handler is None:
+        return state, []
+    if msg.event in _NEEDS_UNIQUEID and not msg.get("Uniqueid"):
+        return state, [EventIgnored(msg.event, "missing Uniqueid")]
+    if msg.event.startswith("Queue") and msg.event != "QueueCallerLeave" and not msg.get("Queue"):
+        return state, [EventIgnored(msg.event, "missing Queue")]
+    return handler(state, msg, now)
+
+
+def resync(
+    state: SwitchboardState,
+    status: Iterable[Message],
+    now: float,
+    keep: Collection[str] = (),
+) -> Result:
+    """Rebuild waiting callers and members from a QueueStatus reply after a (re)connect.
+
+    Callers vaxeld was following that are no longer in any queue ended while it was
+    not listening: each is reported as CallOutcomeUnknown rather than guessed.
+    Callers in ``keep`` have events that arrived while QueueStatus was running; they
+    are kept as they are, and those events are applied next.
+    """
+    members: dict[MemberKey, Member] = {}
+    entries: dict[str, Message] = {}
+    for msg in status:
+        if msg.event == "QueueMember":
+            member = _member_from(msg, None)
+            if member.queue and member.interface:
+                members[(member.queue, member.interface)] = member
+        elif msg.event == "QueueEntry" and msg.get("Uniqueid"):
+            entries[msg.get("Uniqueid")] = msg
+    calls: dict[str, Call] = {}
+    changes: list[Change] = []
+    for uid, entry in entries.items():
+        old = state.calls.get(uid)
+        base = old or Call(uniqueid=uid, linkedid=entry.get("Linkedid"))
+        calls[uid] = dataclasses.replace(
+            base,
+            queue=entry.get("Queue"),
+            position=_int(entry, "Position"),
+            waiting=True,
+            joined_at=now - _float(entry, "Wait"),
+            abandon_pending=False,
+        )
+    for uid, old in state.calls.items():
+        if uid in calls:
+            continue
+        if uid in keep:
+            calls[uid] = old
+            continue
+        # Callers not in a queue now are dropped: their hang-up may have been missed, and
+        # keeping them could grow the state without bound. A later event re-creates them.
+        if old.waiting or old.abandon_pending:
+            changes.append(CallOutcomeUnknown(old.queue, uid))
+    changes.append(Resynced(waiting=len(entries), members=len(members)))
+    return dataclasses.replace(state, calls=calls, members=members, synced=True), changes
