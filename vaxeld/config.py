@@ -248,6 +248,9 @@ def _problems_from(exc: ValidationError, loaded: LoadedYaml) -> list[ConfigProbl
                 keys = tuple(path.split("."))
                 problems.append(ConfigProblem(path, loaded.line_of(keys), text))
             continue
+        if loc and loc[-1] == "[key]":  # a mapping key (e.g. a queue name) is invalid
+            loc = loc[:-1]
+            message = f"name {message}"
         path = ".".join(str(p) for p in loc)
         problems.append(ConfigProblem(path, loaded.line_of(loc), message))
     return problems

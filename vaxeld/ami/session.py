@@ -13,6 +13,7 @@ Two rules learned from other AMI clients:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import random
 from collections.abc import Awaitable, Callable, Iterable, Mapping
@@ -276,9 +277,12 @@ class AmiSession:
         self.stats.events += 1
         try:
             self._on_event(item)
-        except Exception:
+        except Exception as exc:
             self.stats.handler_errors += 1
-            log.exception("ami_event_handler_failed", pbx=self.name, event=item.event)
+            # Logging must not become a second failure that stops the read loop.
+            with contextlib.suppress(Exception):
+                log.error("ami_event_handler_failed", pbx=self.name, event=item.event,
+                          error=f"{type(exc).__name__}: {exc}", exc_info=exc)
 
     def _drop_connection(self, why: str) -> None:
         was_connected = self._ready.is_set()

@@ -1,0 +1,105 @@
+"""Real-stack fixtures: Asterisk 22 in a Debian sid chroot, vaxeld as a child process.
+
+The chroot is built on first use (about a minute) and cached; each lab gets its
+own config folders and loopback ports and is stopped by PID afterwards.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from vaxeld.config import parse_config
+from vaxeld.lab.asterisk import AsteriskLab, ensure_chroot, free_port
+from vaxeld.lab.control import LabControl
+from vaxeld.lab.scenario import lab_agent_ids, lab_config_text
+from vaxeld.lab.vaxeld_process import VaxeldProcess
+from vaxeld.render import render_all, write_atomically
+
+
+@dataclass
+class Lab:
+    asterisk: AsteriskLab
+    control: LabControl
+    config_path: Path
+    dialplans: Path
+    workdir: Path
+    agents: list[str]
+
+    @property
+    def entry(self) -> str:
+        return parse_config(self.config_path.read_text()).entry.number
+
+    def vaxeld(self, name: str = "vaxeld") -> VaxeldProcess:
+        text = self.config_path.read_text()
+        port = free_port()
+        config = self.workdir / f"{name}.yaml"
+        config.write_text(text.replace(f"port: {self.metrics_port}", f"port: {port}", 1))
+        return VaxeldProcess(config, port, {"VAXELD_AMI_SECRET": self.asterisk.vaxeld_secret},
+                             self.workdir / f"{name}.log")
+
+    @property
+    def metrics_port(self) -> int:
+        cfg = parse_config(self.config_path.read_text())
+        return cfg.metrics.port
+
+
+def _require_root() -> None:
+    if os.geteuid() != 0:
+        pytest.skip("the real Asterisk lab needs root (chroot); run the suite as root")
+
+
+def start_lab(workdir: Path, name: str) -> Lab:
+    _require_root()
+    chroot = ensure_chroot()
+    asterisk = AsteriskLab(chroot, f"{name}-{os.getpid()}")
+    text = lab_config_text(asterisk.ami_port, free_port())
+    config_path = workdir / "vaxeld.yaml"
+    config_path.write_text(text)
+    dialplans = workdir / "dialplans"
+    write_atomically(dialplans, render_all(parse_config(text)))
+    asterisk.prepare(dialplans)
+    asterisk.start()
+    control = LabControl("127.0.0.1", asterisk.ami_port, "lab", asterisk.admin_secret)
+    agents = lab_agent_ids(text)
+    for agent in agents:
+        control.set_agent(agent, answer_after=1, talk=3)
+    return Lab(asterisk, control, config_path, dialplans, workdir, agents)
+
+
+def stop_lab(lab: Lab) -> None:
+    try:
+        lab.control.close()
+    finally:
+        lab.asterisk.stop()
+
+
+@pytest.fixture(scope="session")
+def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
+    """One real Asterisk 22 for the whole session, with the example config rendered."""
+    the_lab = start_lab(tmp_path_factory.mktemp("lab"), "session")
+    yield the_lab
+    stop_lab(the_lab)
+
+
+@pytest.fixture
+def own_lab(tmp_path: Path) -> Iterator[Lab]:
+    """A private Asterisk for tests that restart or break it."""
+    the_lab = start_lab(tmp_path, "private")
+    yield the_lab
+    stop_lab(the_lab)
+
+
+@pytest.fixture
+def vaxeld(lab: Lab) -> Iterator[VaxeldProcess]:
+    """A fresh vaxeld connected and synced to the session lab."""
+    proc = lab.vaxeld().start()
+    try:
+        proc.wait_synced()
+        yield proc
+    finally:
+        proc.stop()

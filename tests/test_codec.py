@@ -1,0 +1,112 @@
+"""vaxeld.ami.codec: framing, UTF-8 across reads, repeated keys, bounded garbage."""
+
+from hypothesis import given
+from hypothesis import strategies as st
+import pytest
+
+from vaxeld.ami.codec import DecodeError, Decoder, Greeting, Message, encode_action
+
+EVENT = (
+    "Event: QueueCallerJoin\r\nPrivilege: agent,all\r\nChannel: Local/caller@x-00000001;1\r\n"
+    "CallerIDName: Åsa Öberg\r\nUniqueid: 1700000000.1\r\nQueue: sv\r\nPosition: 1\r\n"
+    "Count: 1\r\n\r\n"
+).encode()
+
+
+def _messages(items: list[object]) -> list[Message]:
+    return [m for m in items if isinstance(m, Message)]
+
+
+def test_greeting_then_message() -> None:
+    dec = Decoder()
+    items = dec.feed(b"Asterisk Call Manager/11.0.0\r\nResponse: Success\r\nPing: Pong\r\n\r\n")
+    assert items[0] == Greeting("11.0.0")
+    assert _messages(items)[0].get("Ping") == "Pong"
+
+
+def test_greeting_split_across_reads() -> None:
+    dec = Decoder()
+    assert dec.feed(b"Asterisk Call Man") == []
+    assert dec.feed(b"ager/9.0.0\r\n") == [Greeting("9.0.0")]
+
+
+def test_utf8_split_across_reads_is_decoded() -> None:
+    """'Åsa' must not become 'sa' when the two bytes of 'Å' arrive in separate reads."""
+    cut = EVENT.index("Å".encode()) + 1
+    dec = Decoder()
+    dec.feed(b"Asterisk Call Manager/11.0.0\r\n")
+    assert dec.feed(EVENT[:cut]) == []
+    (msg,) = _messages(dec.feed(EVENT[cut:]))
+    assert msg.get("CallerIDName") == "Åsa Öberg"
+
+
+@given(st.lists(st.integers(min_value=1, max_value=len(EVENT) * 3 - 1), max_size=8))
+def test_any_split_of_the_stream_gives_the_same_messages(cuts: list[int]) -> None:
+    stream = EVENT * 3
+    points = sorted({0, *cuts, len(stream)})
+    dec = Decoder()
+    dec._expect_greeting = False
+    got: list[Message] = []
+    for a, b in zip(points, points[1:], strict=False):
+        got += _messages(dec.feed(stream[a:b]))
+    assert len(got) == 3
+    assert all(m.get("CallerIDName") == "Åsa Öberg" and m.event == "QueueCallerJoin" for m in got)
+
+
+def test_repeated_keys_are_kept_in_order() -> None:
+    dec = Decoder()
+    raw = (b"Event: Newchannel\r\nChanVariable: A=1\r\nChanVariable: B=2\r\n"
+           b"Uniqueid: 1.1\r\n\r\n")
+    (msg,) = _messages(dec.feed(raw))
+    assert msg.get_all("ChanVariable") == ["A=1", "B=2"]
+    assert msg.get("chanvariable") == "A=1"
+    assert "uniqueid" in msg
+
+
+def test_value_may_contain_colons_and_be_empty() -> None:
+    (msg,) = _messages(Decoder().feed(b"Event: X\r\nData: a: b: c\r\nEmpty:\r\n\r\n"))
+    assert msg.get("Data") == "a: b: c"
+    assert msg.get("Empty") == ""
+
+
+def test_garbage_frame_is_reported_and_next_message_survives() -> None:
+    dec = Decoder()
+    items = dec.feed(b"\x00\xff garbage without colon\r\n\r\nEvent: Ok\r\nA: 1\r\n\r\n")
+    assert isinstance(items[0], DecodeError)
+    assert _messages(items)[0].event == "Ok"
+
+
+def test_oversize_frame_without_terminator_is_dropped_with_bounded_memory() -> None:
+    dec = Decoder(max_frame=1024 * 1024)
+    chunk = b"X-Junk: " + b"a" * 65536
+    errors: list[DecodeError] = []
+    for _ in range(40):  # 2.5 MiB with no terminator
+        errors += [i for i in dec.feed(chunk) if isinstance(i, DecodeError)]
+        assert dec.buffered <= 1024 * 1024 + len(chunk)
+    items = dec.feed(b"\r\n\r\nEvent: After\r\n\r\n")
+    assert any(isinstance(i, DecodeError) and i.size > 2 * 1024 * 1024 for i in items)
+    assert _messages(items)[0].event == "After"
+
+
+def test_truncated_message_waits_for_the_rest() -> None:
+    dec = Decoder()
+    dec._expect_greeting = False
+    assert dec.feed(b"Event: QueueCallerLeave\r\nQueue: sv\r\n") == []
+    assert _messages(dec.feed(b"\r\n"))[0].get("Queue") == "sv"
+
+
+def test_encode_action_with_repeated_variable_headers() -> None:
+    data = encode_action("Originate", [("Variable", "A=1"), ("Variable", "B=2")], "id-1")
+    assert data == (b"Action: Originate\r\nActionID: id-1\r\nVariable: A=1\r\n"
+                    b"Variable: B=2\r\n\r\n")
+
+
+@pytest.mark.parametrize("value", ["x\r\nAction: Originate", "a\nb", "nul\x00"])
+def test_encode_action_rejects_line_breaks_instead_of_escaping(value: str) -> None:
+    with pytest.raises(ValueError, match="line break"):
+        encode_action("QueuePause", {"Interface": value})
+
+
+def test_encode_action_rejects_bad_header_names() -> None:
+    with pytest.raises(ValueError, match="not allowed"):
+        encode_action("Ping", {"Bad Header": "x"})

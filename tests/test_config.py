@@ -1,0 +1,120 @@
+"""vaxeld.config: the example validates; every bad value is named with path and line."""
+
+from pathlib import Path
+
+import pytest
+
+from vaxeld.config import ConfigError, load_config, parse_config, read_secret
+
+EXAMPLE = Path(__file__).resolve().parents[1] / "config" / "vaxeld.example.yaml"
+
+
+def _errors(text: str) -> list[str]:
+    with pytest.raises(ConfigError) as info:
+        parse_config(text)
+    return [str(p) for p in info.value.problems]
+
+
+def _example_with(old: str, new: str) -> str:
+    text = EXAMPLE.read_text(encoding="utf-8")
+    assert old in text, old
+    return text.replace(old, new, 1)
+
+
+def _line_of(text: str, needle: str) -> int:
+    return next(i for i, line in enumerate(text.splitlines(), 1) if needle in line)
+
+
+def test_example_config_is_valid_and_normalises_the_entry_number() -> None:
+    config = load_config(EXAMPLE)
+    assert config.entry.number == "0313650000"
+    assert set(config.languages) >= {"sv", "en", "ar", "so", "fi"}
+    assert config.queues["sv"].service_level_seconds == 20
+    assert config.menu.options["1"] == "sv"
+    assert config.agent_groups["kontaktcenter-sv"].members[0].name == "Åsa Lindqvist"
+
+
+def test_service_level_must_be_positive_with_path_and_line() -> None:
+    text = _example_with("service_level_seconds: 20", "service_level_seconds: 0")
+    line = _line_of(text, "service_level_seconds: 0")
+    assert f"queues.sv.service_level_seconds (line {line}): must be > 0" in _errors(text)
+
+
+def test_service_level_defaults_to_20_seconds() -> None:
+    text = _example_with("    service_level_seconds: 20\n    max_wait_seconds: 900\n"
+                         "    groups: [kontaktcenter-en]",
+                         "    max_wait_seconds: 900\n    groups: [kontaktcenter-en]")
+    assert parse_config(text).queues["en"].service_level_seconds == 20
+
+
+def test_every_error_is_reported_not_just_the_first() -> None:
+    text = _example_with("service_level_seconds: 20", "service_level_seconds: -1")
+    text = text.replace("max_wait_seconds: 900", "max_wait_seconds: lots", 1)
+    errors = _errors(text)
+    assert any(e.startswith("queues.sv.service_level_seconds") for e in errors)
+    assert any(e.startswith("queues.sv.max_wait_seconds") and "whole number" in e for e in errors)
+
+
+def test_unknown_keys_are_rejected() -> None:
+    text = _example_with("  label: Kontaktcenter", "  label: Kontaktcenter\n  lable: typo")
+    line = _line_of(text, "lable: typo")
+    assert f"entry.lable (line {line}): unknown key" in _errors(text)
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "path"),
+    [
+        ("prompt: vaxeld/menu-sv}", "prompt: 'vaxeld/menu-sv,1)'}", "languages.sv.prompt"),
+        ("prompt: vaxeld/menu-en}", "prompt: '${SHELL}'}", "languages.en.prompt"),
+        ("prompt: vaxeld/menu-fi}", "prompt: '../../etc/passwd'}", "languages.fi.prompt"),
+        ("name: Åsa Lindqvist", "name: 'Åsa; Lindqvist'", "agent_groups.kontaktcenter-sv"),
+        ("name: Johan Berg, penalty: 0}\n      - {interface: PJSIP/agent1004",
+         "name: 'Johan,Berg', penalty: 0}\n      - {interface: PJSIP/agent1004",
+         "agent_groups.kontaktcenter-en"),
+        ("interface: PJSIP/agent1001", "interface: 'PJSIP/agent1001&SIP/x'",
+         "agent_groups.kontaktcenter-sv"),
+        ('number: "031-365 00 00"', 'number: "031-365 00 00;1"', "entry.number"),
+        ('number: "031-365 00 00"', 'number: "_X."', "entry.number"),
+        ("  sv:\n    language: sv", "  'sv]\\n[evil':\n    language: sv", "queues"),
+        ("username: vaxeld", "username: 'vaxeld\\r\\nAction: Originate'", "pbxs.0.username"),
+    ],
+)
+def test_values_reaching_asterisk_are_rejected_not_escaped(old: str, new: str, path: str) -> None:
+    errors = _errors(_example_with(old, new))
+    assert any(e.startswith(path) for e in errors), errors
+
+
+def test_menu_must_name_known_languages() -> None:
+    text = _example_with('"5": fi', '"5": fi\n    "6": de')
+    line = _line_of(text, '"6": de')
+    assert f"menu.options.6 (line {line}): unknown language 'de'" in _errors(text)
+
+
+def test_duplicate_yaml_key_is_an_error_with_line() -> None:
+    text = _example_with("  port: 9468", "  port: 9468\n  port: 9469")
+    line = _line_of(text, "port: 9469")
+    assert any(f"(line {line})" in e and "duplicate key" in e for e in _errors(text))
+
+
+def test_secret_is_read_from_env_or_file(tmp_path: Path) -> None:
+    config = load_config(EXAMPLE)
+    pbx = config.default_pbx
+    assert read_secret(pbx, {"VAXELD_AMI_SECRET": "s3cret"}) == "s3cret"
+    with pytest.raises(ConfigError, match="VAXELD_AMI_SECRET is not set"):
+        read_secret(pbx, {})
+    secret_file = tmp_path / "secret"
+    secret_file.write_text("from-file\n")
+    text = _example_with("secret_env: VAXELD_AMI_SECRET", f"secret_file: {secret_file}")
+    assert read_secret(parse_config(text).default_pbx, {}) == "from-file"
+
+
+def test_secret_in_yaml_itself_is_refused() -> None:
+    errors = _errors(_example_with("secret_env: VAXELD_AMI_SECRET",
+                                   "secret_env: VAXELD_AMI_SECRET\n    secret: hunter2"))
+    assert any(e.startswith("pbxs.0.secret") and "unknown key" in e for e in errors)
+
+
+def test_not_a_mapping_and_unreadable_files_are_clear_errors(tmp_path: Path) -> None:
+    assert _errors("- just\n- a list\n") == ["(top level) (line 1): the file must be a YAML mapping"]
+    with pytest.raises(ConfigError, match="cannot read"):
+        load_config(tmp_path / "missing.yaml")

@@ -1,0 +1,160 @@
+"""vaxeld.state.reducer: each caller followed from entry to answer, abandon or timeout."""
+
+from vaxeld.ami.codec import Message
+from vaxeld.state import SwitchboardState, apply, resync
+from vaxeld.state.changes import (
+    CallAbandoned,
+    CallAnswered,
+    CallEntered,
+    CallExited,
+    CallOffered,
+    CallOutcomeUnknown,
+    EventIgnored,
+    LanguageChosen,
+    Resynced,
+)
+
+
+def ev(event: str, **headers: str) -> Message:
+    return Message((("Event", event), *headers.items()))
+
+
+def user(kind: str, uid: str, **headers: str) -> Message:
+    return Message((("Event", "UserEvent"), ("UserEvent", kind), ("Uniqueid", uid),
+                    *headers.items()))
+
+
+def run(events: list[Message], state: SwitchboardState | None = None, now: float = 100.0):
+    state = state or SwitchboardState()
+    changes = []
+    for i, msg in enumerate(events):
+        state, ch = apply(state, msg, now + i)
+        changes += ch
+    return state, changes
+
+
+def test_answered_call_from_entry_to_member() -> None:
+    state, changes = run([
+        user("VaxeldEntry", "1.1", Entry="0313650000"),
+        user("VaxeldLanguage", "1.1", Language="sv", Digit="1", Reason="chosen"),
+        ev("QueueCallerJoin", Queue="sv", Uniqueid="1.1", Linkedid="1.1", Position="1"),
+        ev("AgentConnect", Queue="sv", Uniqueid="1.1", MemberName="Åsa", HoldTime="7",
+           Interface="PJSIP/1001"),
+        ev("QueueCallerLeave", Queue="sv", Uniqueid="1.1"),
+    ])
+    assert changes == [
+        CallEntered("1.1", "0313650000"),
+        LanguageChosen("1.1", "sv", "1", "chosen"),
+        CallOffered("sv", "1.1", 1),
+        CallAnswered("sv", "1.1", "Åsa", 7.0),
+    ]
+    call = state.calls["1.1"]
+    assert (call.entry, call.language, call.answered_by, call.waiting) == (
+        "0313650000", "sv", "Åsa", False)
+    state, changes = apply(state, user("VaxeldHangup", "1.1"), 200.0)
+    assert changes == [] and state.calls == {}
+
+
+def test_abandon_is_decided_by_the_hangup() -> None:
+    state, changes = run([
+        ev("QueueCallerJoin", Queue="en", Uniqueid="2.1", Position="2"),
+        ev("QueueCallerAbandon", Queue="en", Uniqueid="2.1", HoldTime="12", Position="1"),
+        ev("QueueCallerLeave", Queue="en", Uniqueid="2.1"),
+        user("VaxeldHangup", "2.1"),
+    ])
+    assert changes == [CallOffered("en", "2.1", 2), CallAbandoned("en", "2.1", 12.0)]
+    assert state.calls == {}
+
+
+def test_timeout_is_not_counted_as_abandon() -> None:
+    """Asterisk sends QueueCallerAbandon on timeout too; QUEUESTATUS tells them apart."""
+    _, changes = run([
+        ev("QueueCallerJoin", Queue="fi", Uniqueid="3.1", Position="1"),
+        ev("QueueCallerAbandon", Queue="fi", Uniqueid="3.1", HoldTime="30"),
+        ev("QueueCallerLeave", Queue="fi", Uniqueid="3.1"),
+        user("VaxeldQueueResult", "3.1", Queue="fi", Status="TIMEOUT"),
+        user("VaxeldHangup", "3.1"),
+    ])
+    assert changes == [CallOffered("fi", "3.1", 1), CallExited("fi", "3.1", "timeout", 30.0)]
+
+
+def test_answered_call_is_counted_once_even_if_connect_repeats() -> None:
+    _, changes = run([
+        ev("QueueCallerJoin", Queue="sv", Uniqueid="4.1"),
+        ev("AgentConnect", Queue="sv", Uniqueid="4.1", MemberName="A", HoldTime="1"),
+        ev("AgentConnect", Queue="sv", Uniqueid="4.1", MemberName="A", HoldTime="1"),
+        user("VaxeldHangup", "4.1"),
+    ])
+    assert sum(isinstance(c, CallAnswered) for c in changes) == 1
+
+
+def test_waiting_callers_and_members_are_tracked() -> None:
+    state, _ = run([
+        ev("QueueCallerJoin", Queue="sv", Uniqueid="5.1", Position="1"),
+        ev("QueueCallerJoin", Queue="sv", Uniqueid="5.2", Position="2"),
+        ev("QueueMemberAdded", Queue="sv", Interface="PJSIP/1", MemberName="A", Status="1",
+           Paused="0"),
+        ev("QueueMemberPause", Queue="sv", Interface="PJSIP/1", Paused="1"),
+        ev("QueueMemberAdded", Queue="sv", Interface="PJSIP/2", MemberName="B", Status="1"),
+    ], now=100.0)
+    assert [c.uniqueid for c in state.waiting_in("sv")] == ["5.1", "5.2"]
+    assert state.waiting_in("sv")[0].joined_at == 100.0
+    members = {m.name: m for m in state.members_of("sv")}
+    assert members["A"].paused and not members["A"].available
+    assert members["B"].available
+    state, _ = apply(state, ev("QueueMemberRemoved", Queue="sv", Interface="PJSIP/2"), 200.0)
+    assert [m.name for m in state.members_of("sv")] == ["A"]
+
+
+def test_events_with_missing_fields_are_ignored_and_reported() -> None:
+    state0 = SwitchboardState()
+    state, changes = apply(state0, ev("QueueCallerJoin", Queue="sv"), 1.0)
+    assert state is state0
+    assert changes == [EventIgnored("QueueCallerJoin", "missing Uniqueid")]
+    _, changes = apply(state0, ev("QueueCallerJoin", Uniqueid="1"), 1.0)
+    assert changes == [EventIgnored("QueueCallerJoin", "missing Queue")]
+
+
+def test_unknown_events_leave_state_untouched() -> None:
+    state0 = SwitchboardState()
+    assert apply(state0, ev("Newexten", Uniqueid="1"), 1.0) == (state0, [])
+    assert apply(state0, user("SomethingElse", "1"), 1.0) == (state0, [])
+
+
+def test_input_state_is_never_mutated() -> None:
+    state0, _ = run([ev("QueueCallerJoin", Queue="sv", Uniqueid="6.1")])
+    before = dict(state0.calls)
+    apply(state0, ev("QueueCallerJoin", Queue="sv", Uniqueid="6.2"), 5.0)
+    assert dict(state0.calls) == before
+
+
+def test_resync_rebuilds_waiting_and_members_from_queue_status() -> None:
+    status = [
+        ev("QueueParams", Queue="sv", Calls="1"),
+        ev("QueueMember", Queue="sv", Name="Åsa", Location="PJSIP/1001", Status="1",
+           Paused="0", InCall="0"),
+        ev("QueueEntry", Queue="sv", Position="1", Uniqueid="7.1", Wait="42"),
+    ]
+    state, changes = resync(SwitchboardState(), status, now=1000.0)
+    assert changes == [Resynced(waiting=1, members=1)]
+    (call,) = state.waiting_in("sv")
+    assert call.uniqueid == "7.1" and call.joined_at == 958.0
+    assert state.members_of("sv")[0].name == "Åsa" and state.synced
+
+
+def test_resync_reports_callers_that_vanished_while_disconnected() -> None:
+    state, _ = run([
+        ev("QueueCallerJoin", Queue="sv", Uniqueid="8.1"),
+        ev("QueueCallerJoin", Queue="en", Uniqueid="8.2"),
+    ])
+    status = [ev("QueueEntry", Queue="sv", Position="1", Uniqueid="8.1", Wait="3")]
+    state, changes = resync(state, status, now=500.0)
+    assert CallOutcomeUnknown("en", "8.2") in changes
+    assert set(state.calls) == {"8.1"}
+
+
+def test_resync_keeps_callers_whose_events_arrived_during_it() -> None:
+    state, _ = run([ev("QueueCallerJoin", Queue="en", Uniqueid="9.1")])
+    state, changes = resync(state, [], now=500.0, keep={"9.1"})
+    assert not any(isinstance(c, CallOutcomeUnknown) for c in changes)
+    assert "9.1" in state.calls

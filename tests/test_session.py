@@ -1,0 +1,154 @@
+"""vaxeld.ami.session against a fake AMI server: the faults other clients get wrong.
+
+Each test proves one defect absent: UTF-8 split across reads, a handler that
+raises, actions re-sent after a reconnect, a refused login crash-looping, and a
+silent network stall going unnoticed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import AsyncIterator, Callable
+
+import pytest
+
+from fakeami import FakeAmi
+from vaxeld.ami.codec import Message
+from vaxeld.ami.session import AmiConnectionLost, AmiSession, backoff_delays
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[FakeAmi]:
+    server = await FakeAmi().start()
+    yield server
+    await server.close()
+
+
+def make_session(fake: FakeAmi, on_event: Callable[[Message], None], **kw: object) -> AmiSession:
+    params: dict[str, object] = dict(host="127.0.0.1", port=fake.port, username="vaxeld",
+                                     secret="secret", on_event=on_event, backoff_base=0.01,
+                                     backoff_cap=0.05, ping_interval=0.2, ping_timeout=0.2,
+                                     action_timeout=2.0, rng=random.Random(1))
+    params.update(kw)
+    return AmiSession(**params)  # type: ignore[arg-type]
+
+
+async def until(predicate: Callable[[], bool], limit: float = 5.0) -> None:
+    async with asyncio.timeout(limit):
+        while not predicate():
+            await asyncio.sleep(0.01)
+
+
+async def test_login_filters_and_event_list(fake: FakeAmi) -> None:
+    session = make_session(fake, lambda m: None, event_filters=["Event: Queue"])
+    task = asyncio.create_task(session.run())
+    await session.wait_connected()
+    items = await session.list_action("QueueStatus", "QueueStatusComplete")
+    assert [m.event for m in items] == ["QueueParams", "QueueMember"]
+    assert items[1].get("Name") == "Åsa"
+    assert fake.action_names()[:2] == ["Login", "Filter"]
+    assert fake.actions[1].get("Filter") == "Event: Queue"
+    assert fake.actions[1].get("Operation") == "Add"
+    task.cancel()
+
+
+async def test_utf8_split_across_reads_reaches_the_handler_intact(fake: FakeAmi) -> None:
+    got: list[Message] = []
+    session = make_session(fake, got.append)
+    task = asyncio.create_task(session.run())
+    await session.wait_connected()
+    raw = "Event: QueueCallerJoin\r\nCallerIDName: Åsa\r\nUniqueid: 1.1\r\n\r\n".encode()
+    cut = raw.index("Å".encode()) + 1
+    await fake.send(raw[:cut])
+    await asyncio.sleep(0.05)
+    await fake.send(raw[cut:])
+    await until(lambda: len(got) == 1)
+    assert got[0].get("CallerIDName") == "Åsa"
+    task.cancel()
+
+
+async def test_handler_that_raises_does_not_kill_the_session(fake: FakeAmi) -> None:
+    got: list[str] = []
+
+    def handler(msg: Message) -> None:
+        if msg.event == "Boom":
+            raise RuntimeError("handler bug")
+        got.append(msg.event)
+
+    session = make_session(fake, handler)
+    task = asyncio.create_task(session.run())
+    await session.wait_connected()
+    await fake.send(b"Event: Boom\r\n\r\nEvent: After\r\n\r\n")
+    await until(lambda: got == ["After"])
+    assert session.stats.handler_errors == 1
+    assert session.connected and fake.connections == 1
+    task.cancel()
+
+
+async def test_actions_are_not_resent_after_reconnect(fake: FakeAmi) -> None:
+    fake.custom["QueuePause"] = lambda msg: None  # never answered
+    session = make_session(fake, lambda m: None)
+    task = asyncio.create_task(session.run())
+    await session.wait_connected()
+    pending = asyncio.create_task(session.action("QueuePause", {"Interface": "PJSIP/1"}))
+    await until(lambda: "QueuePause" in fake.action_names())
+    fake.drop_clients()
+    with pytest.raises(AmiConnectionLost):
+        await pending
+    await until(lambda: session.connected and fake.connections == 2)
+    await asyncio.sleep(0.3)  # a ping round, during which a resend would show up
+    assert fake.action_names().count("QueuePause") == 1
+    assert session.stats.reconnects >= 1
+    task.cancel()
+
+
+async def test_action_while_disconnected_fails_at_once(fake: FakeAmi) -> None:
+    session = make_session(fake, lambda m: None)
+    with pytest.raises(AmiConnectionLost, match="not connected"):
+        await session.action("Ping")
+
+
+async def test_wrong_secret_retries_with_backoff_without_crashing(fake: FakeAmi) -> None:
+    fake.secret = "other"
+    session = make_session(fake, lambda m: None)
+    task = asyncio.create_task(session.run())
+    await until(lambda: session.stats.auth_failures >= 3)
+    assert not task.done() and not session.connected
+    assert all(a == "Login" for a in fake.action_names())
+    fake.secret = "secret"  # the operator fixes manager.conf
+    await session.wait_connected()
+    task.cancel()
+
+
+async def test_silent_stall_is_detected_by_the_ping_watchdog(fake: FakeAmi) -> None:
+    session = make_session(fake, lambda m: None)
+    task = asyncio.create_task(session.run())
+    await session.wait_connected()
+    fake.answer_pings = False  # the network goes quiet; the socket stays open
+    await until(lambda: fake.connections >= 2)
+    fake.answer_pings = True
+    await until(lambda: session.connected)
+    assert session.stats.connects >= 2
+    task.cancel()
+
+
+async def test_garbage_and_oversize_input_are_counted_not_fatal(fake: FakeAmi) -> None:
+    got: list[str] = []
+    session = make_session(fake, lambda m: got.append(m.event))
+    task = asyncio.create_task(session.run())
+    await session.wait_connected()
+    await fake.send(b"\xff\xfe no header here\r\n\r\n")
+    await fake.send(b"X: " + b"y" * (1024 * 1024 + 10) + b"\r\n\r\nEvent: Fine\r\n\r\n")
+    await until(lambda: got == ["Fine"])
+    assert session.stats.decode_errors == 2
+    assert fake.connections == 1
+    task.cancel()
+
+
+def test_backoff_is_jittered_exponential_and_capped() -> None:
+    delays = backoff_delays(0.5, 30.0, random.Random(7))
+    first = [next(delays) for _ in range(12)]
+    assert all(0.25 <= d <= 30.0 for d in first)
+    assert max(first[:2]) <= 1.0 and max(first[8:]) > 2.0
+    assert len(set(first)) == len(first)  # jittered, not a fixed ladder

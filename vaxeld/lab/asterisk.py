@@ -1,0 +1,283 @@
+"""A throwaway Asterisk 22 for the demo and the tests, run inside a Debian sid chroot.
+
+Each lab gets its own etc/log/run/spool/db folders inside the chroot and its own
+loopback ports, so several labs (and a real installation) never collide. The
+rendered vaxeld dialplan is included exactly as `vaxeld render` wrote it, next
+to test-only contexts for simulated callers and agents.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+CHROOT_SCRIPT = REPO / "scripts" / "asterisk-chroot.sh"
+LAB_ROOT_IN_CHROOT = "/vaxeld-lab"
+
+# Modules that need hardware, external services or config we do not provide.
+NOLOAD = (
+    "chan_dahdi", "chan_mobile", "chan_iax2", "chan_unistim", "chan_skinny", "chan_mgcp",
+    "chan_ooh323", "chan_motif", "chan_console", "chan_alsa", "chan_oss", "chan_sip",
+    "res_hep", "res_hep_pjsip", "res_hep_rtcp", "res_xmpp", "res_calendar", "res_snmp",
+    "res_config_ldap", "res_config_pgsql", "res_config_mysql", "res_config_odbc",
+    "res_config_sqlite3", "res_odbc", "res_odbc_transaction", "cdr_pgsql", "cdr_odbc",
+    "cdr_tds", "cdr_radius", "cdr_sqlite3_custom", "cdr_adaptive_odbc", "cdr_beanstalkd",
+    "cel_pgsql", "cel_odbc", "cel_tds", "cel_radius", "cel_sqlite3_custom", "cel_beanstalkd",
+    "app_festival", "res_prometheus", "res_phoneprov", "res_pjsip_phoneprov_provider",
+    "res_corosync", "res_statsd", "res_smdi", "res_aeap", "res_speech_aeap", "app_voicemail",
+    "res_stasis_test", "res_pjsip_config_wizard", "chan_websocket", "res_fax", "res_fax_spandsp",
+    "app_minivm", "pbx_lua", "pbx_ael", "res_ael_share", "pbx_dundi", "res_geolocation",
+)
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def ensure_chroot() -> Path:
+    """Build (first time only) and return the cached sid chroot with Asterisk."""
+    out = subprocess.run(["bash", str(CHROOT_SCRIPT)], check=True, stdout=subprocess.PIPE,
+                         text=True)
+    return Path(out.stdout.strip().splitlines()[-1])
+
+
+TEST_CONTEXTS = """
+; Test-only callers and agents (not part of vaxeld's rendered dialplan).
+[vaxeld-lab-callers]
+; Originated as Local/caller@vaxeld-lab-callers/n with VAXLAB_DIGITS and VAXLAB_PATIENCE.
+exten => caller,1,Answer()
+ same => n,Wait(${IF($["${VAXLAB_DELAY}" = ""]?1:${VAXLAB_DELAY})})
+ same => n,ExecIf($["${VAXLAB_DIGITS}" != ""]?SendDTMF(${VAXLAB_DIGITS},250))
+ same => n,Wait(${IF($["${VAXLAB_PATIENCE}" = ""]?60:${VAXLAB_PATIENCE})})
+ same => n,Hangup()
+
+[vaxeld-lab-agents]
+; Members are Local/<id>@vaxeld-lab-agents/n; AstDB vaxlab/answer/<id> and
+; vaxlab/talk/<id> set the ring time before answering and the talk time.
+exten => _X.,1,Set(A=${DB(vaxlab/answer/${EXTEN})})
+ same => n,Set(T=${DB(vaxlab/talk/${EXTEN})})
+ same => n,Wait(${IF($["${A}" = ""]?1:${A})})
+ same => n,Answer()
+ same => n,Wait(${IF($["${T}" = ""]?5:${T})})
+ same => n,Hangup()
+
+[vaxeld-lab-sip]
+; Inbound SIP from the lab's SIPp caller reaches the entry number like a trunk would.
+include => vaxeld-entry
+"""
+
+
+@dataclass
+class AsteriskLab:
+    """One Asterisk process in the shared chroot, with its own config and ports."""
+
+    chroot: Path
+    name: str
+    ami_port: int = field(default_factory=free_port)
+    sip_port: int = field(default_factory=free_port)
+    admin_secret: str = "lab-admin-secret"
+    vaxeld_secret: str = "lab-vaxeld-secret"
+    proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def base(self) -> str:
+        """The lab's folder as Asterisk sees it (inside the chroot)."""
+        return f"{LAB_ROOT_IN_CHROOT}/{self.name}"
+
+    @property
+    def host_base(self) -> Path:
+        return self.chroot / self.base.lstrip("/")
+
+    @property
+    def etc(self) -> Path:
+        return self.host_base / "etc"
+
+    @property
+    def queue_log(self) -> Path:
+        return self.host_base / "log" / "queue_log"
+
+    def _modules_dir(self) -> str:
+        found = sorted(self.chroot.glob("usr/lib/*/asterisk/modules"))
+        if not found:
+            raise RuntimeError(f"no Asterisk modules under {self.chroot}")
+        return "/" + str(found[0].relative_to(self.chroot))
+
+    def prepare(self, dialplan_dir: Path, extra_extensions: str = "") -> None:
+        """Write the lab's Asterisk config; copy the rendered vaxeld files in."""
+        if self.host_base.exists():
+            shutil.rmtree(self.host_base)
+        for sub in ("etc", "log", "run", "spool", "db", "lib"):
+            (self.host_base / sub).mkdir(parents=True)
+        self.install_dialplans(dialplan_dir)
+        rtp = 20000 + (self.sip_port % 2000) * 10
+        files = {
+            "asterisk.conf": f"""[directories]
+astetcdir => {self.base}/etc
+astmoddir => {self._modules_dir()}
+astvarlibdir => {self.base}/lib
+astdbdir => {self.base}/db
+astkeydir => {self.base}/lib
+astdatadir => /usr/share/asterisk
+astagidir => /usr/share/asterisk/agi-bin
+astspooldir => {self.base}/spool
+astrundir => {self.base}/run
+astlogdir => {self.base}/log
+astsbindir => /usr/sbin
+[options]
+verbose = 0
+nocolor = yes
+""",
+            "modules.conf": "[modules]\nautoload = yes\n"
+            + "".join(f"noload => {m}.so\n" for m in NOLOAD),
+            "logger.conf": "[general]\nqueue_log = yes\nqueue_log_to_file = yes\n"
+            "[logfiles]\nmessages.log => notice,warning,error\n",
+            "manager.conf": f"""[general]
+enabled = yes
+port = {self.ami_port}
+bindaddr = 127.0.0.1
+
+[lab]
+secret = {self.admin_secret}
+deny = 0.0.0.0/0.0.0.0
+permit = 127.0.0.1/255.255.255.255
+read = all
+write = all
+writetimeout = 5000
+
+[vaxeld]
+secret = {self.vaxeld_secret}
+deny = 0.0.0.0/0.0.0.0
+permit = 127.0.0.1/255.255.255.255
+read = system,call,agent,user
+write = system,agent
+writetimeout = 5000
+""",
+            "queues.conf": "[general]\npersistentmembers = yes\nshared_lastcall = yes\n"
+            "#include queues_vaxeld.conf\n",
+            "extensions.conf": "[general]\nstatic = yes\nwriteprotect = yes\n\n[globals]\n\n"
+            "#include extensions_vaxeld.conf\n" + TEST_CONTEXTS + extra_extensions,
+            "musiconhold.conf": "[default]\nmode = files\ndirectory = /usr/share/asterisk/moh\n",
+            "rtp.conf": f"[general]\nrtpstart = {rtp}\nrtpend = {rtp + 199}\n",
+            "pjsip.conf": f"""[transport-udp]
+type = transport
+protocol = udp
+bind = 127.0.0.1:{self.sip_port}
+
+[sipp]
+type = endpoint
+context = vaxeld-lab-sip
+disallow = all
+allow = ulaw,alaw,gsm
+dtmf_mode = rfc4733
+rtp_symmetric = yes
+direct_media = no
+
+[sipp-identify]
+type = identify
+endpoint = sipp
+match = 127.0.0.1
+""",
+            "cdr.conf": "[general]\nenable = no\n",
+            "cel.conf": "[general]\nenable = no\n",
+        }
+        for fname, text in files.items():
+            (self.etc / fname).write_text(text, encoding="utf-8")
+
+    def install_dialplans(self, dialplan_dir: Path) -> None:
+        for src in dialplan_dir.glob("*_vaxeld.conf"):
+            shutil.copyfile(src, self.etc / src.name)
+
+    def start(self, timeout: float = 60.0) -> None:
+        """Start Asterisk in the foreground (no console) and wait until fully booted."""
+        log = open(self.host_base / "log" / "stdout.log", "ab")  # noqa: SIM115 - owned by proc
+        self.proc = subprocess.Popen(
+            ["chroot", str(self.chroot), "asterisk", "-f", "-C", f"{self.base}/etc/asterisk.conf"],
+            stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        log.close()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"Asterisk exited with {self.proc.returncode}; see "
+                                   f"{self.host_base / 'log'}")
+            if (self.host_base / "run" / "asterisk.ctl").exists():
+                out = self.cli("core waitfullybooted", check=False, timeout=timeout)
+                if "fully booted" in out.lower():
+                    return
+            time.sleep(0.2)
+        raise TimeoutError("Asterisk did not finish booting")
+
+    def cli(self, command: str, *, check: bool = True, timeout: float = 30.0) -> str:
+        """Run one Asterisk CLI command against this lab's instance."""
+        res = subprocess.run(
+            ["chroot", str(self.chroot), "asterisk", "-C", f"{self.base}/etc/asterisk.conf",
+             "-rx", command],
+            stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=timeout,
+        )
+        if check and res.returncode != 0:
+            raise RuntimeError(f"asterisk -rx {command!r} failed: {res.stderr or res.stdout}")
+        return res.stdout
+
+    def stop(self, timeout: float = 20.0) -> None:
+        """Stop this lab's Asterisk (only the process this lab started)."""
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        with contextlib.suppress(Exception):
+            self.cli("core stop now", check=False, timeout=10)
+        try:
+            self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(timeout=10)
+
+    def kill(self) -> None:
+        """Kill Asterisk abruptly, as a crash would."""
+        if self.proc is not None and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(timeout=10)
+
+    def active_channels(self) -> int:
+        out = self.cli("core show channels count", check=False)
+        for line in out.splitlines():
+            if "active channel" in line:
+                return int(line.split()[0])
+        return -1
+
+    def wait_idle(self, timeout: float = 120.0) -> None:
+        """Wait until no channel is left (every simulated call has ended)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.active_channels() == 0:
+                return
+            time.sleep(0.5)
+        raise TimeoutError(f"channels still up after {timeout} s")
+
+    def queue_log_events(self, skip_lines: int = 0) -> list[list[str]]:
+        """queue_log lines split on '|': time, uniqueid, queue, agent, event, data..."""
+        if not self.queue_log.exists():
+            return []
+        lines = self.queue_log.read_text(encoding="utf-8", errors="replace").splitlines()
+        return [line.split("|") for line in lines[skip_lines:] if line]
+
+
+def count_queue_log(rows: Iterable[list[str]]) -> dict[str, dict[str, int]]:
+    """queue -> event -> count, e.g. counts['sv']['ENTERQUEUE']."""
+    counts: dict[str, dict[str, int]] = {}
+    for row in rows:
+        if len(row) < 5 or row[2] in ("", "NONE"):
+            continue
+        per_queue = counts.setdefault(row[2], {})
+        per_queue[row[4]] = per_queue.get(row[4], 0) + 1
+    return counts
