@@ -1,0 +1,84 @@
+"""vaxeld.metrics: changes become exact counters; gauges come from the snapshot."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from prometheus_client import generate_latest
+
+from vaxeld.ami.session import SessionStats
+from vaxeld.config import load_config
+from vaxeld.lab.vaxeld_process import parse_metrics, total
+from vaxeld.metrics import Metrics, PbxView, wait_buckets
+from vaxeld.state.changes import CallAbandoned, CallAnswered, CallOffered, LanguageChosen
+from vaxeld.state.model import Call, Member, SwitchboardState
+
+EXAMPLE = Path(__file__).resolve().parents[1] / "config" / "vaxeld.example.yaml"
+
+
+def make(state: SwitchboardState, stats: SessionStats | None = None,
+         now: float = 1000.0) -> Metrics:
+    config = load_config(EXAMPLE)
+    return Metrics(config, lambda: [PbxView("main", state, stats or SessionStats())],
+                   clock=lambda: now)
+
+
+def scrape(metrics: Metrics) -> dict:
+    return parse_metrics(generate_latest(metrics.registry).decode())
+
+
+def test_every_queue_has_zero_series_before_any_call() -> None:
+    s = scrape(make(SwitchboardState()))
+    for queue, lang in [("sv", "sv"), ("ar", "ar"), ("fi", "fi")]:
+        key = ("vaxeld_queue_calls_offered_total",
+               (("language", lang), ("pbx", "main"), ("queue", queue)))
+        assert s[key] == 0.0
+
+
+def test_changes_are_counted_once_with_queue_and_language_labels() -> None:
+    m = make(SwitchboardState())
+    m.record("main", [CallOffered("sv", "1", 1), CallOffered("ar", "2", 1),
+                      CallAnswered("sv", "1", "Åsa", 20.0), CallAbandoned("ar", "2", 31.0),
+                      LanguageChosen("1", "sv", "1", "chosen")])
+    s = scrape(m)
+    assert total(s, "vaxeld_queue_calls_offered_total") == 2
+    assert total(s, "vaxeld_queue_calls_answered_total", queue="sv", language="sv") == 1
+    assert total(s, "vaxeld_queue_calls_abandoned_total", queue="ar", language="ar") == 1
+    assert total(s, "vaxeld_menu_language_selections_total", reason="chosen") == 1
+
+
+def test_wait_histogram_has_a_bucket_exactly_at_each_service_level() -> None:
+    config = load_config(EXAMPLE)
+    assert {20.0, 30.0} <= set(wait_buckets(config))
+    m = make(SwitchboardState())
+    m.record("main", [CallAnswered("sv", "1", "A", 20.0), CallAnswered("sv", "2", "A", 21.0)])
+    s = scrape(m)
+    assert total(s, "vaxeld_queue_answer_wait_seconds_bucket", queue="sv", le="20.0") == 1
+    assert total(s, "vaxeld_queue_answer_wait_seconds_bucket", queue="sv", le="30.0") == 2
+
+
+def test_gauges_read_waiting_callers_and_members_from_the_snapshot() -> None:
+    state = SwitchboardState(
+        calls={"1": Call("1", queue="sv", waiting=True, joined_at=950.0),
+               "2": Call("2", queue="sv", waiting=True, joined_at=990.0),
+               "3": Call("3", queue="sv", answered_by="A")},
+        members={("sv", "PJSIP/1"): Member("sv", "PJSIP/1", "A", status=1),
+                 ("sv", "PJSIP/2"): Member("sv", "PJSIP/2", "B", status=1, paused=True),
+                 ("sv", "PJSIP/3"): Member("sv", "PJSIP/3", "C", status=2, in_call=True)},
+        synced=True,
+    )
+    s = scrape(make(state, SessionStats(connected=True), now=1000.0))
+    assert total(s, "vaxeld_queue_calls_waiting", queue="sv") == 2
+    assert total(s, "vaxeld_queue_longest_wait_seconds", queue="sv") == 50.0
+    assert total(s, "vaxeld_queue_members_logged_in", queue="sv") == 3
+    assert total(s, "vaxeld_queue_members_available", queue="sv") == 1
+    assert total(s, "vaxeld_queue_members_paused", queue="sv") == 1
+    assert total(s, "vaxeld_ami_connected", pbx="main") == 1
+    assert total(s, "vaxeld_state_synced", pbx="main") == 1
+    assert total(s, "vaxeld_build_info") == 1
+
+
+def test_disconnected_pbx_is_not_reported_synced() -> None:
+    s = scrape(make(SwitchboardState(synced=True), SessionStats(connected=False)))
+    assert total(s, "vaxeld_ami_connected") == 0
+    assert total(s, "vaxeld_state_synced") == 0
