@@ -93,10 +93,16 @@ class FakeAmi:
             return response(msg, Ping="Pong") if self.answer_pings else None
         if action == "QueueStatus":
             aid = msg.action_id
-            return (response(msg, EventList="start", Message="Queue status will follow")
-                    + f"Event: QueueParams\r\nQueue: sv\r\nActionID: {aid}\r\n\r\n".encode()
-                    + (f"Event: QueueMember\r\nQueue: sv\r\nName: Åsa\r\nLocation: PJSIP/1\r\n"
-                       f"Status: 1\r\nPaused: 0\r\nActionID: {aid}\r\n\r\n").encode()
-                    + (f"Event: QueueStatusComplete\r\nEventList: Complete\r\nListItems: 2\r\n"
-                       f"ActionID: {aid}\r\n\r\n").encode())
+            return (
+                response(msg, EventList="start", Message="Queue status will follow")
+                + f"Event: QueueParams\r\nQueue: sv\r\nActionID: {aid}\r\n\r\n".encode()
+                + (
+                    f"Event: QueueMember\r\nQueue: sv\r\nName: Åsa\r\nLocation: PJSIP/1\r\n"
+                    f"Status: 1\r\nPaused: 0\r\nActionID: {aid}\r\n\r\n"
+                ).encode()
+                + (
+                    f"Event: QueueStatusComplete\r\nEventList: Complete\r\nListItems: 2\r\n"
+                    f"ActionID: {aid}\r\n\r\n"
+                ).encode()
+            )
         return response(msg)

@@ -39,8 +39,12 @@ class Lab:
         port = free_port()
         config = self.workdir / f"{name}.yaml"
         config.write_text(text.replace(f"port: {self.metrics_port}", f"port: {port}", 1))
-        return VaxeldProcess(config, port, {"VAXELD_AMI_SECRET": self.asterisk.vaxeld_secret},
-                             self.workdir / f"{name}.log")
+        return VaxeldProcess(
+            config,
+            port,
+            {"VAXELD_AMI_SECRET": self.asterisk.vaxeld_secret},
+            self.workdir / f"{name}.log",
+        )
 
     @property
     def metrics_port(self) -> int:

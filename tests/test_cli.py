@@ -20,8 +20,9 @@ def test_check_accepts_the_example(capsys: pytest.CaptureFixture[str]) -> None:
     assert "OK (5 queues, 5 languages, entry number 0313650000)" in capsys.readouterr().out
 
 
-def test_check_prints_every_error_on_its_own_line(tmp_path: Path,
-                                                  capsys: pytest.CaptureFixture[str]) -> None:
+def test_check_prints_every_error_on_its_own_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     bad = tmp_path / "bad.yaml"
     text = EXAMPLE.read_text().replace("service_level_seconds: 20", "service_level_seconds: 0")
     bad.write_text(text)
@@ -33,8 +34,9 @@ def test_check_prints_every_error_on_its_own_line(tmp_path: Path,
     assert err[2].strip() == f"queues.en.service_level_seconds (line {lines[1]}): must be > 0"
 
 
-def test_render_writes_then_reports_up_to_date(tmp_path: Path,
-                                              capsys: pytest.CaptureFixture[str]) -> None:
+def test_render_writes_then_reports_up_to_date(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     out = tmp_path / "dp"
     assert main(["render", str(EXAMPLE), "--out", str(out)]) == 0
     assert (out / "extensions_vaxeld.conf").exists() and (out / "queues_vaxeld.conf").exists()
@@ -53,6 +55,7 @@ def test_render_of_a_bad_config_keeps_the_old_files(tmp_path: Path) -> None:
 
 
 def test_version_and_console_script() -> None:
-    res = subprocess.run([sys.executable, "-m", "vaxeld", "--version"], capture_output=True,
-                         text=True, check=True)
+    res = subprocess.run(
+        [sys.executable, "-m", "vaxeld", "--version"], capture_output=True, text=True, check=True
+    )
     assert res.stdout.strip() == f"vaxeld {__version__}"

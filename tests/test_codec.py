@@ -1,8 +1,10 @@
 """vaxeld.ami.codec: framing, UTF-8 across reads, repeated keys, bounded garbage."""
 
+import itertools
+
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-import pytest
 
 from vaxeld.ami.codec import DecodeError, Decoder, Greeting, Message, encode_action
 
@@ -47,7 +49,7 @@ def test_any_split_of_the_stream_gives_the_same_messages(cuts: list[int]) -> Non
     dec = Decoder()
     dec._expect_greeting = False
     got: list[Message] = []
-    for a, b in zip(points, points[1:], strict=False):
+    for a, b in itertools.pairwise(points):
         got += _messages(dec.feed(stream[a:b]))
     assert len(got) == 3
     assert all(m.get("CallerIDName") == "Åsa Öberg" and m.event == "QueueCallerJoin" for m in got)
@@ -55,8 +57,7 @@ def test_any_split_of_the_stream_gives_the_same_messages(cuts: list[int]) -> Non
 
 def test_repeated_keys_are_kept_in_order() -> None:
     dec = Decoder()
-    raw = (b"Event: Newchannel\r\nChanVariable: A=1\r\nChanVariable: B=2\r\n"
-           b"Uniqueid: 1.1\r\n\r\n")
+    raw = b"Event: Newchannel\r\nChanVariable: A=1\r\nChanVariable: B=2\r\nUniqueid: 1.1\r\n\r\n"
     (msg,) = _messages(dec.feed(raw))
     assert msg.get_all("ChanVariable") == ["A=1", "B=2"]
     assert msg.get("chanvariable") == "A=1"
@@ -97,8 +98,9 @@ def test_truncated_message_waits_for_the_rest() -> None:
 
 def test_encode_action_with_repeated_variable_headers() -> None:
     data = encode_action("Originate", [("Variable", "A=1"), ("Variable", "B=2")], "id-1")
-    assert data == (b"Action: Originate\r\nActionID: id-1\r\nVariable: A=1\r\n"
-                    b"Variable: B=2\r\n\r\n")
+    assert data == (
+        b"Action: Originate\r\nActionID: id-1\r\nVariable: A=1\r\nVariable: B=2\r\n\r\n"
+    )
 
 
 @pytest.mark.parametrize("value", ["x\r\nAction: Originate", "a\nb", "nul\x00"])

@@ -41,9 +41,10 @@ def test_service_level_must_be_positive_with_path_and_line() -> None:
 
 
 def test_service_level_defaults_to_20_seconds() -> None:
-    text = _example_with("    service_level_seconds: 20\n    max_wait_seconds: 900\n"
-                         "    groups: [kontaktcenter-en]",
-                         "    max_wait_seconds: 900\n    groups: [kontaktcenter-en]")
+    text = _example_with(
+        "    service_level_seconds: 20\n    max_wait_seconds: 900\n    groups: [kontaktcenter-en]",
+        "    max_wait_seconds: 900\n    groups: [kontaktcenter-en]",
+    )
     assert parse_config(text).queues["en"].service_level_seconds == 20
 
 
@@ -68,11 +69,16 @@ def test_unknown_keys_are_rejected() -> None:
         ("prompt: vaxeld/menu-en}", "prompt: '${SHELL}'}", "languages.en.prompt"),
         ("prompt: vaxeld/menu-fi}", "prompt: '../../etc/passwd'}", "languages.fi.prompt"),
         ("name: Åsa Lindqvist", "name: 'Åsa; Lindqvist'", "agent_groups.kontaktcenter-sv"),
-        ("name: Johan Berg, penalty: 0}\n      - {interface: PJSIP/agent1004",
-         "name: 'Johan,Berg', penalty: 0}\n      - {interface: PJSIP/agent1004",
-         "agent_groups.kontaktcenter-en"),
-        ("interface: PJSIP/agent1001", "interface: 'PJSIP/agent1001&SIP/x'",
-         "agent_groups.kontaktcenter-sv"),
+        (
+            "name: Johan Berg, penalty: 0}\n      - {interface: PJSIP/agent1004",
+            "name: 'Johan,Berg', penalty: 0}\n      - {interface: PJSIP/agent1004",
+            "agent_groups.kontaktcenter-en",
+        ),
+        (
+            "interface: PJSIP/agent1001",
+            "interface: 'PJSIP/agent1001&SIP/x'",
+            "agent_groups.kontaktcenter-sv",
+        ),
         ('number: "031-365 00 00"', 'number: "031-365 00 00;1"', "entry.number"),
         ('number: "031-365 00 00"', 'number: "_X."', "entry.number"),
         ("  sv:\n    language: sv", "  'sv]\\n[evil':\n    language: sv", "queues"),
@@ -109,12 +115,17 @@ def test_secret_is_read_from_env_or_file(tmp_path: Path) -> None:
 
 
 def test_secret_in_yaml_itself_is_refused() -> None:
-    errors = _errors(_example_with("secret_env: VAXELD_AMI_SECRET",
-                                   "secret_env: VAXELD_AMI_SECRET\n    secret: hunter2"))
+    errors = _errors(
+        _example_with(
+            "secret_env: VAXELD_AMI_SECRET", "secret_env: VAXELD_AMI_SECRET\n    secret: hunter2"
+        )
+    )
     assert any(e.startswith("pbxs.0.secret") and "unknown key" in e for e in errors)
 
 
 def test_not_a_mapping_and_unreadable_files_are_clear_errors(tmp_path: Path) -> None:
-    assert _errors("- just\n- a list\n") == ["(top level) (line 1): the file must be a YAML mapping"]
+    assert _errors("- just\n- a list\n") == [
+        "(top level) (line 1): the file must be a YAML mapping"
+    ]
     with pytest.raises(ConfigError, match="cannot read"):
         load_config(tmp_path / "missing.yaml")

@@ -22,8 +22,12 @@ def test_asterisk_restart_is_followed_by_reconnect_and_resync(own_lab: Lab) -> N
         down = proc.wait_for(lambda s: total(s, "vaxeld_ami_connected") == 0, 20)
         assert total(down, "vaxeld_state_synced") == 0
         own_lab.asterisk.start()
-        up = proc.wait_for(lambda s: total(s, "vaxeld_ami_connects_total") >= 2
-                           and total(s, "vaxeld_state_synced") == 1, 60)
+        up = proc.wait_for(
+            lambda s: (
+                total(s, "vaxeld_ami_connects_total") >= 2 and total(s, "vaxeld_state_synced") == 1
+            ),
+            60,
+        )
         assert total(up, "vaxeld_queue_members_logged_in", queue="sv") == 3
         assert proc.proc is not None and proc.proc.poll() is None
     finally:
@@ -40,8 +44,9 @@ def test_wrong_secret_gives_clear_log_lines_and_retries(lab: Lab) -> None:
         assert proc.proc is not None and proc.proc.poll() is None  # retrying, not crashed
     finally:
         assert proc.stop() == 0
-    lines = [json.loads(line) for line in proc.log_path.read_text().splitlines()
-             if line.startswith("{")]
+    lines = [
+        json.loads(line) for line in proc.log_path.read_text().splitlines() if line.startswith("{")
+    ]
     refused = [e for e in lines if e["event"] == "ami_login_refused"]
     assert len(refused) >= 2
     assert refused[0]["level"] == "error" and refused[0]["username"] == "vaxeld"

@@ -31,8 +31,7 @@ def vaxeld_counts(samples: Samples, queue: str) -> dict[str, float]:
         "offered": total(samples, "vaxeld_queue_calls_offered_total", queue=queue),
         "answered": total(samples, "vaxeld_queue_calls_answered_total", queue=queue),
         "abandoned": total(samples, "vaxeld_queue_calls_abandoned_total", queue=queue),
-        "timeout": total(samples, "vaxeld_queue_calls_exited_total", queue=queue,
-                         reason="timeout"),
+        "timeout": total(samples, "vaxeld_queue_calls_exited_total", queue=queue, reason="timeout"),
         "answer_waits": total(samples, "vaxeld_queue_answer_wait_seconds_count", queue=queue),
     }
 
@@ -51,9 +50,13 @@ def test_twenty_four_calls_match_queue_log_and_asterisk_queue_stats(
     params_before = queue_params(lab)
 
     plan = (
-        [("1", 40.0)] * 6 + [("2", 40.0)] * 4 + [("5", 40.0)] * 3  # answered, some wait
-        + [("3", 8.0)] * 3 + [("4", 8.0)] * 3  # abandoned while waiting
-        + [("", 40.0)] * 2 + [("9", 40.0)]  # no digit / invalid digit -> default (sv)
+        [("1", 40.0)] * 6
+        + [("2", 40.0)] * 4
+        + [("5", 40.0)] * 3  # answered, some wait
+        + [("3", 8.0)] * 3
+        + [("4", 8.0)] * 3  # abandoned while waiting
+        + [("", 40.0)] * 2
+        + [("9", 40.0)]  # no digit / invalid digit -> default (sv)
         + [("1", 6.0)] * 2  # impatient Swedish callers: answered or abandoned
     )
     assert len(plan) >= 20
@@ -71,15 +74,20 @@ def test_twenty_four_calls_match_queue_log_and_asterisk_queue_stats(
     assert entered == len(plan)
 
     def settled(s: Samples) -> bool:
-        return (total(s, "vaxeld_queue_calls_offered_total")
-                - total(before, "vaxeld_queue_calls_offered_total")) == entered
+        return (
+            total(s, "vaxeld_queue_calls_offered_total")
+            - total(before, "vaxeld_queue_calls_offered_total")
+        ) == entered
+
     after = vaxeld.wait_for(settled, 15)
     params_after = queue_params(lab)
 
     figures = {}
     for queue in QUEUES:
-        got = {k: vaxeld_counts(after, queue)[k] - vaxeld_counts(before, queue)[k]
-               for k in vaxeld_counts(after, queue)}
+        got = {
+            k: vaxeld_counts(after, queue)[k] - vaxeld_counts(before, queue)[k]
+            for k in vaxeld_counts(after, queue)
+        }
         log = counts.get(queue, {})
         expected = {
             "offered": log.get("ENTERQUEUE", 0),
@@ -102,11 +110,13 @@ def test_twenty_four_calls_match_queue_log_and_asterisk_queue_stats(
     assert answered >= 13 and abandoned >= 6
     assert figures["ar"]["abandoned"] == 3 and figures["so"]["abandoned"] == 3
     assert total(after, "vaxeld_queue_calls_waiting") == 0
-    defaults = (total(after, "vaxeld_menu_language_selections_total", reason="default")
-                - total(before, "vaxeld_menu_language_selections_total", reason="default"))
+    defaults = total(after, "vaxeld_menu_language_selections_total", reason="default") - total(
+        before, "vaxeld_menu_language_selections_total", reason="default"
+    )
     assert defaults == 3
-    entries = (total(after, "vaxeld_entry_calls_total", entry=lab.entry)
-               - total(before, "vaxeld_entry_calls_total", entry=lab.entry))
+    entries = total(after, "vaxeld_entry_calls_total", entry=lab.entry) - total(
+        before, "vaxeld_entry_calls_total", entry=lab.entry
+    )
     assert entries == len(plan)
 
 
@@ -138,8 +148,12 @@ def test_event_filter_keeps_only_what_vaxeld_uses(lab: Lab, vaxeld: VaxeldProces
     lab.control.call(lab.entry, "1", 10.0)
     lab.asterisk.wait_idle(timeout=60)
     after = vaxeld.wait_for(
-        lambda s: total(s, "vaxeld_queue_calls_offered_total", queue="sv")
-        > total(before, "vaxeld_queue_calls_offered_total", queue="sv"), 10)
+        lambda s: (
+            total(s, "vaxeld_queue_calls_offered_total", queue="sv")
+            > total(before, "vaxeld_queue_calls_offered_total", queue="sv")
+        ),
+        10,
+    )
     events = total(after, "vaxeld_ami_events_total") - total(before, "vaxeld_ami_events_total")
     # One answered call is about 76 events unfiltered; vaxeld asks for the queue,
     # agent and its own user events only.

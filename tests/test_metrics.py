@@ -16,11 +16,13 @@ from vaxeld.state.model import Call, Member, SwitchboardState
 EXAMPLE = Path(__file__).resolve().parents[1] / "config" / "vaxeld.example.yaml"
 
 
-def make(state: SwitchboardState, stats: SessionStats | None = None,
-         now: float = 1000.0) -> Metrics:
+def make(
+    state: SwitchboardState, stats: SessionStats | None = None, now: float = 1000.0
+) -> Metrics:
     config = load_config(EXAMPLE)
-    return Metrics(config, lambda: [PbxView("main", state, stats or SessionStats())],
-                   clock=lambda: now)
+    return Metrics(
+        config, lambda: [PbxView("main", state, stats or SessionStats())], clock=lambda: now
+    )
 
 
 def scrape(metrics: Metrics) -> dict:
@@ -30,16 +32,25 @@ def scrape(metrics: Metrics) -> dict:
 def test_every_queue_has_zero_series_before_any_call() -> None:
     s = scrape(make(SwitchboardState()))
     for queue, lang in [("sv", "sv"), ("ar", "ar"), ("fi", "fi")]:
-        key = ("vaxeld_queue_calls_offered_total",
-               (("language", lang), ("pbx", "main"), ("queue", queue)))
+        key = (
+            "vaxeld_queue_calls_offered_total",
+            (("language", lang), ("pbx", "main"), ("queue", queue)),
+        )
         assert s[key] == 0.0
 
 
 def test_changes_are_counted_once_with_queue_and_language_labels() -> None:
     m = make(SwitchboardState())
-    m.record("main", [CallOffered("sv", "1", 1), CallOffered("ar", "2", 1),
-                      CallAnswered("sv", "1", "Åsa", 20.0), CallAbandoned("ar", "2", 31.0),
-                      LanguageChosen("1", "sv", "1", "chosen")])
+    m.record(
+        "main",
+        [
+            CallOffered("sv", "1", 1),
+            CallOffered("ar", "2", 1),
+            CallAnswered("sv", "1", "Åsa", 20.0),
+            CallAbandoned("ar", "2", 31.0),
+            LanguageChosen("1", "sv", "1", "chosen"),
+        ],
+    )
     s = scrape(m)
     assert total(s, "vaxeld_queue_calls_offered_total") == 2
     assert total(s, "vaxeld_queue_calls_answered_total", queue="sv", language="sv") == 1
@@ -59,12 +70,16 @@ def test_wait_histogram_has_a_bucket_exactly_at_each_service_level() -> None:
 
 def test_gauges_read_waiting_callers_and_members_from_the_snapshot() -> None:
     state = SwitchboardState(
-        calls={"1": Call("1", queue="sv", waiting=True, joined_at=950.0),
-               "2": Call("2", queue="sv", waiting=True, joined_at=990.0),
-               "3": Call("3", queue="sv", answered_by="A")},
-        members={("sv", "PJSIP/1"): Member("sv", "PJSIP/1", "A", status=1),
-                 ("sv", "PJSIP/2"): Member("sv", "PJSIP/2", "B", status=1, paused=True),
-                 ("sv", "PJSIP/3"): Member("sv", "PJSIP/3", "C", status=2, in_call=True)},
+        calls={
+            "1": Call("1", queue="sv", waiting=True, joined_at=950.0),
+            "2": Call("2", queue="sv", waiting=True, joined_at=990.0),
+            "3": Call("3", queue="sv", answered_by="A"),
+        },
+        members={
+            ("sv", "PJSIP/1"): Member("sv", "PJSIP/1", "A", status=1),
+            ("sv", "PJSIP/2"): Member("sv", "PJSIP/2", "B", status=1, paused=True),
+            ("sv", "PJSIP/3"): Member("sv", "PJSIP/3", "C", status=2, in_call=True),
+        },
         synced=True,
     )
     s = scrape(make(state, SessionStats(connected=True), now=1000.0))

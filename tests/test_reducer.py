@@ -20,8 +20,9 @@ def ev(event: str, **headers: str) -> Message:
 
 
 def user(kind: str, uid: str, **headers: str) -> Message:
-    return Message((("Event", "UserEvent"), ("UserEvent", kind), ("Uniqueid", uid),
-                    *headers.items()))
+    return Message(
+        (("Event", "UserEvent"), ("UserEvent", kind), ("Uniqueid", uid), *headers.items())
+    )
 
 
 def run(events: list[Message], state: SwitchboardState | None = None, now: float = 100.0):
@@ -34,14 +35,22 @@ def run(events: list[Message], state: SwitchboardState | None = None, now: float
 
 
 def test_answered_call_from_entry_to_member() -> None:
-    state, changes = run([
-        user("VaxeldEntry", "1.1", Entry="0313650000"),
-        user("VaxeldLanguage", "1.1", Language="sv", Digit="1", Reason="chosen"),
-        ev("QueueCallerJoin", Queue="sv", Uniqueid="1.1", Linkedid="1.1", Position="1"),
-        ev("AgentConnect", Queue="sv", Uniqueid="1.1", MemberName="Åsa", HoldTime="7",
-           Interface="PJSIP/1001"),
-        ev("QueueCallerLeave", Queue="sv", Uniqueid="1.1"),
-    ])
+    state, changes = run(
+        [
+            user("VaxeldEntry", "1.1", Entry="0313650000"),
+            user("VaxeldLanguage", "1.1", Language="sv", Digit="1", Reason="chosen"),
+            ev("QueueCallerJoin", Queue="sv", Uniqueid="1.1", Linkedid="1.1", Position="1"),
+            ev(
+                "AgentConnect",
+                Queue="sv",
+                Uniqueid="1.1",
+                MemberName="Åsa",
+                HoldTime="7",
+                Interface="PJSIP/1001",
+            ),
+            ev("QueueCallerLeave", Queue="sv", Uniqueid="1.1"),
+        ]
+    )
     assert changes == [
         CallEntered("1.1", "0313650000"),
         LanguageChosen("1.1", "sv", "1", "chosen"),
@@ -50,53 +59,72 @@ def test_answered_call_from_entry_to_member() -> None:
     ]
     call = state.calls["1.1"]
     assert (call.entry, call.language, call.answered_by, call.waiting) == (
-        "0313650000", "sv", "Åsa", False)
+        "0313650000",
+        "sv",
+        "Åsa",
+        False,
+    )
     state, changes = apply(state, user("VaxeldHangup", "1.1"), 200.0)
     assert changes == [] and state.calls == {}
 
 
 def test_abandon_is_decided_by_the_hangup() -> None:
-    state, changes = run([
-        ev("QueueCallerJoin", Queue="en", Uniqueid="2.1", Position="2"),
-        ev("QueueCallerAbandon", Queue="en", Uniqueid="2.1", HoldTime="12", Position="1"),
-        ev("QueueCallerLeave", Queue="en", Uniqueid="2.1"),
-        user("VaxeldHangup", "2.1"),
-    ])
+    state, changes = run(
+        [
+            ev("QueueCallerJoin", Queue="en", Uniqueid="2.1", Position="2"),
+            ev("QueueCallerAbandon", Queue="en", Uniqueid="2.1", HoldTime="12", Position="1"),
+            ev("QueueCallerLeave", Queue="en", Uniqueid="2.1"),
+            user("VaxeldHangup", "2.1"),
+        ]
+    )
     assert changes == [CallOffered("en", "2.1", 2), CallAbandoned("en", "2.1", 12.0)]
     assert state.calls == {}
 
 
 def test_timeout_is_not_counted_as_abandon() -> None:
     """Asterisk sends QueueCallerAbandon on timeout too; QUEUESTATUS tells them apart."""
-    _, changes = run([
-        ev("QueueCallerJoin", Queue="fi", Uniqueid="3.1", Position="1"),
-        ev("QueueCallerAbandon", Queue="fi", Uniqueid="3.1", HoldTime="30"),
-        ev("QueueCallerLeave", Queue="fi", Uniqueid="3.1"),
-        user("VaxeldQueueResult", "3.1", Queue="fi", Status="TIMEOUT"),
-        user("VaxeldHangup", "3.1"),
-    ])
+    _, changes = run(
+        [
+            ev("QueueCallerJoin", Queue="fi", Uniqueid="3.1", Position="1"),
+            ev("QueueCallerAbandon", Queue="fi", Uniqueid="3.1", HoldTime="30"),
+            ev("QueueCallerLeave", Queue="fi", Uniqueid="3.1"),
+            user("VaxeldQueueResult", "3.1", Queue="fi", Status="TIMEOUT"),
+            user("VaxeldHangup", "3.1"),
+        ]
+    )
     assert changes == [CallOffered("fi", "3.1", 1), CallExited("fi", "3.1", "timeout", 30.0)]
 
 
 def test_answered_call_is_counted_once_even_if_connect_repeats() -> None:
-    _, changes = run([
-        ev("QueueCallerJoin", Queue="sv", Uniqueid="4.1"),
-        ev("AgentConnect", Queue="sv", Uniqueid="4.1", MemberName="A", HoldTime="1"),
-        ev("AgentConnect", Queue="sv", Uniqueid="4.1", MemberName="A", HoldTime="1"),
-        user("VaxeldHangup", "4.1"),
-    ])
+    _, changes = run(
+        [
+            ev("QueueCallerJoin", Queue="sv", Uniqueid="4.1"),
+            ev("AgentConnect", Queue="sv", Uniqueid="4.1", MemberName="A", HoldTime="1"),
+            ev("AgentConnect", Queue="sv", Uniqueid="4.1", MemberName="A", HoldTime="1"),
+            user("VaxeldHangup", "4.1"),
+        ]
+    )
     assert sum(isinstance(c, CallAnswered) for c in changes) == 1
 
 
 def test_waiting_callers_and_members_are_tracked() -> None:
-    state, _ = run([
-        ev("QueueCallerJoin", Queue="sv", Uniqueid="5.1", Position="1"),
-        ev("QueueCallerJoin", Queue="sv", Uniqueid="5.2", Position="2"),
-        ev("QueueMemberAdded", Queue="sv", Interface="PJSIP/1", MemberName="A", Status="1",
-           Paused="0"),
-        ev("QueueMemberPause", Queue="sv", Interface="PJSIP/1", Paused="1"),
-        ev("QueueMemberAdded", Queue="sv", Interface="PJSIP/2", MemberName="B", Status="1"),
-    ], now=100.0)
+    state, _ = run(
+        [
+            ev("QueueCallerJoin", Queue="sv", Uniqueid="5.1", Position="1"),
+            ev("QueueCallerJoin", Queue="sv", Uniqueid="5.2", Position="2"),
+            ev(
+                "QueueMemberAdded",
+                Queue="sv",
+                Interface="PJSIP/1",
+                MemberName="A",
+                Status="1",
+                Paused="0",
+            ),
+            ev("QueueMemberPause", Queue="sv", Interface="PJSIP/1", Paused="1"),
+            ev("QueueMemberAdded", Queue="sv", Interface="PJSIP/2", MemberName="B", Status="1"),
+        ],
+        now=100.0,
+    )
     assert [c.uniqueid for c in state.waiting_in("sv")] == ["5.1", "5.2"]
     assert state.waiting_in("sv")[0].joined_at == 100.0
     members = {m.name: m for m in state.members_of("sv")}
@@ -131,8 +159,15 @@ def test_input_state_is_never_mutated() -> None:
 def test_resync_rebuilds_waiting_and_members_from_queue_status() -> None:
     status = [
         ev("QueueParams", Queue="sv", Calls="1"),
-        ev("QueueMember", Queue="sv", Name="Åsa", Location="PJSIP/1001", Status="1",
-           Paused="0", InCall="0"),
+        ev(
+            "QueueMember",
+            Queue="sv",
+            Name="Åsa",
+            Location="PJSIP/1001",
+            Status="1",
+            Paused="0",
+            InCall="0",
+        ),
         ev("QueueEntry", Queue="sv", Position="1", Uniqueid="7.1", Wait="42"),
     ]
     state, changes = resync(SwitchboardState(), status, now=1000.0)
@@ -143,10 +178,12 @@ def test_resync_rebuilds_waiting_and_members_from_queue_status() -> None:
 
 
 def test_resync_reports_callers_that_vanished_while_disconnected() -> None:
-    state, _ = run([
-        ev("QueueCallerJoin", Queue="sv", Uniqueid="8.1"),
-        ev("QueueCallerJoin", Queue="en", Uniqueid="8.2"),
-    ])
+    state, _ = run(
+        [
+            ev("QueueCallerJoin", Queue="sv", Uniqueid="8.1"),
+            ev("QueueCallerJoin", Queue="en", Uniqueid="8.2"),
+        ]
+    )
     status = [ev("QueueEntry", Queue="sv", Position="1", Uniqueid="8.1", Wait="3")]
     state, changes = resync(state, status, now=500.0)
     assert CallOutcomeUnknown("en", "8.2") in changes

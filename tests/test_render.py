@@ -60,8 +60,9 @@ def test_write_is_atomic_and_reports_only_changed_files(tmp_path: Path) -> None:
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
 
 
-def test_failed_write_leaves_old_files_intact(tmp_path: Path,
-                                             monkeypatch: pytest.MonkeyPatch) -> None:
+def test_failed_write_leaves_old_files_intact(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     write_atomically(tmp_path, {"a.conf": "old a\n", "b.conf": "old b\n"})
     real_fsync = os.fsync
     calls = {"n": 0}

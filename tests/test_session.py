@@ -12,8 +12,8 @@ import random
 from collections.abc import AsyncIterator, Callable
 
 import pytest
-
 from fakeami import FakeAmi
+
 from vaxeld.ami.codec import Message
 from vaxeld.ami.session import AmiConnectionLost, AmiSession, backoff_delays
 
@@ -26,10 +26,19 @@ async def fake() -> AsyncIterator[FakeAmi]:
 
 
 def make_session(fake: FakeAmi, on_event: Callable[[Message], None], **kw: object) -> AmiSession:
-    params: dict[str, object] = dict(host="127.0.0.1", port=fake.port, username="vaxeld",
-                                     secret="secret", on_event=on_event, backoff_base=0.01,
-                                     backoff_cap=0.05, ping_interval=0.2, ping_timeout=0.2,
-                                     action_timeout=2.0, rng=random.Random(1))
+    params: dict[str, object] = dict(
+        host="127.0.0.1",
+        port=fake.port,
+        username="vaxeld",
+        secret="secret",
+        on_event=on_event,
+        backoff_base=0.01,
+        backoff_cap=0.05,
+        ping_interval=0.2,
+        ping_timeout=0.2,
+        action_timeout=2.0,
+        rng=random.Random(1),
+    )
     params.update(kw)
     return AmiSession(**params)  # type: ignore[arg-type]
 

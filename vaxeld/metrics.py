@@ -63,7 +63,7 @@ class Metrics:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         # The *_created series double the output and no dashboard uses them.
-        disable_created_metrics()
+        disable_created_metrics()  # type: ignore[no-untyped-call]
         self.registry = registry or CollectorRegistry()
         self._languages = {name: q.language for name, q in config.queues.items()}
         r = self.registry

@@ -281,8 +281,13 @@ class AmiSession:
             self.stats.handler_errors += 1
             # Logging must not become a second failure that stops the read loop.
             with contextlib.suppress(Exception):
-                log.error("ami_event_handler_failed", pbx=self.name, event=item.event,
-                          error=f"{type(exc).__name__}: {exc}", exc_info=exc)
+                log.error(
+                    "ami_event_handler_failed",
+                    pbx=self.name,
+                    event=item.event,
+                    error=f"{type(exc).__name__}: {exc}",
+                    exc_info=exc,
+                )
 
     def _drop_connection(self, why: str) -> None:
         was_connected = self._ready.is_set()

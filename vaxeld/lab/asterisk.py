@@ -25,17 +25,65 @@ LAB_ROOT_IN_CHROOT = "/vaxeld-lab"
 
 # Modules that need hardware, external services or config we do not provide.
 NOLOAD = (
-    "chan_dahdi", "chan_mobile", "chan_iax2", "chan_unistim", "chan_skinny", "chan_mgcp",
-    "chan_ooh323", "chan_motif", "chan_console", "chan_alsa", "chan_oss", "chan_sip",
-    "res_hep", "res_hep_pjsip", "res_hep_rtcp", "res_xmpp", "res_calendar", "res_snmp",
-    "res_config_ldap", "res_config_pgsql", "res_config_mysql", "res_config_odbc",
-    "res_config_sqlite3", "res_odbc", "res_odbc_transaction", "cdr_pgsql", "cdr_odbc",
-    "cdr_tds", "cdr_radius", "cdr_sqlite3_custom", "cdr_adaptive_odbc", "cdr_beanstalkd",
-    "cel_pgsql", "cel_odbc", "cel_tds", "cel_radius", "cel_sqlite3_custom", "cel_beanstalkd",
-    "app_festival", "res_prometheus", "res_phoneprov", "res_pjsip_phoneprov_provider",
-    "res_corosync", "res_statsd", "res_smdi", "res_aeap", "res_speech_aeap", "app_voicemail",
-    "res_stasis_test", "res_pjsip_config_wizard", "chan_websocket", "res_fax", "res_fax_spandsp",
-    "app_minivm", "pbx_lua", "pbx_ael", "res_ael_share", "pbx_dundi", "res_geolocation",
+    "chan_dahdi",
+    "chan_mobile",
+    "chan_iax2",
+    "chan_unistim",
+    "chan_skinny",
+    "chan_mgcp",
+    "chan_ooh323",
+    "chan_motif",
+    "chan_console",
+    "chan_alsa",
+    "chan_oss",
+    "chan_sip",
+    "res_hep",
+    "res_hep_pjsip",
+    "res_hep_rtcp",
+    "res_xmpp",
+    "res_calendar",
+    "res_snmp",
+    "res_config_ldap",
+    "res_config_pgsql",
+    "res_config_mysql",
+    "res_config_odbc",
+    "res_config_sqlite3",
+    "res_odbc",
+    "res_odbc_transaction",
+    "cdr_pgsql",
+    "cdr_odbc",
+    "cdr_tds",
+    "cdr_radius",
+    "cdr_sqlite3_custom",
+    "cdr_adaptive_odbc",
+    "cdr_beanstalkd",
+    "cel_pgsql",
+    "cel_odbc",
+    "cel_tds",
+    "cel_radius",
+    "cel_sqlite3_custom",
+    "cel_beanstalkd",
+    "app_festival",
+    "res_prometheus",
+    "res_phoneprov",
+    "res_pjsip_phoneprov_provider",
+    "res_corosync",
+    "res_statsd",
+    "res_smdi",
+    "res_aeap",
+    "res_speech_aeap",
+    "app_voicemail",
+    "res_stasis_test",
+    "res_pjsip_config_wizard",
+    "chan_websocket",
+    "res_fax",
+    "res_fax_spandsp",
+    "app_minivm",
+    "pbx_lua",
+    "pbx_ael",
+    "res_ael_share",
+    "pbx_dundi",
+    "res_geolocation",
 )
 
 
@@ -47,8 +95,9 @@ def free_port() -> int:
 
 def ensure_chroot() -> Path:
     """Build (first time only) and return the cached sid chroot with Asterisk."""
-    out = subprocess.run(["bash", str(CHROOT_SCRIPT)], check=True, stdout=subprocess.PIPE,
-                         text=True)
+    out = subprocess.run(
+        ["bash", str(CHROOT_SCRIPT)], check=True, stdout=subprocess.PIPE, text=True
+    )
     return Path(out.stdout.strip().splitlines()[-1])
 
 
@@ -203,15 +252,18 @@ match = 127.0.0.1
         log = open(self.host_base / "log" / "stdout.log", "ab")  # noqa: SIM115 - owned by proc
         self.proc = subprocess.Popen(
             ["chroot", str(self.chroot), "asterisk", "-f", "-C", f"{self.base}/etc/asterisk.conf"],
-            stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
             start_new_session=True,
         )
         log.close()
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"Asterisk exited with {self.proc.returncode}; see "
-                                   f"{self.host_base / 'log'}")
+                raise RuntimeError(
+                    f"Asterisk exited with {self.proc.returncode}; see {self.host_base / 'log'}"
+                )
             if (self.host_base / "run" / "asterisk.ctl").exists():
                 out = self.cli("core waitfullybooted", check=False, timeout=timeout)
                 if "fully booted" in out.lower():
@@ -222,9 +274,19 @@ match = 127.0.0.1
     def cli(self, command: str, *, check: bool = True, timeout: float = 30.0) -> str:
         """Run one Asterisk CLI command against this lab's instance."""
         res = subprocess.run(
-            ["chroot", str(self.chroot), "asterisk", "-C", f"{self.base}/etc/asterisk.conf",
-             "-rx", command],
-            stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=timeout,
+            [
+                "chroot",
+                str(self.chroot),
+                "asterisk",
+                "-C",
+                f"{self.base}/etc/asterisk.conf",
+                "-rx",
+                command,
+            ],
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
         )
         if check and res.returncode != 0:
             raise RuntimeError(f"asterisk -rx {command!r} failed: {res.stderr or res.stdout}")

@@ -14,14 +14,16 @@ from vaxeld.ami.codec import Decoder, Greeting, Message, encode_action
 
 
 class LabControl:
-    def __init__(self, host: str, port: int, username: str, secret: str,
-                 timeout: float = 10.0) -> None:
+    def __init__(
+        self, host: str, port: int, username: str, secret: str, timeout: float = 10.0
+    ) -> None:
         self._sock = socket.create_connection((host, port), timeout=timeout)
         self._decoder = Decoder()
         self._ids = itertools.count(1)
         self._backlog: list[Message] = []
-        reply = self.action("Login", [("Username", username), ("Secret", secret),
-                                      ("Events", "off")])
+        reply = self.action(
+            "Login", [("Username", username), ("Secret", secret), ("Events", "off")]
+        )
         if reply.response != "Success":
             raise RuntimeError(f"lab AMI login failed: {reply.get('Message')}")
 
@@ -57,8 +59,9 @@ class LabControl:
         self._sock.sendall(encode_action(name, list(headers), action_id))
         return self._read_until(action_id, None)[-1]
 
-    def list_action(self, name: str, complete_event: str,
-                    headers: Iterable[tuple[str, str]] = ()) -> list[Message]:
+    def list_action(
+        self, name: str, complete_event: str, headers: Iterable[tuple[str, str]] = ()
+    ) -> list[Message]:
         action_id = f"lab-{next(self._ids)}"
         self._sock.sendall(encode_action(name, list(headers), action_id))
         return [m for m in self._read_until(action_id, complete_event) if "Event" in m]
@@ -71,8 +74,14 @@ class LabControl:
         self.db_put("vaxlab/answer", agent_id, f"{answer_after:g}")
         self.db_put("vaxlab/talk", agent_id, f"{talk:g}")
 
-    def call(self, entry: str, digits: str, patience: float, delay: float = 1.0,
-             caller_id: str = "0701234567") -> Message:
+    def call(
+        self,
+        entry: str,
+        digits: str,
+        patience: float,
+        delay: float = 1.0,
+        caller_id: str = "0701234567",
+    ) -> Message:
         """Place a simulated caller on the entry number; it presses ``digits`` and waits
         ``patience`` seconds in all before hanging up (unless the call ends first)."""
         headers = [

@@ -12,8 +12,14 @@ from vaxeld.lab.asterisk import REPO
 EXAMPLE_CONFIG = REPO / "config" / "vaxeld.example.yaml"
 
 
-def lab_config_text(ami_port: int, metrics_port: int, *, menu_timeout: int = 2,
-                    example: Path = EXAMPLE_CONFIG, secret_env: str = "VAXELD_AMI_SECRET") -> str:
+def lab_config_text(
+    ami_port: int,
+    metrics_port: int,
+    *,
+    menu_timeout: int = 2,
+    example: Path = EXAMPLE_CONFIG,
+    secret_env: str = "VAXELD_AMI_SECRET",
+) -> str:
     """The example config with lab ports and Local-channel agents instead of phones.
 
     PJSIP/agentNNNN becomes Local/NNNN@vaxeld-lab-agents/n, so a lab agent with the
@@ -39,8 +45,9 @@ class PlannedCall:
     start_after: float  # seconds after the start of the run
 
 
-def mixed_calls(count: int, rng: random.Random, digits: str = "12345",
-                spread_seconds: float = 20.0) -> list[PlannedCall]:
+def mixed_calls(
+    count: int, rng: random.Random, digits: str = "12345", spread_seconds: float = 20.0
+) -> list[PlannedCall]:
     """A reproducible mix: mostly patient callers, some impatient, some who press
     nothing or a digit that is not on the menu."""
     calls = []

@@ -32,8 +32,9 @@ def total(samples: Samples, name: str, **labels: str) -> float:
 
 
 class VaxeldProcess:
-    def __init__(self, config: Path, metrics_port: int, env: Mapping[str, str],
-                 log_path: Path) -> None:
+    def __init__(
+        self, config: Path, metrics_port: int, env: Mapping[str, str], log_path: Path
+    ) -> None:
         self.config, self.metrics_port, self.log_path = config, metrics_port, log_path
         self._env = {**os.environ, **env}
         self.proc: subprocess.Popen[bytes] | None = None
@@ -42,7 +43,10 @@ class VaxeldProcess:
         log = open(self.log_path, "ab")  # noqa: SIM115 - handed to the child
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "vaxeld", "run", str(self.config)],
-            stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=self._env,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=self._env,
         )
         log.close()
         return self
@@ -57,8 +61,10 @@ class VaxeldProcess:
         last: Samples = {}
         while time.monotonic() < deadline:
             if self.proc is not None and self.proc.poll() is not None:
-                raise RuntimeError(f"vaxeld exited with {self.proc.returncode}: "
-                                   f"{self.log_path.read_text()[-2000:]}")
+                raise RuntimeError(
+                    f"vaxeld exited with {self.proc.returncode}: "
+                    f"{self.log_path.read_text()[-2000:]}"
+                )
             try:
                 last = self.scrape()
                 if predicate(last):
@@ -66,12 +72,18 @@ class VaxeldProcess:
             except OSError:
                 pass
             time.sleep(0.2)
-        raise TimeoutError(f"condition not met in {timeout} s; last scrape had "
-                           f"{len(last)} samples; log tail: {self.log_path.read_text()[-1500:]}")
+        raise TimeoutError(
+            f"condition not met in {timeout} s; last scrape had "
+            f"{len(last)} samples; log tail: {self.log_path.read_text()[-1500:]}"
+        )
 
     def wait_synced(self, timeout: float = 30.0) -> Samples:
-        return self.wait_for(lambda s: total(s, "vaxeld_ami_connected") >= 1
-                             and total(s, "vaxeld_state_synced") >= 1, timeout)
+        return self.wait_for(
+            lambda s: (
+                total(s, "vaxeld_ami_connected") >= 1 and total(s, "vaxeld_state_synced") >= 1
+            ),
+            timeout,
+        )
 
     def stop(self, timeout: float = 10.0) -> int | None:
         if self.proc is None or self.proc.poll() is not None:

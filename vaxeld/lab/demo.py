@@ -1,0 +1,169 @@
+"""The demo: real Asterisk 22, vaxeld, simulated callers in five languages.
+
+    python -m vaxeld.lab.demo [--duration 300] [--calls-per-minute 40] [--seed 1]
+
+Renders config/vaxeld.example.yaml (agents replaced by simulated ones), starts a
+lab Asterisk and `vaxeld run`, places callers who choose a language, wait and
+are answered or give up, and prints vaxeld's live figures. At the end it compares
+vaxeld's counts with Asterisk's own queue_log.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from vaxeld.config import parse_config
+from vaxeld.lab.asterisk import AsteriskLab, count_queue_log, ensure_chroot, free_port
+from vaxeld.lab.control import LabControl
+from vaxeld.lab.scenario import lab_agent_ids, lab_config_text
+from vaxeld.lab.vaxeld_process import Samples, VaxeldProcess, total
+from vaxeld.render import render_all, write_atomically
+
+DEMO_METRICS_PORT = 9468
+
+
+def _metrics_port() -> int:
+    try:
+        import socket
+
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", DEMO_METRICS_PORT))
+        return DEMO_METRICS_PORT
+    except OSError:
+        return free_port()
+
+
+def _table(samples: Samples, queues: dict[str, int]) -> str:
+    rows = [
+        f"{'queue':<6}{'waiting':>8}{'longest':>9}{'offered':>9}{'answered':>9}"
+        f"{'abandoned':>10}{'within SL':>10}{'agents free':>12}"
+    ]
+    for queue, target in queues.items():
+        answered = total(samples, "vaxeld_queue_calls_answered_total", queue=queue)
+        within = total(
+            samples, "vaxeld_queue_answer_wait_seconds_bucket", queue=queue, le=f"{float(target)}"
+        )
+        sl = f"{100 * within / answered:.0f}%" if answered else "-"
+        rows.append(
+            f"{queue:<6}"
+            f"{total(samples, 'vaxeld_queue_calls_waiting', queue=queue):>8.0f}"
+            f"{total(samples, 'vaxeld_queue_longest_wait_seconds', queue=queue):>8.0f}s"
+            f"{total(samples, 'vaxeld_queue_calls_offered_total', queue=queue):>9.0f}"
+            f"{answered:>9.0f}"
+            f"{total(samples, 'vaxeld_queue_calls_abandoned_total', queue=queue):>10.0f}"
+            f"{sl:>10}"
+            f"{total(samples, 'vaxeld_queue_members_available', queue=queue):>12.0f}"
+        )
+    return "\n".join(rows)
+
+
+def run_demo(duration: float, calls_per_minute: float, seed: int) -> int:
+    rng = random.Random(seed)
+    workdir = Path(tempfile.mkdtemp(prefix="vaxeld-demo-"))
+    print("Preparing the Asterisk 22 chroot (first run: about a minute)...", flush=True)
+    lab = AsteriskLab(ensure_chroot(), f"demo-{os.getpid()}")
+    metrics_port = _metrics_port()
+    text = lab_config_text(lab.ami_port, metrics_port)
+    config = parse_config(text)
+    config_path = workdir / "vaxeld.yaml"
+    config_path.write_text(text)
+    write_atomically(workdir / "dialplans", render_all(config))
+    lab.prepare(workdir / "dialplans")
+    lab.start()
+    vaxeld = VaxeldProcess(
+        config_path, metrics_port, {"VAXELD_AMI_SECRET": lab.vaxeld_secret}, workdir / "vaxeld.log"
+    )
+    control = LabControl("127.0.0.1", lab.ami_port, "lab", lab.admin_secret)
+    try:
+        for agent in lab_agent_ids(text):
+            slow = agent.startswith("2")  # the interpreters' group is short-staffed
+            control.set_agent(
+                agent,
+                answer_after=rng.choice([1, 2, 3]) + (4 if slow else 0),
+                talk=rng.uniform(8, 25),
+            )
+        vaxeld.start()
+        vaxeld.wait_synced()
+        print(f"\nvaxeld metrics: http://127.0.0.1:{metrics_port}/metrics")
+        print(f"Asterisk AMI on 127.0.0.1:{lab.ami_port}, logs in {lab.host_base / 'log'}")
+        print(f"vaxeld log: {vaxeld.log_path}\n")
+        queues = {name: q.service_level_seconds for name, q in config.queues.items()}
+        digits = list(config.menu.options)
+        start = time.monotonic()
+        next_call = start
+        next_print = start
+        placed = 0
+        while duration <= 0 or time.monotonic() - start < duration:
+            now = time.monotonic()
+            if now >= next_call:
+                pressed = rng.choice(digits) if rng.random() > 0.08 else ""
+                patience = rng.choice([15.0, 40.0, 90.0, 90.0])
+                control.call(
+                    config.entry.number,
+                    pressed,
+                    patience,
+                    caller_id=f"07{rng.randrange(10**8):08d}",
+                )
+                placed += 1
+                next_call = now + rng.expovariate(calls_per_minute / 60.0)
+            if now >= next_print:
+                print(f"[{now - start:5.0f}s] callers placed: {placed}")
+                print(_table(vaxeld.scrape(), queues), "\n", flush=True)
+                next_print = now + 10
+            time.sleep(0.2)
+        print("Letting the last callers finish...", flush=True)
+        lab.wait_idle(timeout=180)
+        time.sleep(1)
+        final = vaxeld.scrape()
+        print(_table(final, queues))
+        counts = count_queue_log(lab.queue_log_events())
+        print("\nvaxeld against Asterisk's queue_log (offered/answered/abandoned):")
+        same = True
+        for queue in queues:
+            log = counts.get(queue, {})
+            ours = tuple(
+                int(total(final, f"vaxeld_queue_calls_{k}_total", queue=queue))
+                for k in ("offered", "answered", "abandoned")
+            )
+            theirs = (log.get("ENTERQUEUE", 0), log.get("CONNECT", 0), log.get("ABANDON", 0))
+            same &= ours == theirs
+            print(
+                f"  {queue:<4} vaxeld {ours}  queue_log {theirs}  "
+                f"{'equal' if ours == theirs else 'DIFFERENT'}"
+            )
+        return 0 if same else 1
+    except KeyboardInterrupt:
+        return 130
+    finally:
+        control.close()
+        vaxeld.stop()
+        lab.stop()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--duration",
+        type=float,
+        default=180.0,
+        help="seconds of simulated traffic; 0 runs until Ctrl-C (default 180)",
+    )
+    parser.add_argument("--calls-per-minute", type=float, default=30.0)
+    parser.add_argument("--seed", type=int, default=1)
+    args = parser.parse_args(argv)
+    if os.geteuid() != 0:
+        print("the demo runs Asterisk in a chroot: run it as root", file=sys.stderr)
+        return 1
+    return run_demo(args.duration, args.calls_per_minute, args.seed)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
