@@ -129,3 +129,24 @@ def test_not_a_mapping_and_unreadable_files_are_clear_errors(tmp_path: Path) -> 
     ]
     with pytest.raises(ConfigError, match="cannot read"):
         load_config(tmp_path / "missing.yaml")
+
+
+def test_field_and_cross_reference_errors_are_reported_together() -> None:
+    text = _example_with("service_level_seconds: 20", "service_level_seconds: 0")
+    text = text.replace('"5": fi', '"5": fi\n    "6": de', 1)
+    text = text.replace("groups: [tolkar]", "groups: [tolkarna]", 1)
+    errors = _errors(text)
+    assert any(e.startswith("queues.sv.service_level_seconds") for e in errors)
+    menu_line = _line_of(text, '"6": de')
+    assert f"menu.options.6 (line {menu_line}): unknown language 'de'" in errors
+    line = _line_of(text, "groups: [tolkarna]")
+    assert f"queues.ar.groups.0 (line {line}): unknown agent group 'tolkarna'" in errors
+
+
+def test_two_queues_for_one_language_and_duplicate_pbx_names_are_errors() -> None:
+    text = _example_with("  fi:\n    language: fi", "  fi:\n    language: sv")
+    errors = _errors(text)
+    assert any(
+        e.startswith("queues.fi.language") and "already served by queue 'sv'" in e for e in errors
+    )
+    assert any(e.startswith("languages.fi") and "no queue serves" in e for e in errors)

@@ -1,0 +1,147 @@
+"""Load a config file: YAML with line numbers, pydantic validation, cross-references,
+and every problem turned into a line ops can act on ("path (line N): message")."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from vaxeld.config.models import Config, PbxConfig
+from vaxeld.config.references import check_references
+from vaxeld.yamlload import LoadedYaml, YamlError, load_yaml
+
+
+@dataclass(frozen=True)
+class ConfigProblem:
+    """One error found in a config file, ready to print."""
+
+    path: str
+    line: int | None
+    message: str
+
+    def __str__(self) -> str:
+        where = self.path or "(top level)"
+        if self.line is not None:
+            where = f"{where} (line {self.line})"
+        return f"{where}: {self.message}"
+
+
+class ConfigError(Exception):
+    """A config file failed validation; ``problems`` lists every error found."""
+
+    def __init__(self, problems: Sequence[ConfigProblem]) -> None:
+        super().__init__("\n".join(str(p) for p in problems))
+        self.problems = list(problems)
+
+
+def _friendly(err: Any) -> str:
+    kind, ctx = err["type"], err.get("ctx") or {}
+    if kind == "greater_than":
+        return f"must be > {ctx['gt']}"
+    if kind == "greater_than_equal":
+        return f"must be >= {ctx['ge']}"
+    if kind == "less_than":
+        return f"must be < {ctx['lt']}"
+    if kind == "less_than_equal":
+        return f"must be <= {ctx['le']}"
+    if kind == "string_pattern_mismatch":
+        return f"{err['input']!r} is not allowed here (must match {ctx['pattern']})"
+    if kind == "extra_forbidden":
+        return "unknown key"
+    if kind == "missing":
+        return "required key is missing"
+    if kind == "int_parsing":
+        return f"must be a whole number, not {err['input']!r}"
+    msg = str(err["msg"])
+    return msg.removeprefix("Value error, ")
+
+
+def _problems_from(exc: ValidationError, loaded: LoadedYaml) -> list[ConfigProblem]:
+    problems: list[ConfigProblem] = []
+    for err in exc.errors():
+        loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-")))
+        message = _friendly(err)
+        if loc and loc[-1] == "[key]":  # a mapping key (e.g. a queue name) is invalid
+            loc = loc[:-1]
+            message = f"name {message}"
+        path = ".".join(str(p) for p in loc)
+        problems.append(ConfigProblem(path, loaded.line_of(loc), message))
+    return problems
+
+
+def parse_config(text: str) -> Config:
+    """Validate YAML text; raise ConfigError listing every problem with path and line."""
+    try:
+        loaded = load_yaml(text)
+    except YamlError as exc:
+        raise ConfigError([ConfigProblem("", exc.line, exc.message)]) from None
+    if not isinstance(loaded.data, dict):
+        raise ConfigError([ConfigProblem("", 1, "the file must be a YAML mapping")])
+    problems = [
+        ConfigProblem(".".join(str(p) for p in path), loaded.line_of(path), message)
+        for path, message in check_references(loaded.data)
+    ]
+    try:
+        config = Config.model_validate(loaded.data)
+    except ValidationError as exc:
+        problems = _problems_from(exc, loaded) + problems
+    if problems:
+        raise ConfigError(problems)
+    return config
+
+
+def load_config(path: Path) -> Config:
+    """Read and validate a config file."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(
+            [ConfigProblem("", None, f"cannot read {path}: {exc.strerror}")]
+        ) from None
+    except UnicodeDecodeError:
+        raise ConfigError([ConfigProblem("", None, f"{path} is not UTF-8 text")]) from None
+    return parse_config(text)
+
+
+def read_secret(pbx: PbxConfig, environ: dict[str, str]) -> str:
+    """The AMI secret for ``pbx``, from its file or environment variable."""
+    if pbx.secret_env is not None:
+        value = environ.get(pbx.secret_env)
+        if not value:
+            raise ConfigError(
+                [
+                    ConfigProblem(
+                        f"pbxs.{pbx.name}.secret_env",
+                        None,
+                        f"environment variable {pbx.secret_env} is not set",
+                    )
+                ]
+            )
+    else:
+        assert pbx.secret_file is not None
+        try:
+            value = pbx.secret_file.read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise ConfigError(
+                [
+                    ConfigProblem(
+                        f"pbxs.{pbx.name}.secret_file",
+                        None,
+                        f"cannot read {pbx.secret_file}: {exc.strerror}",
+                    )
+                ]
+            ) from None
+    if not re.fullmatch(r"[\x21-\x7e]{1,128}", value):
+        raise ConfigError(
+            [
+                ConfigProblem(
+                    f"pbxs.{pbx.name}", None, "AMI secret must be 1-128 printable ASCII characters"
+                )
+            ]
+        )
+    return value
