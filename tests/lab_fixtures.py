@@ -80,6 +80,7 @@ def stop_lab(lab: Lab) -> None:
         lab.control.close()
     finally:
         lab.asterisk.stop()
+        lab.asterisk.remove(keep_logs_in=lab.workdir / "asterisk-logs")
 
 
 @pytest.fixture(scope="session")

@@ -304,6 +304,12 @@ match = 127.0.0.1
             os.killpg(self.proc.pid, signal.SIGKILL)
             self.proc.wait(timeout=10)
 
+    def remove(self, keep_logs_in: Path | None = None) -> None:
+        """Delete the lab's folders from the chroot (after stop); logs may be kept."""
+        if keep_logs_in is not None and (self.host_base / "log").exists():
+            shutil.copytree(self.host_base / "log", keep_logs_in, dirs_exist_ok=True)
+        shutil.rmtree(self.host_base, ignore_errors=True)
+
     def kill(self) -> None:
         """Kill Asterisk abruptly, as a crash would."""
         if self.proc is not None and self.proc.poll() is None:

@@ -91,7 +91,7 @@ def run_demo(duration: float, calls_per_minute: float, seed: int) -> int:
         vaxeld.start()
         vaxeld.wait_synced()
         print(f"\nvaxeld metrics: http://127.0.0.1:{metrics_port}/metrics")
-        print(f"Asterisk AMI on 127.0.0.1:{lab.ami_port}, logs in {lab.host_base / 'log'}")
+        print(f"Asterisk AMI on 127.0.0.1:{lab.ami_port}, queue_log in {lab.queue_log}")
         print(f"vaxeld log: {vaxeld.log_path}\n")
         queues = {name: q.service_level_seconds for name, q in config.queues.items()}
         digits = list(config.menu.options)
@@ -144,6 +144,8 @@ def run_demo(duration: float, calls_per_minute: float, seed: int) -> int:
         control.close()
         vaxeld.stop()
         lab.stop()
+        lab.remove(keep_logs_in=workdir / "asterisk-logs")
+        print(f"Logs kept in {workdir}")
 
 
 def main(argv: list[str] | None = None) -> int:
