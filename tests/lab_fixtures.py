@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from vaxeld.calendar import today_in
 from vaxeld.config import parse_config
 from vaxeld.lab.asterisk import AsteriskLab, ensure_chroot, free_port
 from vaxeld.lab.control import LabControl
@@ -65,7 +66,8 @@ def start_lab(workdir: Path, name: str) -> Lab:
     config_path = workdir / "vaxeld.yaml"
     config_path.write_text(text)
     dialplans = workdir / "dialplans"
-    write_atomically(dialplans, render_all(parse_config(text)))
+    config = parse_config(text)
+    write_atomically(dialplans, render_all(config, today_in(config.timezone)))
     asterisk.prepare(dialplans)
     asterisk.start()
     control = LabControl("127.0.0.1", asterisk.ami_port, "lab", asterisk.admin_secret)

@@ -17,7 +17,7 @@ EXAMPLE = ROOT / "config" / "vaxeld.example.yaml"
 
 def test_check_accepts_the_example(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["check", str(EXAMPLE)]) == 0
-    assert "OK (5 queues, 5 languages, entry number 0313650000)" in capsys.readouterr().out
+    assert "OK (6 queues, 5 languages, 4 numbers, entry number 0313650000)" in capsys.readouterr().out
 
 
 def test_check_prints_every_error_on_its_own_line(
@@ -29,7 +29,7 @@ def test_check_prints_every_error_on_its_own_line(
     assert main(["check", str(bad)]) == 1
     err = capsys.readouterr().err.splitlines()
     lines = [n for n, line in enumerate(text.splitlines(), 1) if "service_level_seconds: 0" in line]
-    assert err[0] == f"{bad}: 2 error(s)"
+    assert err[0] == f"{bad}: 3 error(s)"
     assert err[1].strip() == f"queues.sv.service_level_seconds (line {lines[0]}): must be > 0"
     assert err[2].strip() == f"queues.en.service_level_seconds (line {lines[1]}): must be > 0"
 

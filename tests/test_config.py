@@ -41,10 +41,7 @@ def test_service_level_must_be_positive_with_path_and_line() -> None:
 
 
 def test_service_level_defaults_to_20_seconds() -> None:
-    text = _example_with(
-        "    service_level_seconds: 20\n    max_wait_seconds: 900\n    groups: [kontaktcenter-en]",
-        "    max_wait_seconds: 900\n    groups: [kontaktcenter-en]",
-    )
+    text = _example_with("    language: en\n    service_level_seconds: 20\n", "    language: en\n")
     assert parse_config(text).queues["en"].service_level_seconds == 20
 
 
@@ -65,15 +62,16 @@ def test_unknown_keys_are_rejected() -> None:
 @pytest.mark.parametrize(
     ("old", "new", "path"),
     [
-        ("prompt: vaxeld/menu-sv}", "prompt: 'vaxeld/menu-sv,1)'}", "languages.sv.prompt"),
-        ("prompt: vaxeld/menu-en}", "prompt: '${SHELL}'}", "languages.en.prompt"),
-        ("prompt: vaxeld/menu-fi}", "prompt: '../../etc/passwd'}", "languages.fi.prompt"),
+        ("prompt: vaxeld/menu-sv,", "prompt: 'vaxeld/menu-sv,1)',", "languages.sv.prompt"),
+        ("prompt: vaxeld/menu-en,", "prompt: '${SHELL}',", "languages.en.prompt"),
+        ("prompt: vaxeld/menu-fi,", "prompt: '../../etc/passwd',", "languages.fi.prompt"),
+        ("closed_prompt: vaxeld/closed-so}", "closed_prompt: 'a&b'}", "languages.so.closed_prompt"),
+        ("storm: {prompt: vaxeld/crisis-storm}", "storm: {prompt: 'x)|y'}", "crisis.messages"),
+        ("label: Klämdag}", "label: 'Kläm;dag'}", "schedules.kontorstid.exceptions.0.label"),
+        ("dial_context: vaxeld-outbound", "dial_context: 'out,s,1'", "dial_context"),
+        ('"031-365 10 00"', '"031-365 10 00&5"', "legacy_numbers.0.number"),
         ("name: Åsa Lindqvist", "name: 'Åsa; Lindqvist'", "agent_groups.kontaktcenter-sv"),
-        (
-            "name: Johan Berg, penalty: 0}\n      - {interface: PJSIP/agent1004",
-            "name: 'Johan,Berg', penalty: 0}\n      - {interface: PJSIP/agent1004",
-            "agent_groups.kontaktcenter-en",
-        ),
+        ("name: Johan Berg}", "name: 'Johan,Berg'}", "agent_groups.kontaktcenter-sv"),
         (
             "interface: PJSIP/agent1001",
             "interface: 'PJSIP/agent1001&SIP/x'",
@@ -134,19 +132,20 @@ def test_not_a_mapping_and_unreadable_files_are_clear_errors(tmp_path: Path) -> 
 def test_field_and_cross_reference_errors_are_reported_together() -> None:
     text = _example_with("service_level_seconds: 20", "service_level_seconds: 0")
     text = text.replace('"5": fi', '"5": fi\n    "6": de', 1)
-    text = text.replace("groups: [tolkar]", "groups: [tolkarna]", 1)
+    text = text.replace("queues: {ar: 0, so: 0}", "queues: {ar: 0, so: 0, de: 1}", 1)
     errors = _errors(text)
     assert any(e.startswith("queues.sv.service_level_seconds") for e in errors)
     menu_line = _line_of(text, '"6": de')
     assert f"menu.options.6 (line {menu_line}): unknown language 'de'" in errors
-    line = _line_of(text, "groups: [tolkarna]")
-    assert f"queues.ar.groups.0 (line {line}): unknown agent group 'tolkarna'" in errors
+    line = _line_of(text, "queues: {ar: 0, so: 0, de: 1}")
+    assert f"agent_groups.tolkar.queues.de (line {line}): unknown queue 'de'" in errors
 
 
-def test_two_queues_for_one_language_and_duplicate_pbx_names_are_errors() -> None:
+def test_ambiguous_language_queue_and_duplicate_numbers_are_errors() -> None:
     text = _example_with("  fi:\n    language: fi", "  fi:\n    language: sv")
     errors = _errors(text)
-    assert any(
-        e.startswith("queues.fi.language") and "already served by queue 'sv'" in e for e in errors
-    )
     assert any(e.startswith("languages.fi") and "no queue serves" in e for e in errors)
+    text = _example_with('"031-365 20 00"', '"031-365 00 00"')
+    line = _line_of(text, 'number: "031-365 00 00", label: Socialtj')
+    assert (f"legacy_numbers.1.number (line {line}): '031-365 00 00' is already used by "
+            "entry.number") in _errors(text)

@@ -28,7 +28,7 @@ def test_asterisk_restart_is_followed_by_reconnect_and_resync(own_lab: Lab) -> N
             ),
             60,
         )
-        assert total(up, "vaxeld_queue_members_logged_in", queue="sv") == 3
+        assert total(up, "vaxeld_queue_members_logged_in", queue="sv") == 4
         assert proc.proc is not None and proc.proc.poll() is None
     finally:
         assert proc.stop() == 0

@@ -14,7 +14,7 @@ from vaxeld.lab.vaxeld_process import Samples, VaxeldProcess, total
 
 pytestmark = pytest.mark.asterisk
 
-QUEUES = ("sv", "en", "ar", "so", "fi")
+QUEUES = ("sv", "en", "ar", "so", "fi", "vaxel")
 
 
 def queue_params(lab: Lab) -> dict[str, dict[str, int]]:
@@ -65,7 +65,7 @@ def test_twenty_four_calls_match_queue_log_and_asterisk_queue_stats(
         time.sleep(0.3)
 
     during = vaxeld.wait_for(lambda s: total(s, "vaxeld_queue_calls_waiting") > 0, 30)
-    assert total(during, "vaxeld_queue_members_logged_in", queue="sv") == 3
+    assert total(during, "vaxeld_queue_members_logged_in", queue="sv") == 4
     assert total(during, "vaxeld_queue_members_logged_in", queue="ar") == 2
 
     lab.asterisk.wait_idle(timeout=150)

@@ -34,7 +34,7 @@ def test_every_queue_has_zero_series_before_any_call() -> None:
     for queue, lang in [("sv", "sv"), ("ar", "ar"), ("fi", "fi")]:
         key = (
             "vaxeld_queue_calls_offered_total",
-            (("language", lang), ("pbx", "main"), ("queue", queue)),
+            (("entry", "0313651000"), ("language", lang), ("pbx", "main"), ("queue", queue)),
         )
         assert s[key] == 0.0
 
@@ -97,3 +97,28 @@ def test_disconnected_pbx_is_not_reported_synced() -> None:
     s = scrape(make(SwitchboardState(synced=True), SessionStats(connected=False)))
     assert total(s, "vaxeld_ami_connected") == 0
     assert total(s, "vaxeld_state_synced") == 0
+
+
+def test_overflow_closed_and_contact_centre_offered_are_counted() -> None:
+    from vaxeld.state.changes import CallClosed, CallOverflowed
+
+    m = make(SwitchboardState())
+    m.record("main", [
+        CallOffered("sv", "1", 1, "0313651000", first=True),
+        CallOverflowed("1", "0313651000", "sv", "vaxel", "timeout"),
+        CallOffered("vaxel", "1", 1, "0313651000", first=False),
+        CallAnswered("vaxel", "1", "Lars", 3.0, "0313651000", direct=False),
+        CallClosed("2", "0313650000", "", "holiday"),
+        CallClosed("3", "0999", "ar", "hours"),
+    ])
+    s = scrape(m)
+    assert total(s, "vaxeld_calls_offered_total", entry="0313651000") == 1
+    assert total(s, "vaxeld_queue_calls_offered_total", entry="0313651000") == 2
+    assert total(s, "vaxeld_queue_overflow_out_total", queue="sv", to_queue="vaxel") == 1
+    assert total(s, "vaxeld_queue_overflow_in_total", queue="vaxel", from_queue="sv") == 1
+    assert total(s, "vaxeld_queue_calls_answered_total", queue="vaxel") == 1
+    assert total(s, "vaxeld_queue_calls_answered_directly_total") == 0
+    assert total(s, "vaxeld_calls_closed_total", at="entry", reason="holiday") == 1
+    assert total(s, "vaxeld_calls_closed_total", at="ar", reason="hours", entry="other") == 1
+    assert total(s, "vaxeld_entry_info", entry="0313651000",
+                 label="Stadsbyggnadskontoret växel") == 1

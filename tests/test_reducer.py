@@ -9,7 +9,11 @@ from vaxeld.state.changes import (
     CallExited,
     CallOffered,
     CallOutcomeUnknown,
+    CallOverflowed,
+    CallClosed,
+    CrisisAnnounced,
     EventIgnored,
+    MenuAttempt,
     LanguageChosen,
     Resynced,
 )
@@ -54,8 +58,8 @@ def test_answered_call_from_entry_to_member() -> None:
     assert changes == [
         CallEntered("1.1", "0313650000"),
         LanguageChosen("1.1", "sv", "1", "chosen"),
-        CallOffered("sv", "1.1", 1),
-        CallAnswered("sv", "1.1", "Åsa", 7.0),
+        CallOffered("sv", "1.1", 1, "0313650000", first=True),
+        CallAnswered("sv", "1.1", "Åsa", 7.0, "0313650000", direct=True),
     ]
     call = state.calls["1.1"]
     assert (call.entry, call.language, call.answered_by, call.waiting) == (
@@ -195,3 +199,39 @@ def test_resync_keeps_callers_whose_events_arrived_during_it() -> None:
     state, changes = resync(state, [], now=500.0, keep={"9.1"})
     assert not any(isinstance(c, CallOutcomeUnknown) for c in changes)
     assert "9.1" in state.calls
+
+
+def test_overflow_counts_the_caller_once_and_not_as_answered_directly() -> None:
+    _, changes = run([
+        user("VaxeldEntry", "10.1", Entry="0313651000"),
+        ev("QueueCallerJoin", Queue="sv", Uniqueid="10.1", Position="1"),
+        ev("QueueCallerAbandon", Queue="sv", Uniqueid="10.1", HoldTime="5"),
+        ev("QueueCallerLeave", Queue="sv", Uniqueid="10.1"),
+        user("VaxeldQueueResult", "10.1", Queue="sv", Status="TIMEOUT"),
+        user("VaxeldOverflow", "10.1", To="vaxel", Status="TIMEOUT", **{"From": "sv"}),
+        ev("QueueCallerJoin", Queue="vaxel", Uniqueid="10.1", Position="1"),
+        ev("AgentConnect", Queue="vaxel", Uniqueid="10.1", MemberName="Lars", HoldTime="2"),
+    ])
+    offered = [c for c in changes if isinstance(c, CallOffered)]
+    assert [(c.queue, c.first, c.entry) for c in offered] == [
+        ("sv", True, "0313651000"), ("vaxel", False, "0313651000")]
+    assert CallExited("sv", "10.1", "timeout", 5.0, "0313651000") in changes
+    assert CallOverflowed("10.1", "0313651000", "sv", "vaxel", "timeout") in changes
+    (answered,) = [c for c in changes if isinstance(c, CallAnswered)]
+    assert answered.queue == "vaxel" and not answered.direct
+
+
+def test_closed_crisis_and_menu_attempts_are_reported() -> None:
+    _, changes = run([
+        user("VaxeldEntry", "11.1", Entry="0313650000"),
+        user("VaxeldCrisis", "11.1", Mode="announce", Message="storm"),
+        user("VaxeldMenu", "11.1", Result="timeout"),
+        user("VaxeldMenu", "11.1", Result="invalid", Digit="9"),
+        user("VaxeldClosed", "11.1", Reason="holiday", Queue=""),
+    ])
+    assert changes[1:] == [
+        CrisisAnnounced("11.1", "0313650000", "announce", "storm"),
+        MenuAttempt("11.1", "timeout"),
+        MenuAttempt("11.1", "invalid"),
+        CallClosed("11.1", "0313650000", "", "holiday"),
+    ]

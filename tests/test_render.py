@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import re
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -15,20 +17,30 @@ ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "config" / "vaxeld.example.yaml"
 
 
+TODAY = date(2026, 11, 23)
+
+
+def render(config_path: Path = EXAMPLE) -> dict[str, str]:
+    return render_all(load_config(config_path), TODAY)
+
+
 def test_same_config_gives_byte_identical_output() -> None:
-    config = load_config(EXAMPLE)
-    assert render_all(config) == render_all(load_config(EXAMPLE))
+    assert render() == render()
 
 
 def test_committed_dialplans_match_the_example_config() -> None:
     """Fails when config/vaxeld.example.yaml or a renderer changed without re-rendering.
     Fix with: vaxeld render config/vaxeld.example.yaml --out dialplans"""
-    for name, content in render_all(load_config(EXAMPLE)).items():
+    committed = (ROOT / "dialplans" / EXTENSIONS_FILE).read_text(encoding="utf-8")
+    years = re.search(r"^; calendar years (\d{4})-", committed, re.MULTILINE)
+    assert years, "no calendar years in the committed rendering"
+    rendered_on = date(int(years.group(1)), 1, 1)  # the same years, whatever today is
+    for name, content in render_all(load_config(EXAMPLE), rendered_on).items():
         assert (ROOT / "dialplans" / name).read_text(encoding="utf-8") == content, name
 
 
 def test_dialplan_routes_entry_through_menu_to_language_queues() -> None:
-    text = render_all(load_config(EXAMPLE))[EXTENSIONS_FILE]
+    text = render()[EXTENSIONS_FILE]
     assert "exten => 0313650000,1,Set(__VAXELD_ENTRY=0313650000)" in text
     assert "Read(VAXELD_DIGIT,${VAXELD_PROMPTS},1,,1,4)" in text
     assert 'GotoIf($["${VAXELD_DIGIT}" = "3"]?vaxeld-lab-ar' not in text
@@ -43,7 +55,7 @@ def test_dialplan_routes_entry_through_menu_to_language_queues() -> None:
 
 
 def test_queue_config_has_service_level_and_members() -> None:
-    text = render_all(load_config(EXAMPLE))[QUEUES_FILE]
+    text = render()[QUEUES_FILE]
     sv = text.split("[sv]")[1].split("\n[")[0]
     assert "servicelevel = 20" in sv
     assert "member => PJSIP/agent1001,0,Åsa Lindqvist" in sv

@@ -4,14 +4,29 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from vaxeld import __version__
-from vaxeld.config import Config, ConfigError, load_config
+from vaxeld.ami.blocking import AmiCommandError, BlockingAmi
+from vaxeld.calendar import today_in
+from vaxeld.checks import calendar_warning, missing_prompts
+from vaxeld.commands import (
+    CommandError,
+    agent_actions,
+    crisis_off_actions,
+    crisis_on_actions,
+    crisis_status,
+    run_actions,
+)
+from vaxeld.config import Config, ConfigError, PbxConfig, load_config, read_secret
 from vaxeld.logs import configure_logging
 from vaxeld.render import render_all, write_atomically
+from vaxeld.render.files import EXTENSIONS_FILE
+
+DEFAULT_CONFIG = "/etc/vaxeld/vaxeld.yaml"
 
 
 def _load(path: Path) -> Config | None:
@@ -28,11 +43,28 @@ def cmd_check(args: argparse.Namespace) -> int:
     config = _load(args.config)
     if config is None:
         return 1
+    warnings: list[str] = []
+    if config.sounds.directory is not None:
+        if config.sounds.directory.is_dir():
+            warnings += missing_prompts(config, config.sounds.directory)
+        else:
+            warnings.append(
+                f"sounds.directory: {config.sounds.directory} is not readable here; "
+                "prompts not checked"
+            )
+    rendered = args.rendered / EXTENSIONS_FILE if args.rendered else None
+    if rendered is not None and rendered.exists():
+        warning = calendar_warning(rendered.read_text(encoding="utf-8"), today_in(config.timezone))
+        if warning:
+            warnings.append(f"{rendered}: {warning}")
+    for warning in warnings:
+        print(f"warning: {warning}", file=sys.stderr)
     print(
         f"{args.config}: OK ({len(config.queues)} queues, {len(config.languages)} languages, "
-        f"entry number {config.entry.number})"
+        f"{len(config.entries())} numbers, entry number {config.entry.number})"
+        + (f", {len(warnings)} warning(s)" if warnings else "")
     )
-    return 0
+    return 1 if warnings and args.strict else 0
 
 
 def cmd_render(args: argparse.Namespace) -> int:
@@ -40,7 +72,7 @@ def cmd_render(args: argparse.Namespace) -> int:
     if config is None:
         return 1
     try:
-        changed = write_atomically(args.out, render_all(config))
+        changed = write_atomically(args.out, render_all(config, today_in(config.timezone)))
     except OSError as exc:
         print(f"cannot write to {args.out}: {exc}", file=sys.stderr)
         return 1
@@ -72,6 +104,84 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _config_path(args: argparse.Namespace) -> Path:
+    return Path(args.config or os.environ.get("VAXELD_CONFIG", DEFAULT_CONFIG))
+
+
+def _ami_for(config: Config, pbx: PbxConfig) -> BlockingAmi:
+    secret = read_secret(pbx, dict(os.environ))
+    return BlockingAmi(pbx.host, pbx.port, pbx.username, secret)
+
+
+def _pbxs(config: Config, name: str | None) -> list[PbxConfig]:
+    if name is None:
+        return list(config.pbxs)
+    chosen = [p for p in config.pbxs if p.name == name]
+    if not chosen:
+        raise CommandError(f"no pbx named {name!r} in the config")
+    return chosen
+
+
+def _remote(args: argparse.Namespace, work: Callable[[Config], int]) -> int:
+    config = _load(_config_path(args))
+    if config is None:
+        return 1
+    try:
+        return work(config)
+    except CommandError as exc:
+        print(f"vaxeld: {exc}", file=sys.stderr)
+        return 2
+    except ConfigError as exc:
+        for problem in exc.problems:
+            print(f"vaxeld: {problem}", file=sys.stderr)
+        return 1
+    except (OSError, AmiCommandError) as exc:
+        print(f"vaxeld: {exc}", file=sys.stderr)
+        return 1
+
+
+def cmd_crisis(args: argparse.Namespace) -> int:
+    def work(config: Config) -> int:
+        for pbx in _pbxs(config, args.pbx):
+            if args.action == "on":
+                actions = crisis_on_actions(config, args.message, args.mode.replace("-", "_"))
+            elif args.action == "off":
+                actions = crisis_off_actions()
+            with _ami_for(config, pbx) as ami:
+                if args.action == "status":
+                    state = crisis_status(ami)
+                    shown = (
+                        f"on, mode {state['mode']}, message {state['message'] or '-'}"
+                        if state["mode"]
+                        else "off"
+                    )
+                    print(f"{pbx.name}: crisis {shown}")
+                    continue
+                run_actions(ami, actions, tolerate=("not found",))
+                print(
+                    f"{pbx.name}: crisis {args.action}"
+                    + (f" ({args.message}, {args.mode})" if args.action == "on" else "")
+                )
+        return 0
+
+    if args.action == "on" and not args.message:
+        print("vaxeld: crisis on needs --message ID", file=sys.stderr)
+        return 2
+    return _remote(args, work)
+
+
+def cmd_agent(args: argparse.Namespace) -> int:
+    def work(config: Config) -> int:
+        actions = agent_actions(config, args.name, args.action, args.reason)
+        for pbx in _pbxs(config, args.pbx or config.default_pbx.name):
+            with _ami_for(config, pbx) as ami:
+                for line in run_actions(ami, actions):
+                    print(f"{pbx.name}: {line}")
+        return 0
+
+    return _remote(args, work)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="vaxeld",
@@ -82,6 +192,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     check = sub.add_parser("check", help="validate a config file")
     check.add_argument("config", type=Path)
+    check.add_argument(
+        "--rendered",
+        type=Path,
+        default=None,
+        help="folder of the deployed rendering: warn when its calendar runs out",
+    )
+    check.add_argument("--strict", action="store_true", help="exit 1 on warnings too")
     check.set_defaults(func=cmd_check)
 
     render = sub.add_parser("render", help="write the Asterisk dialplan and queue config")
@@ -98,6 +215,28 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("config", type=Path)
     run.add_argument("--log-format", choices=("json", "console"), default="json")
     run.set_defaults(func=cmd_run)
+
+    config_help = f"config file (default: $VAXELD_CONFIG or {DEFAULT_CONFIG})"
+    crisis = sub.add_parser("crisis", help="switch the crisis announcement on or off (AstDB)")
+    crisis.add_argument("action", choices=("on", "off", "status"))
+    crisis.add_argument("--message", help="a message ID from crisis.messages (for on)")
+    crisis.add_argument(
+        "--mode",
+        choices=("announce", "announce-only"),
+        default="announce",
+        help="announce then route as usual (default), or announce only",
+    )
+    crisis.add_argument("-c", "--config", help=config_help)
+    crisis.add_argument("--pbx", help="only this PBX (default: every PBX in the config)")
+    crisis.set_defaults(func=cmd_crisis)
+
+    agent = sub.add_parser("agent", help="log an agent in or out of their queues, or pause")
+    agent.add_argument("action", choices=("login", "logout", "pause", "unpause"))
+    agent.add_argument("name", help="member name or interface from agent_groups")
+    agent.add_argument("--reason", help="pause reason (letters, digits, spaces, . _ -)")
+    agent.add_argument("-c", "--config", help=config_help)
+    agent.add_argument("--pbx", help="the PBX (default: the first in the config)")
+    agent.set_defaults(func=cmd_agent)
     return parser
 
 

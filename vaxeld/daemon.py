@@ -12,7 +12,10 @@ import signal
 import socket
 import time
 from collections.abc import Callable, Sequence
+from datetime import date, datetime
+from datetime import time as dtime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import structlog
 from prometheus_client import start_http_server
@@ -21,6 +24,8 @@ from vaxeld.ami.codec import Message
 from vaxeld.ami.session import AmiConnectionLost, AmiError, AmiSession
 from vaxeld.config import Config, PbxConfig, read_secret
 from vaxeld.metrics import Metrics, PbxView
+from vaxeld.render.dialplan import CRISIS_FAMILY
+from vaxeld.render.schedule import CALENDAR_VARIABLE
 from vaxeld.state import SwitchboardState, apply, resync
 from vaxeld.state.changes import Change
 
@@ -44,6 +49,7 @@ class PbxTracker:
         pbx: PbxConfig,
         secret: str,
         metrics_sink: Callable[[str, list[Change]], None],
+        tz: str = "Europe/Stockholm",
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.name = pbx.name
@@ -51,6 +57,8 @@ class PbxTracker:
         self._record = metrics_sink
         self._clock = clock
         self._resync_buffer: list[Message] | None = None
+        self._tz = tz
+        self.polled: dict[str, float] = {}
         self.session = AmiSession(
             host=pbx.host,
             port=pbx.port,
@@ -98,7 +106,35 @@ class PbxTracker:
                 self._apply(msg)
 
     def view(self) -> PbxView:
-        return PbxView(self.name, self.state, self.session.stats)
+        return PbxView(self.name, self.state, self.session.stats, dict(self.polled))
+
+    async def poll_forever(self, interval: float = 15.0) -> None:
+        """Read what lives only in Asterisk: the crisis switch and the calendar's end."""
+        while True:
+            await self.session.wait_connected()
+            try:
+                await self._poll_once()
+            except (AmiError, AmiConnectionLost, TimeoutError) as exc:
+                log.info("poll_failed", pbx=self.name, error=str(exc))
+            await asyncio.sleep(interval)
+
+    async def _poll_once(self) -> None:
+        try:
+            items = await self.session.list_action(
+                "DBGet", "DBGetComplete", {"Family": CRISIS_FAMILY, "Key": "mode"}
+            )
+            mode = next((m.get("Val") for m in items if m.event == "DBGetResponse"), "")
+        except AmiError:  # "Database entry not found": the switch is off
+            mode = ""
+        self.polled["crisis_active"] = 1.0 if mode else 0.0
+        reply = await self.session.action("Getvar", {"Variable": CALENDAR_VARIABLE})
+        try:
+            end = date.fromisoformat(reply.get("Value"))
+        except ValueError:
+            self.polled.pop("calendar_end", None)
+            return
+        last = datetime.combine(end, dtime(23, 59, 59), ZoneInfo(self._tz))
+        self.polled["calendar_end"] = last.timestamp()
 
 
 def _sd_notify(message: str) -> None:
@@ -122,7 +158,9 @@ class Daemon:
         self.trackers: list[PbxTracker] = []
         self.metrics = Metrics(config, self.views)
         for pbx in config.pbxs:
-            self.trackers.append(PbxTracker(pbx, read_secret(pbx, env), self.metrics.record))
+            self.trackers.append(
+                PbxTracker(pbx, read_secret(pbx, env), self.metrics.record, config.timezone)
+            )
 
     def views(self) -> Sequence[PbxView]:
         return [t.view() for t in self.trackers]
@@ -141,6 +179,7 @@ class Daemon:
             async with asyncio.TaskGroup() as tg:
                 for tracker in self.trackers:
                     tg.create_task(tracker.session.run(), name=f"ami-{tracker.name}")
+                    tg.create_task(tracker.poll_forever(), name=f"poll-{tracker.name}")
                 _sd_notify("READY=1")
                 await stop.wait()
                 log.info("stopping")

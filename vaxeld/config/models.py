@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 from typing import Annotated, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
     AfterValidator,
@@ -20,6 +21,8 @@ from pydantic import (
     model_validator,
 )
 
+from vaxeld.config.hours import ScheduleConfig
+
 # Strict patterns for anything that reaches Asterisk. Kept narrow on purpose.
 NAME_RE = r"^[a-z][a-z0-9_-]{0,31}$"  # queue, group, pbx names
 LANGUAGE_RE = r"^[a-z]{2,3}$"  # ISO 639 code, also the Asterisk channel language
@@ -29,11 +32,25 @@ MEMBER_NAME_RE = r"^[^\W\d_][\w.' -]{0,62}[\w.]$"  # letters first; no , ; | [ ]
 HOST_RE = r"^[A-Za-z0-9.:-]{1,253}$"
 AMI_USER_RE = r"^[A-Za-z0-9_.-]{1,64}$"
 DIGIT_RE = r"^[0-9]$"
+CONTEXT_RE = r"^[A-Za-z][A-Za-z0-9_-]{0,62}$"
+MAILBOX_RE = r"^[0-9]{1,10}(@[A-Za-z0-9_-]{1,32})?$"
+LABEL_RE = r"^[^\W_][\w .'()-]{0,79}$"  # shown in metrics and logs, never in the dialplan
 ENV_RE = r"^[A-Z_][A-Z0-9_]{0,63}$"
 
 Name = Annotated[str, StringConstraints(pattern=NAME_RE)]
 Language = Annotated[str, StringConstraints(pattern=LANGUAGE_RE)]
 Sound = Annotated[str, StringConstraints(pattern=SOUND_RE, max_length=128)]
+Digit = Annotated[str, StringConstraints(pattern=DIGIT_RE)]
+
+
+def _time_zone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown time zone {value!r}") from None
+    if not re.fullmatch(r"[A-Za-z_]+(/[A-Za-z_+-]+){0,2}", value):
+        raise ValueError(f"time zone {value!r} is not allowed here")
+    return value
 
 
 def _normalise_number(value: str) -> str:
@@ -79,22 +96,82 @@ class MetricsConfig(Strict):
     port: int = Field(9468, gt=0, lt=65536)
 
 
+DialContext = Annotated[str, StringConstraints(pattern=CONTEXT_RE)]
+
+
+class ClosedConfig(Strict):
+    """What callers get when closed: the closed prompt(s), then this action."""
+
+    action: Literal["hangup", "transfer", "voicemail"] = "hangup"
+    number: PhoneNumber | None = None  # transfer: dialled as Local/<number>@<dial_context>
+    mailbox: Annotated[str, StringConstraints(pattern=MAILBOX_RE)] | None = None
+
+    @model_validator(mode="after")
+    def _action_has_target(self) -> ClosedConfig:
+        if self.action == "transfer" and self.number is None:
+            raise ValueError("action transfer needs number")
+        if self.action == "voicemail" and self.mailbox is None:
+            raise ValueError("action voicemail needs mailbox (e.g. 1000@default)")
+        return self
+
+
 class LanguageConfig(Strict):
     """A language callers can choose. ``prompt`` says 'for <language>, press <digit>'."""
 
     name: Annotated[str, StringConstraints(min_length=1, max_length=64)]
     prompt: Sound
+    closed_prompt: Sound | None = None
+    queue: Name | None = None  # defaults to the one queue serving this language
+
+
+class QueueChoice(Strict):
+    """A menu digit that goes straight to a queue (e.g. the general switchboard)."""
+
+    queue: Name
+
+
+class ExtensionRange(Strict):
+    """Staff extensions callers may dial in the menu, e.g. 6000-6999."""
+
+    range: Annotated[str, StringConstraints(pattern=r"^[0-9]{2,8}-[0-9]{2,8}$")]
+
+    @model_validator(mode="after")
+    def _sane_range(self) -> ExtensionRange:
+        low, high = self.range.split("-")
+        if len(low) != len(high) or int(high) < int(low):
+            raise ValueError(f"{self.range!r}: both ends need the same number of digits, low first")
+        return self
+
+    @property
+    def bounds(self) -> tuple[str, str]:
+        low, high = self.range.split("-")
+        return low, high
 
 
 class MenuConfig(Strict):
     """The language menu played on the entry number."""
 
-    options: dict[Annotated[str, StringConstraints(pattern=DIGIT_RE)], Language]
+    options: dict[Digit, Language | QueueChoice]
     default_language: Language
     timeout_seconds: int = Field(4, gt=0, le=30)
     attempts: int = Field(3, gt=0, le=10)
     greeting: Sound | None = None
     invalid_sound: Sound | None = None
+    extensions: list[ExtensionRange] = Field(default_factory=list)
+
+
+class OverflowConfig(Strict):
+    """Move waiting callers to another queue after a wait, or when nobody is logged in."""
+
+    to: Name
+    after_seconds: int | None = Field(None, gt=0, le=86400)
+    when_empty: bool = False
+
+    @model_validator(mode="after")
+    def _has_trigger(self) -> OverflowConfig:
+        if self.after_seconds is None and not self.when_empty:
+            raise ValueError("give after_seconds, when_empty: true, or both")
+        return self
 
 
 class QueueConfig(Strict):
@@ -107,9 +184,11 @@ class QueueConfig(Strict):
     ring_timeout_seconds: int = Field(15, gt=0, le=300)
     retry_seconds: int = Field(2, ge=0, le=300)
     wrapup_seconds: int = Field(0, ge=0, le=3600)
-    groups: list[Name] = Field(default_factory=list)
     music_class: Name = "default"
-    closed_sound: Sound | None = None
+    schedule: Name | None = None  # own opening hours, checked when the caller gets here
+    closed: ClosedConfig | None = None  # defaults to entry.closed
+    overflow: OverflowConfig | None = None
+    end_sound: Sound | None = None  # played when the caller leaves unanswered
 
 
 class MemberConfig(Strict):
@@ -119,17 +198,55 @@ class MemberConfig(Strict):
 
 
 class AgentGroupConfig(Strict):
+    """Agents who share languages, queues (with a penalty each) and a site."""
+
     site: Name = "main"
+    languages: list[Language] = Field(default_factory=list)
+    queues: dict[Name, Annotated[int, Field(ge=0, le=100)]] = Field(min_length=1)
+    # static: in queues.conf, always members; dynamic: `vaxeld agent login NAME`.
+    membership: Literal["static", "dynamic"] = "static"
     members: list[MemberConfig] = Field(min_length=1)
 
 
 class EntryConfig(Strict):
     number: PhoneNumber
-    label: Annotated[str, StringConstraints(min_length=1, max_length=80)] = "entry"
+    label: Annotated[str, StringConstraints(pattern=LABEL_RE)] = "entry"
+    schedule: Name | None = None  # always open when not set
+    closed: ClosedConfig = Field(default_factory=ClosedConfig)
+
+
+class LegacyNumber(Strict):
+    """An old switchboard's number, now reaching the same flow."""
+
+    number: PhoneNumber
+    label: Annotated[str, StringConstraints(pattern=LABEL_RE)]
+    language: Language | None = None  # skip the menu: straight to this language
+    queue: Name | None = None  # or straight to this queue
+
+    @model_validator(mode="after")
+    def _one_shortcut(self) -> LegacyNumber:
+        if self.language is not None and self.queue is not None:
+            raise ValueError("give language or queue, not both")
+        return self
+
+
+class CrisisMessage(Strict):
+    prompt: Sound
+
+
+class CrisisConfig(Strict):
+    """Announcements switched on with `vaxeld crisis on --message ID` (stored in AstDB)."""
+
+    messages: dict[Annotated[str, StringConstraints(pattern=NAME_RE)], CrisisMessage] = Field(
+        default_factory=dict
+    )
 
 
 class SoundsConfig(Strict):
     fallback: Sound = "beep"
+    # Asterisk's sounds folder as seen from where `vaxeld check` runs, to report
+    # missing prompts; not checked when unset or unreadable.
+    directory: Path | None = None
 
 
 class Config(Strict):
@@ -138,17 +255,43 @@ class Config(Strict):
     pbxs: list[PbxConfig] = Field(min_length=1)
     metrics: MetricsConfig = Field(default_factory=MetricsConfig)
     sounds: SoundsConfig = Field(default_factory=SoundsConfig)
+    timezone: Annotated[str, AfterValidator(_time_zone)] = "Europe/Stockholm"
+    dial_context: DialContext = "vaxeld-outbound"  # where transfers and extensions are dialled
+    schedules: dict[Name, ScheduleConfig] = Field(default_factory=dict)
     entry: EntryConfig
+    legacy_numbers: list[LegacyNumber] = Field(default_factory=list)
     languages: dict[Language, LanguageConfig] = Field(min_length=1)
     menu: MenuConfig
     queues: dict[Name, QueueConfig] = Field(min_length=1)
     agent_groups: dict[Name, AgentGroupConfig] = Field(default_factory=dict)
+    crisis: CrisisConfig = Field(default_factory=CrisisConfig)
 
     def queue_for_language(self, language: str) -> str:
+        """The queue a caller who chose ``language`` joins."""
+        lang = self.languages.get(language)
+        if lang is not None and lang.queue is not None:
+            return lang.queue
+        if language in self.queues and self.queues[language].language == language:
+            return language
         for name, q in self.queues.items():
             if q.language == language:
                 return name
         raise KeyError(language)
+
+    def entries(self) -> dict[str, str]:
+        """Every number callers dial (entry and legacy) -> its label."""
+        out = {self.entry.number: self.entry.label}
+        out.update({n.number: n.label for n in self.legacy_numbers})
+        return out
+
+    def members_of_queue(self, queue: str) -> list[tuple[str, AgentGroupConfig, MemberConfig, int]]:
+        """(group name, group, member, penalty) for everyone serving ``queue``."""
+        out = []
+        for gname, group in self.agent_groups.items():
+            if queue in group.queues:
+                for member in group.members:
+                    out.append((gname, group, member, group.queues[queue] + member.penalty))
+        return out
 
     @property
     def default_pbx(self) -> PbxConfig:

@@ -209,7 +209,7 @@ secret = {self.vaxeld_secret}
 deny = 0.0.0.0/0.0.0.0
 permit = 127.0.0.1/255.255.255.255
 read = system,call,agent,user
-write = system,agent
+write = system,agent,reporting
 writetimeout = 5000
 """,
             "queues.conf": "[general]\npersistentmembers = yes\nshared_lastcall = yes\n"

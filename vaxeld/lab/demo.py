@@ -18,6 +18,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from vaxeld.calendar import today_in
 from vaxeld.config import parse_config
 from vaxeld.lab.asterisk import AsteriskLab, count_queue_log, ensure_chroot, free_port
 from vaxeld.lab.control import LabControl
@@ -73,7 +74,7 @@ def run_demo(duration: float, calls_per_minute: float, seed: int) -> int:
     config = parse_config(text)
     config_path = workdir / "vaxeld.yaml"
     config_path.write_text(text)
-    write_atomically(workdir / "dialplans", render_all(config))
+    write_atomically(workdir / "dialplans", render_all(config, today_in(config.timezone)))
     lab.prepare(workdir / "dialplans")
     lab.start()
     vaxeld = VaxeldProcess(

@@ -1,105 +1,168 @@
-"""Render the Asterisk dialplan for the entry number, language menu and queues.
+"""Render the Asterisk dialplan: entry and legacy numbers, crisis switch, opening
+hours, language menu, staff extensions, queues with overflow, closed handling.
 
-Pure and deterministic: the same Config gives the same bytes. Every value put
-into the dialplan was matched against a strict pattern in vaxeld.config, so
-nothing here escapes anything.
+Pure and deterministic: the same Config and date give the same bytes. Every
+value put into the dialplan was matched against a strict pattern in
+vaxeld.config, so nothing here escapes anything. Routing decisions live here,
+in Asterisk; vaxeld only listens to the UserEvents, so callers are served the
+same whether vaxeld runs or not.
 
-The dialplan talks to vaxeld only through UserEvents; Asterisk routes callers
-on its own whether vaxeld runs or not.
+Order of decisions for a caller: crisis (AstDB) > holiday > closed > open.
 """
 
 from __future__ import annotations
 
+from datetime import date
+
 from vaxeld.config import Config
+from vaxeld.config.models import ClosedConfig, QueueChoice
+from vaxeld.render.common import HEADER, Context
+from vaxeld.render.schedule import render_schedules
 
-HEADER = """\
-; {filename}: rendered by vaxeld {version} from the routing config.
-; Do not edit: change the YAML and run `vaxeld render`.
-"""
+# Where vaxeld-sound looks for a prompt, in order. Asterisk picks the format
+# itself; this only decides whether the prompt exists at all.
+SOUND_FORMATS = ("gsm", "wav", "ulaw", "alaw", "sln", "sln16", "g722", "wav16")
+SOUND_DIRS = ("${CHANNEL(language)}/", "en/", "")
 
-# Where the vaxeld-sound subroutine looks for a prompt, in order. Asterisk picks
-# the format itself; this only decides whether the prompt exists at all.
-_SOUND_FORMATS = ("gsm", "wav", "ulaw", "alaw", "sln", "sln16", "g722", "wav16")
-_SOUND_DIRS = ("${CHANNEL(language)}/", "en/", "")
-
-
-class _Context:
-    def __init__(self, name: str, comment: str = "") -> None:
-        self.lines = [f"[{name}]"]
-        if comment:
-            self.lines.insert(0, f"; {comment}")
-
-    def ext(self, exten: str, app: str, label: str = "") -> None:
-        """Add the first priority of ``exten``; ``then`` adds the following ones."""
-        self.lines.append(f"exten => {exten},1{f'({label})' if label else ''},{app}")
-
-    def then(self, app: str, label: str = "") -> None:
-        self.lines.append(f" same => n{f'({label})' if label else ''},{app}")
-
-    def text(self) -> str:
-        return "\n".join(self.lines) + "\n"
-
-
-def _sound(ctx: _Context, name: str) -> None:
-    """Resolve ``name`` to an existing prompt (or the fallback) into VAXELD_SOUND."""
-    ctx.then(f"Gosub(vaxeld-sound,s,1({name}))")
+# AstDB keys of the crisis switch (written by `vaxeld crisis`).
+CRISIS_FAMILY = "vaxeld/crisis"
 
 
 def _entry(config: Config) -> str:
-    ctx = _Context(
-        "vaxeld-entry", "The entry number. Include this context from the inbound context."
+    ctx = Context("vaxeld-entry", "Entry and legacy numbers. Include from the inbound context.")
+    ctx.comment(config.entry.label)
+    ctx.ext(config.entry.number, f"Set(__VAXELD_ENTRY={config.entry.number})")
+    ctx.then("Set(__VAXELD_NEXT=vaxeld-menu)")
+    ctx.then("Goto(vaxeld-start,s,1)")
+    for legacy in config.legacy_numbers:
+        ctx.comment(legacy.label)
+        ctx.ext(legacy.number, f"Set(__VAXELD_ENTRY={legacy.number})")
+        if legacy.language is not None:
+            ctx.then("Set(__VAXELD_REASON=direct)")
+            ctx.then(f"Set(__VAXELD_NEXT=vaxeld-lang-{legacy.language})")
+        elif legacy.queue is not None:
+            ctx.then(f"Set(__VAXELD_NEXT=vaxeld-queue-{legacy.queue})")
+        else:
+            ctx.then("Set(__VAXELD_NEXT=vaxeld-menu)")
+        ctx.then("Goto(vaxeld-start,s,1)")
+    return ctx.text()
+
+
+def _start(config: Config) -> str:
+    ctx = Context("vaxeld-start", "Crisis switch first, then the entry's opening hours.")
+    ctx.ext("s", "Set(CHANNEL(hangup_handler_push)=vaxeld-hangup,s,1)")
+    ctx.then("Answer()")
+    ctx.then("UserEvent(VaxeldEntry,Entry: ${VAXELD_ENTRY})")
+    # FILTER: AstDB is written by vaxeld after validation, but never trust it here.
+    ctx.then(f"Set(LOCAL(mode)=${{FILTER(a-z_,${{DB({CRISIS_FAMILY}/mode)}})}})")
+    ctx.then('GotoIf($["${mode}" = ""]?hours)')
+    ctx.then(f"Set(LOCAL(msg)=${{FILTER(a-z0-9_-,${{DB({CRISIS_FAMILY}/message)}})}})")
+    ctx.then("UserEvent(VaxeldCrisis,Mode: ${mode},Message: ${msg})")
+    for msg_id, message in config.crisis.messages.items():
+        ctx.then(f'GotoIf($["${{msg}}" != "{msg_id}"]?not-{msg_id})')
+        ctx.play(message.prompt)
+        ctx.then("Noop()", label=f"not-{msg_id}")
+    ctx.then('GotoIf($["${mode}" = "announce_only"]?vaxeld-end,s,1)')
+    ctx.then("Noop()", label="hours")
+    if config.entry.schedule is not None:
+        ctx.then(f"Gosub(vaxeld-schedule-{config.entry.schedule},s,1(${{EPOCH}}))")
+        ctx.then('GotoIf($["${GOSUB_RETVAL}" != "open"]?vaxeld-closed-entry,s,1)')
+    ctx.then("Goto(${VAXELD_NEXT},s,1)")
+    return ctx.text()
+
+
+def _closed_action(ctx: Context, closed: ClosedConfig, config: Config) -> None:
+    if closed.action == "transfer":
+        ctx.then(f"Dial(Local/{closed.number}@{config.dial_context})")
+    elif closed.action == "voicemail":
+        ctx.then(f"VoiceMail({closed.mailbox},u)")
+    ctx.then("Hangup()")
+
+
+def _closed(config: Config) -> str:
+    ctx = Context(
+        "vaxeld-closed-entry",
+        "The entry number is closed: every language's closed message, then the configured action.",
     )
-    number = config.entry.number
-    ctx.ext(number, f"Set(__VAXELD_ENTRY={number})")
-    ctx.then("Goto(vaxeld-menu,s,1)")
+    ctx.ext("s", "Set(LOCAL(reason)=${CUT(GOSUB_RETVAL,-,2)})")
+    ctx.then("UserEvent(VaxeldClosed,Reason: ${reason},Queue: )")
+    for lang in dict.fromkeys(v for v in config.menu.options.values() if isinstance(v, str)):
+        prompt = config.languages[lang].closed_prompt
+        if prompt is not None:
+            ctx.play(prompt)
+    _closed_action(ctx, config.entry.closed, config)
     return ctx.text()
 
 
 def _menu(config: Config) -> str:
     menu = config.menu
-    ctx = _Context("vaxeld-menu", "Language menu: one digit, retried, then the default language.")
-    ctx.ext("s", "Set(CHANNEL(hangup_handler_push)=vaxeld-hangup,s,1)")
-    ctx.then("Answer()")
-    ctx.then("UserEvent(VaxeldEntry,Entry: ${VAXELD_ENTRY})")
-    ctx.then("Set(VAXELD_TRY=0)")
+    ctx = Context("vaxeld-menu", "Language menu: one digit, retried, then the default language.")
+    ctx.ext("s", "Set(VAXELD_TRY=0)")
     if menu.greeting:
-        _sound(ctx, menu.greeting)
-        ctx.then("Playback(${VAXELD_SOUND})")
-    for i, lang in enumerate(dict.fromkeys(menu.options.values())):
-        _sound(ctx, config.languages[lang].prompt)
+        ctx.play(menu.greeting)
+    languages = list(dict.fromkeys(v for v in menu.options.values() if isinstance(v, str)))
+    for i, lang in enumerate(languages):
+        ctx.sound(config.languages[lang].prompt)
         sep = "" if i == 0 else "${VAXELD_PROMPTS}&"
         ctx.then(f"Set(VAXELD_PROMPTS={sep}${{VAXELD_SOUND}})")
     ctx.then("Set(VAXELD_TRY=$[${VAXELD_TRY} + 1])", label="ask")
     ctx.then(f"Read(VAXELD_DIGIT,${{VAXELD_PROMPTS}},1,,1,{menu.timeout_seconds})")
-    ctx.then("Set(VAXELD_REASON=chosen)")
-    for digit, lang in menu.options.items():
-        ctx.then(f'GotoIf($["${{VAXELD_DIGIT}}" = "{digit}"]?vaxeld-lang-{lang},s,1)')
-    ctx.then('GotoIf($["${VAXELD_DIGIT}" = ""]?retry)')
+    ctx.then("Set(__VAXELD_REASON=chosen)")
+    for digit, choice in menu.options.items():
+        target = (
+            f"vaxeld-queue-{choice.queue}"
+            if isinstance(choice, QueueChoice)
+            else f"vaxeld-lang-{choice}"
+        )
+        ctx.then(f'GotoIf($["${{VAXELD_DIGIT}}" = "{digit}"]?{target},s,1)')
+    for first in dict.fromkeys(ext.bounds[0][0] for ext in menu.extensions):
+        ctx.then(f'GotoIf($["${{VAXELD_DIGIT}}" = "{first}"]?vaxeld-extension,s,1)')
+    ctx.then('GotoIf($["${VAXELD_DIGIT}" = ""]?timeout)')
+    ctx.then("UserEvent(VaxeldMenu,Result: invalid,Digit: ${VAXELD_DIGIT})", label="invalid")
     if menu.invalid_sound:
-        _sound(ctx, menu.invalid_sound)
-        ctx.then("Playback(${VAXELD_SOUND})")
+        ctx.play(menu.invalid_sound)
+    ctx.then("Goto(retry)")
+    ctx.then("UserEvent(VaxeldMenu,Result: timeout,Digit: )", label="timeout")
     ctx.then(f"GotoIf($[${{VAXELD_TRY}} < {menu.attempts}]?ask)", label="retry")
-    ctx.then("Set(VAXELD_REASON=default)")
+    ctx.then("Set(__VAXELD_REASON=default)")
     ctx.then("Set(VAXELD_DIGIT=)")
     ctx.then(f"Goto(vaxeld-lang-{menu.default_language},s,1)")
+    out = ctx.text()
+    if menu.extensions:
+        out += "\n" + _extensions(config)
+    return out
+
+
+def _extensions(config: Config) -> str:
+    ctx = Context("vaxeld-extension", "Direct dialling of a staff extension from the menu.")
+    width = max(len(ext.bounds[0]) for ext in config.menu.extensions)
+    ctx.ext("s", f"Read(LOCAL(rest),,{width - 1},,1,{config.menu.timeout_seconds})")
+    ctx.then("Set(LOCAL(ext)=${FILTER(0-9,${VAXELD_DIGIT}${rest})})")
+    for ext in config.menu.extensions:
+        low, high = ext.bounds
+        ctx.then(
+            f"GotoIf($[${{LEN(${{ext}})}} = {len(low)} & ${{ext}} >= {int(low)} & "
+            f"${{ext}} <= {int(high)}]?dial)"
+        )
+    ctx.then("UserEvent(VaxeldMenu,Result: invalid,Digit: ${ext})")
+    ctx.then("Goto(vaxeld-menu,s,retry)")
+    ctx.then("UserEvent(VaxeldExtension,Extension: ${ext})", label="dial")
+    ctx.then(f"Dial(Local/${{ext}}@{config.dial_context})")
+    ctx.then("Hangup()")
     return ctx.text()
 
 
 def _languages(config: Config) -> str:
     out = []
     for lang in config.languages:
-        try:
-            queue = config.queue_for_language(lang)
-        except KeyError:
-            continue
-        ctx = _Context(f"vaxeld-lang-{lang}")
+        ctx = Context(f"vaxeld-lang-{lang}")
         ctx.ext("s", f"Set(__VAXELD_LANG={lang})")
         ctx.then(f"Set(CHANNEL(language)={lang})")
         ctx.then(
             f"UserEvent(VaxeldLanguage,Language: {lang},Digit: ${{VAXELD_DIGIT}},"
             "Reason: ${VAXELD_REASON})"
         )
-        ctx.then(f"Goto(vaxeld-queue-{queue},s,1)")
+        ctx.then(f"Goto(vaxeld-queue-{config.queue_for_language(lang)},s,1)")
         out.append(ctx.text())
     return "\n".join(out)
 
@@ -107,41 +170,82 @@ def _languages(config: Config) -> str:
 def _queues(config: Config) -> str:
     out = []
     for name, q in config.queues.items():
-        ctx = _Context(f"vaxeld-queue-{name}")
+        ctx = Context(f"vaxeld-queue-{name}")
         ctx.ext("s", f"Set(__VAXELD_QUEUE={name})")
-        ctx.then(f"Queue({name},,,,{q.max_wait_seconds})")
-        # Tells vaxeld why Queue() returned (TIMEOUT, LEAVEEMPTY, ...): Asterisk sends
+        if q.schedule is not None and q.schedule != config.entry.schedule:
+            ctx.then(f"Gosub(vaxeld-schedule-{q.schedule},s,1(${{EPOCH}}))")
+            ctx.then('GotoIf($["${GOSUB_RETVAL}" != "open"]?closed)')
+        overflow = q.overflow
+        wait = q.max_wait_seconds
+        if overflow is not None and overflow.after_seconds is not None:
+            wait = min(wait, overflow.after_seconds)
+        ctx.then(f"Queue({name},,,,{wait})")
+        # Tells vaxeld why Queue() returned (TIMEOUT, JOINEMPTY, ...): Asterisk sends
         # QueueCallerAbandon for timeouts as well as hang-ups.
         ctx.then(f"UserEvent(VaxeldQueueResult,Queue: {name},Status: ${{QUEUESTATUS}})")
-        _sound(ctx, q.closed_sound or config.sounds.fallback)
-        ctx.then("Playback(${VAXELD_SOUND})")
+        if overflow is not None:
+            statuses = []
+            if overflow.after_seconds is not None and overflow.after_seconds < q.max_wait_seconds:
+                statuses.append("TIMEOUT")
+            if overflow.when_empty:
+                statuses += ["JOINEMPTY", "LEAVEEMPTY"]
+            test = " | ".join(f'"${{QUEUESTATUS}}" = "{s}"' for s in statuses)
+            if test:
+                ctx.then(f"GotoIf($[{test}]?overflow)")
+        ctx.play(q.end_sound or config.sounds.fallback)
         ctx.then("Hangup()")
+        if overflow is not None:
+            ctx.then(
+                f"UserEvent(VaxeldOverflow,From: {name},To: {overflow.to},"
+                "Status: ${QUEUESTATUS})",
+                label="overflow",
+            )
+            ctx.then(f"Goto(vaxeld-queue-{overflow.to},s,1)")
+        if q.schedule is not None and q.schedule != config.entry.schedule:
+            ctx.then("Set(LOCAL(reason)=${CUT(GOSUB_RETVAL,-,2)})", label="closed")
+            ctx.then(f"UserEvent(VaxeldClosed,Reason: ${{reason}},Queue: {name})")
+            prompt = config.languages[q.language].closed_prompt
+            if prompt is not None:
+                ctx.play(prompt)
+            _closed_action(ctx, q.closed or config.entry.closed, config)
         out.append(ctx.text())
     return "\n".join(out)
 
 
 def _helpers(config: Config) -> str:
-    hangup = _Context("vaxeld-hangup", "Hang-up handler: tells vaxeld the caller is gone.")
+    end = Context(
+        "vaxeld-end",
+        "Callers who leave a queue unanswered, or after an announcement-only crisis message.",
+    )
+    end.ext("s", "Noop()")
+    end.play(config.sounds.fallback)
+    end.then("Hangup()")
+
+    hangup = Context("vaxeld-hangup", "Hang-up handler: tells vaxeld the caller is gone.")
     hangup.ext("s", "UserEvent(VaxeldHangup,Language: ${VAXELD_LANG},Queue: ${VAXELD_QUEUE})")
     hangup.then("Return()")
 
-    sound = _Context(
+    sound = Context(
         "vaxeld-sound", "VAXELD_SOUND = ARG1 if a file exists for it, else the fallback sound."
     )
     sound.ext("s", "Set(VAXELD_SOUND=${ARG1})")
-    for directory in _SOUND_DIRS:
-        for fmt in _SOUND_FORMATS:
+    for directory in SOUND_DIRS:
+        for fmt in SOUND_FORMATS:
             path = f"${{ASTDATADIR}}/sounds/{directory}${{ARG1}}.{fmt}"
             sound.then(f"GotoIf(${{STAT(e,{path})}}?found)")
     sound.then(f"Set(VAXELD_SOUND={config.sounds.fallback})")
     sound.then("Return()", label="found")
-    return hangup.text() + "\n" + sound.text()
+    return "\n".join((end.text(), hangup.text(), sound.text()))
 
 
-def render_extensions(config: Config, version: str) -> str:
+def render_extensions(config: Config, version: str, today: date) -> str:
     parts = [
-        HEADER.format(filename="extensions_vaxeld.conf", version=version),
+        HEADER.format(filename="extensions_vaxeld.conf", version=version)
+        + f"; calendar years {today.year}-{today.year + 1}\n",
+        render_schedules(config, today),
         _entry(config),
+        _start(config),
+        _closed(config),
         _menu(config),
         _languages(config),
         _queues(config),

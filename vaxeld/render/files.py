@@ -11,6 +11,7 @@ import contextlib
 import os
 import tempfile
 from collections.abc import Mapping
+from datetime import date
 from pathlib import Path
 
 from vaxeld import __version__
@@ -22,10 +23,11 @@ EXTENSIONS_FILE = "extensions_vaxeld.conf"
 QUEUES_FILE = "queues_vaxeld.conf"
 
 
-def render_all(config: Config, version: str = __version__) -> dict[str, str]:
-    """File name -> content for everything Asterisk needs. Pure."""
+def render_all(config: Config, today: date, version: str = __version__) -> dict[str, str]:
+    """File name -> content for everything Asterisk needs. Pure: the date decides which
+    calendar years are rendered, and is passed in rather than read from a clock."""
     return {
-        EXTENSIONS_FILE: render_extensions(config, version),
+        EXTENSIONS_FILE: render_extensions(config, version, today),
         QUEUES_FILE: render_queues(config, version),
     }
 

@@ -1,18 +1,21 @@
-"""Render queues_vaxeld.conf: one queue per language, static members from agent groups."""
+"""Render queues_vaxeld.conf: one section per queue, static members from agent groups."""
 
 from __future__ import annotations
 
 from vaxeld.config import Config
-from vaxeld.render.dialplan import HEADER
+from vaxeld.render.common import HEADER
 
 
 def render_queues(config: Config, version: str) -> str:
     out = [
         HEADER.format(filename="queues_vaxeld.conf", version=version),
-        "; Include after [general] in queues.conf. Members are static, so they survive\n"
-        "; an Asterisk restart without vaxeld.\n",
+        "; Include after [general] in queues.conf, which should say persistentmembers = yes\n"
+        "; so agents logged in with `vaxeld agent login` stay logged in across restarts.\n",
     ]
     for name, q in config.queues.items():
+        # With overflow when empty, a queue nobody can answer turns callers away at
+        # once (QUEUESTATUS JOINEMPTY/LEAVEEMPTY) and the dialplan moves them on.
+        empty = "unavailable,invalid" if q.overflow is not None and q.overflow.when_empty else ""
         lines = [
             f"[{name}]",
             f"; language: {q.language}",
@@ -22,8 +25,8 @@ def render_queues(config: Config, version: str) -> str:
             f"retry = {q.retry_seconds}",
             f"wrapuptime = {q.wrapup_seconds}",
             f"musicclass = {q.music_class}",
-            "joinempty = yes",
-            "leavewhenempty = no",
+            f"joinempty = {empty or 'no'}",
+            f"leavewhenempty = {empty or 'no'}",
             "ringinuse = no",
             "autofill = yes",
             "announce-frequency = 0",
@@ -31,8 +34,16 @@ def render_queues(config: Config, version: str) -> str:
             "announce-position = no",
             "setinterfacevar = yes",
         ]
-        for group in q.groups:
-            for member in config.agent_groups[group].members:
-                lines.append(f"member => {member.interface},{member.penalty},{member.name}")
+        for gname, group, member, penalty in config.members_of_queue(name):
+            if group.membership == "static":
+                lines.append(
+                    f"member => {member.interface},{penalty},{member.name}"
+                    f"  ; group {gname}, site {group.site}"
+                )
+            else:
+                lines.append(
+                    f"; dynamic: {member.name} ({member.interface}), penalty {penalty}, "
+                    f"group {gname}, site {group.site}"
+                )
         out.append("\n".join(lines) + "\n")
     return "\n".join(out)

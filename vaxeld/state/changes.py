@@ -30,6 +30,8 @@ class CallOffered:
     queue: str
     uniqueid: str
     position: int
+    entry: str = ""
+    first: bool = True  # the caller's first queue: counted once for the contact centre
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +42,8 @@ class CallAnswered:
     uniqueid: str
     member: str
     wait_seconds: float
+    entry: str = ""
+    direct: bool = True  # answered in the first queue the caller entered
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +53,7 @@ class CallAbandoned:
     queue: str
     uniqueid: str
     wait_seconds: float
+    entry: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +64,7 @@ class CallExited:
     uniqueid: str
     reason: str  # QUEUESTATUS lowercased: timeout, leaveempty, ...
     wait_seconds: float
+    entry: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +73,44 @@ class CallOutcomeUnknown:
 
     queue: str
     uniqueid: str
+    entry: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class CallClosed:
+    """The caller met closed hours: at the entry (queue "") or at a queue with its own."""
+
+    uniqueid: str
+    entry: str
+    queue: str
+    reason: str  # hours | holiday | exception
+
+
+@dataclass(frozen=True, slots=True)
+class CallOverflowed:
+    """The dialplan moved a waiting caller from one queue to another."""
+
+    uniqueid: str
+    entry: str
+    from_queue: str
+    to_queue: str
+    status: str  # why Queue() returned: timeout, joinempty, leaveempty
+
+
+@dataclass(frozen=True, slots=True)
+class CrisisAnnounced:
+    uniqueid: str
+    entry: str
+    mode: str
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class MenuAttempt:
+    """A language-menu attempt that chose nothing: timeout or invalid digit."""
+
+    uniqueid: str
+    result: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +143,10 @@ Change = (
     | CallAbandoned
     | CallExited
     | CallOutcomeUnknown
+    | CallClosed
+    | CallOverflowed
+    | CrisisAnnounced
+    | MenuAttempt
     | MemberChanged
     | Resynced
     | EventIgnored

@@ -35,6 +35,7 @@ class Call:
     answered_by: str = ""
     abandon_pending: bool = False  # QueueCallerAbandon seen; hang-up or timeout decides
     abandon_wait: float = 0.0
+    queues_entered: int = 0  # 1 for the first queue; more after overflow
 
 
 @dataclass(frozen=True, slots=True)

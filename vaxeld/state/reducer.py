@@ -23,14 +23,18 @@ from vaxeld.ami.codec import Message
 from vaxeld.state.changes import (
     CallAbandoned,
     CallAnswered,
+    CallClosed,
     CallEntered,
     CallExited,
     CallOffered,
     CallOutcomeUnknown,
+    CallOverflowed,
     Change,
+    CrisisAnnounced,
     EventIgnored,
     LanguageChosen,
     MemberChanged,
+    MenuAttempt,
     Resynced,
 )
 from vaxeld.state.model import Call, Member, MemberKey, SwitchboardState
@@ -91,8 +95,12 @@ def _caller_join(state: SwitchboardState, msg: Message, now: float) -> Result:
         waiting=True,
         answered_by="",
         abandon_pending=False,
+        queues_entered=call.queues_entered + 1,
     )
-    return _with_call(state, call), [CallOffered(queue, call.uniqueid, call.position)]
+    change = CallOffered(
+        queue, call.uniqueid, call.position, call.entry, first=call.queues_entered == 1
+    )
+    return _with_call(state, call), [change]
 
 
 def _agent_connect(state: SwitchboardState, msg: Message, now: float) -> Result:
@@ -103,7 +111,14 @@ def _agent_connect(state: SwitchboardState, msg: Message, now: float) -> Result:
     call = dataclasses.replace(
         call, queue=msg.get("Queue") or call.queue, waiting=False, answered_by=member or "?"
     )
-    change = CallAnswered(call.queue, call.uniqueid, member, float(_int(msg, "HoldTime")))
+    change = CallAnswered(
+        call.queue,
+        call.uniqueid,
+        member,
+        float(_int(msg, "HoldTime")),
+        call.entry,
+        direct=call.queues_entered <= 1,
+    )
     return _with_call(state, call), [change]
 
 
@@ -141,9 +156,24 @@ def _user_event(state: SwitchboardState, msg: Message, now: float) -> Result:
         return _with_call(state, call), [change]
     if kind == USER_QUEUE_RESULT:
         return _queue_result(state, msg)
+    if kind in _SIMPLE_USER_EVENTS:
+        call = _call(state, msg)
+        return _with_call(state, call), [_SIMPLE_USER_EVENTS[kind](call, msg)]
     if kind == USER_HANGUP:
         return _hangup(state, uid)
     return state, []
+
+
+_SIMPLE_USER_EVENTS: dict[str, Callable[[Call, Message], Change]] = {
+    "VaxeldClosed": lambda c, m: CallClosed(c.uniqueid, c.entry, m.get("Queue"), m.get("Reason")),
+    "VaxeldOverflow": lambda c, m: CallOverflowed(
+        c.uniqueid, c.entry, m.get("From"), m.get("To"), m.get("Status").lower()
+    ),
+    "VaxeldCrisis": lambda c, m: CrisisAnnounced(
+        c.uniqueid, c.entry, m.get("Mode"), m.get("Message")
+    ),
+    "VaxeldMenu": lambda c, m: MenuAttempt(c.uniqueid, m.get("Result")),
+}
 
 
 def _queue_result(state: SwitchboardState, msg: Message) -> Result:
@@ -152,7 +182,9 @@ def _queue_result(state: SwitchboardState, msg: Message) -> Result:
     if call is None or not call.abandon_pending:
         return state, []
     # Queue() returned with the caller still on the line: not a hang-up.
-    change = CallExited(call.queue, call.uniqueid, status or "unknown", call.abandon_wait)
+    change = CallExited(
+        call.queue, call.uniqueid, status or "unknown", call.abandon_wait, call.entry
+    )
     call = dataclasses.replace(call, abandon_pending=False, waiting=False)
     return _with_call(state, call), [change]
 
@@ -163,7 +195,7 @@ def _hangup(state: SwitchboardState, uid: str) -> Result:
         return state, []
     changes: list[Change] = []
     if call.abandon_pending:
-        changes.append(CallAbandoned(call.queue, uid, call.abandon_wait))
+        changes.append(CallAbandoned(call.queue, uid, call.abandon_wait, call.entry))
     return _without_call(state, uid), changes
 
 
@@ -275,6 +307,6 @@ def resync(
         # Callers not in a queue now are dropped: their hang-up may have been missed, and
         # keeping them could grow the state without bound. A later event re-creates them.
         if old.waiting or old.abandon_pending:
-            changes.append(CallOutcomeUnknown(old.queue, uid))
+            changes.append(CallOutcomeUnknown(old.queue, uid, old.entry))
     changes.append(Resynced(waiting=len(entries), members=len(members)))
     return dataclasses.replace(state, calls=calls, members=members, synced=True), changes

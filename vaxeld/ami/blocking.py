@@ -1,0 +1,76 @@
+"""A small blocking AMI client for one-shot commands (`vaxeld crisis`, `vaxeld agent`)
+and the lab. Built on vaxeld's own codec; it logs in with events off, so it only
+ever sees answers to its own actions.
+"""
+
+from __future__ import annotations
+
+import itertools
+import socket
+from collections.abc import Iterable
+
+from vaxeld.ami.codec import Decoder, Message, encode_action
+
+
+class AmiCommandError(RuntimeError):
+    """Asterisk answered an action with Response: Error."""
+
+
+class BlockingAmi:
+    def __init__(
+        self, host: str, port: int, username: str, secret: str, timeout: float = 10.0
+    ) -> None:
+        self._sock = socket.create_connection((host, port), timeout=timeout)
+        self._decoder = Decoder()
+        self._ids = itertools.count(1)
+        self._backlog: list[Message] = []
+        reply = self.action(
+            "Login", [("Username", username), ("Secret", secret), ("Events", "off")]
+        )
+        if reply.response != "Success":
+            raise AmiCommandError(f"AMI login failed: {reply.get('Message')}")
+
+    def close(self) -> None:
+        self._sock.close()
+
+    def __enter__(self) -> BlockingAmi:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _read_until(self, action_id: str, until_event: str | None) -> list[Message]:
+        got: list[Message] = []
+        while True:
+            pending, self._backlog = self._backlog, []
+            for msg in pending:
+                if msg.action_id != action_id:
+                    continue
+                got.append(msg)
+                if "Response" in msg and (until_event is None or msg.response == "Error"):
+                    return got
+                if until_event is not None and msg.event == until_event:
+                    return got
+            data = self._sock.recv(65536)
+            if not data:
+                raise ConnectionError("AMI connection closed by Asterisk")
+            self._backlog = [m for m in self._decoder.feed(data) if isinstance(m, Message)]
+
+    def action(self, name: str, headers: Iterable[tuple[str, str]] = ()) -> Message:
+        action_id = f"vaxeld-cli-{next(self._ids)}"
+        self._sock.sendall(encode_action(name, list(headers), action_id))
+        return self._read_until(action_id, None)[-1]
+
+    def list_action(
+        self, name: str, complete_event: str, headers: Iterable[tuple[str, str]] = ()
+    ) -> list[Message]:
+        action_id = f"vaxeld-cli-{next(self._ids)}"
+        self._sock.sendall(encode_action(name, list(headers), action_id))
+        return [m for m in self._read_until(action_id, complete_event) if "Event" in m]
+
+    def checked(self, name: str, headers: Iterable[tuple[str, str]] = ()) -> Message:
+        """Like action(), but raise AmiCommandError when Asterisk says Error."""
+        reply = self.action(name, headers)
+        if reply.response.lower() != "success":
+            raise AmiCommandError(f"{name}: {reply.get('Message') or reply.response}")
+        return reply

@@ -1,0 +1,62 @@
+"""Warnings `vaxeld check` gives beyond validation: prompts missing on the Asterisk
+side, and a rendered holiday calendar about to run out."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+
+from vaxeld.config import Config
+from vaxeld.render.dialplan import SOUND_DIRS, SOUND_FORMATS
+
+CALENDAR_WARN_DAYS = 60
+
+
+def prompts_in(config: Config) -> Iterator[tuple[str, str, str]]:
+    """(config path, sound name, language) of every prompt the dialplan may play."""
+    for code, lang in config.languages.items():
+        yield f"languages.{code}.prompt", lang.prompt, code
+        if lang.closed_prompt:
+            yield f"languages.{code}.closed_prompt", lang.closed_prompt, code
+    if config.menu.greeting:
+        yield "menu.greeting", config.menu.greeting, "en"
+    if config.menu.invalid_sound:
+        yield "menu.invalid_sound", config.menu.invalid_sound, "en"
+    for name, queue in config.queues.items():
+        if queue.end_sound:
+            yield f"queues.{name}.end_sound", queue.end_sound, queue.language
+    for msg_id, message in config.crisis.messages.items():
+        yield f"crisis.messages.{msg_id}.prompt", message.prompt, "en"
+    yield "sounds.fallback", config.sounds.fallback, "en"
+
+
+def missing_prompts(config: Config, sounds_dir: Path) -> list[str]:
+    """One line per prompt with no file in any place the dialplan looks."""
+    problems = []
+    for path, sound, lang in prompts_in(config):
+        dirs = [d.replace("${CHANNEL(language)}", lang) for d in SOUND_DIRS]
+        candidates = [sounds_dir / f"{d}{sound}.{fmt}" for d in dirs for fmt in SOUND_FORMATS]
+        if not any(c.exists() for c in candidates):
+            where = ", ".join(dict.fromkeys(f"{sounds_dir / d}" for d in dirs))
+            problems.append(f"{path}: prompt {sound!r} not found (looked in {where})")
+    return problems
+
+
+def rendered_calendar_end(extensions_text: str) -> date | None:
+    m = re.search(r"^VAXELD_CALENDAR_END=(\d{4}-\d{2}-\d{2})$", extensions_text, re.MULTILINE)
+    return date.fromisoformat(m.group(1)) if m else None
+
+
+def calendar_warning(extensions_text: str, today: date) -> str | None:
+    end = rendered_calendar_end(extensions_text)
+    if end is None:
+        return None
+    left = (end - today).days
+    if left < CALENDAR_WARN_DAYS:
+        return (
+            f"the rendered holiday calendar runs out on {end.isoformat()} ({left} days): "
+            "run `vaxeld render` again"
+        )
+    return None
