@@ -17,7 +17,8 @@ EXAMPLE = ROOT / "config" / "vaxeld.example.yaml"
 
 def test_check_accepts_the_example(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["check", str(EXAMPLE)]) == 0
-    assert "OK (6 queues, 5 languages, 4 numbers, entry number 0313650000)" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "OK (6 queues, 5 languages, 4 numbers, entry number 0313650000)" in out
 
 
 def test_check_prints_every_error_on_its_own_line(

@@ -147,5 +147,6 @@ def test_ambiguous_language_queue_and_duplicate_numbers_are_errors() -> None:
     assert any(e.startswith("languages.fi") and "no queue serves" in e for e in errors)
     text = _example_with('"031-365 20 00"', '"031-365 00 00"')
     line = _line_of(text, 'number: "031-365 00 00", label: Socialtj')
-    assert (f"legacy_numbers.1.number (line {line}): '031-365 00 00' is already used by "
-            "entry.number") in _errors(text)
+    assert (
+        f"legacy_numbers.1.number (line {line}): '031-365 00 00' is already used by entry.number"
+    ) in _errors(text)

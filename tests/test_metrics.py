@@ -103,14 +103,17 @@ def test_overflow_closed_and_contact_centre_offered_are_counted() -> None:
     from vaxeld.state.changes import CallClosed, CallOverflowed
 
     m = make(SwitchboardState())
-    m.record("main", [
-        CallOffered("sv", "1", 1, "0313651000", first=True),
-        CallOverflowed("1", "0313651000", "sv", "vaxel", "timeout"),
-        CallOffered("vaxel", "1", 1, "0313651000", first=False),
-        CallAnswered("vaxel", "1", "Lars", 3.0, "0313651000", direct=False),
-        CallClosed("2", "0313650000", "", "holiday"),
-        CallClosed("3", "0999", "ar", "hours"),
-    ])
+    m.record(
+        "main",
+        [
+            CallOffered("sv", "1", 1, "0313651000", first=True),
+            CallOverflowed("1", "0313651000", "sv", "vaxel", "timeout"),
+            CallOffered("vaxel", "1", 1, "0313651000", first=False),
+            CallAnswered("vaxel", "1", "Lars", 3.0, "0313651000", direct=False),
+            CallClosed("2", "0313650000", "", "holiday"),
+            CallClosed("3", "0999", "ar", "hours"),
+        ],
+    )
     s = scrape(m)
     assert total(s, "vaxeld_calls_offered_total", entry="0313651000") == 1
     assert total(s, "vaxeld_queue_calls_offered_total", entry="0313651000") == 2
@@ -120,5 +123,6 @@ def test_overflow_closed_and_contact_centre_offered_are_counted() -> None:
     assert total(s, "vaxeld_queue_calls_answered_directly_total") == 0
     assert total(s, "vaxeld_calls_closed_total", at="entry", reason="holiday") == 1
     assert total(s, "vaxeld_calls_closed_total", at="ar", reason="hours", entry="other") == 1
-    assert total(s, "vaxeld_entry_info", entry="0313651000",
-                 label="Stadsbyggnadskontoret växel") == 1
+    assert (
+        total(s, "vaxeld_entry_info", entry="0313651000", label="Stadsbyggnadskontoret växel") == 1
+    )

@@ -5,16 +5,16 @@ from vaxeld.state import SwitchboardState, apply, resync
 from vaxeld.state.changes import (
     CallAbandoned,
     CallAnswered,
+    CallClosed,
     CallEntered,
     CallExited,
     CallOffered,
     CallOutcomeUnknown,
     CallOverflowed,
-    CallClosed,
     CrisisAnnounced,
     EventIgnored,
-    MenuAttempt,
     LanguageChosen,
+    MenuAttempt,
     Resynced,
 )
 
@@ -202,19 +202,23 @@ def test_resync_keeps_callers_whose_events_arrived_during_it() -> None:
 
 
 def test_overflow_counts_the_caller_once_and_not_as_answered_directly() -> None:
-    _, changes = run([
-        user("VaxeldEntry", "10.1", Entry="0313651000"),
-        ev("QueueCallerJoin", Queue="sv", Uniqueid="10.1", Position="1"),
-        ev("QueueCallerAbandon", Queue="sv", Uniqueid="10.1", HoldTime="5"),
-        ev("QueueCallerLeave", Queue="sv", Uniqueid="10.1"),
-        user("VaxeldQueueResult", "10.1", Queue="sv", Status="TIMEOUT"),
-        user("VaxeldOverflow", "10.1", To="vaxel", Status="TIMEOUT", **{"From": "sv"}),
-        ev("QueueCallerJoin", Queue="vaxel", Uniqueid="10.1", Position="1"),
-        ev("AgentConnect", Queue="vaxel", Uniqueid="10.1", MemberName="Lars", HoldTime="2"),
-    ])
+    _, changes = run(
+        [
+            user("VaxeldEntry", "10.1", Entry="0313651000"),
+            ev("QueueCallerJoin", Queue="sv", Uniqueid="10.1", Position="1"),
+            ev("QueueCallerAbandon", Queue="sv", Uniqueid="10.1", HoldTime="5"),
+            ev("QueueCallerLeave", Queue="sv", Uniqueid="10.1"),
+            user("VaxeldQueueResult", "10.1", Queue="sv", Status="TIMEOUT"),
+            user("VaxeldOverflow", "10.1", To="vaxel", Status="TIMEOUT", **{"From": "sv"}),
+            ev("QueueCallerJoin", Queue="vaxel", Uniqueid="10.1", Position="1"),
+            ev("AgentConnect", Queue="vaxel", Uniqueid="10.1", MemberName="Lars", HoldTime="2"),
+        ]
+    )
     offered = [c for c in changes if isinstance(c, CallOffered)]
     assert [(c.queue, c.first, c.entry) for c in offered] == [
-        ("sv", True, "0313651000"), ("vaxel", False, "0313651000")]
+        ("sv", True, "0313651000"),
+        ("vaxel", False, "0313651000"),
+    ]
     assert CallExited("sv", "10.1", "timeout", 5.0, "0313651000") in changes
     assert CallOverflowed("10.1", "0313651000", "sv", "vaxel", "timeout") in changes
     (answered,) = [c for c in changes if isinstance(c, CallAnswered)]
@@ -222,13 +226,15 @@ def test_overflow_counts_the_caller_once_and_not_as_answered_directly() -> None:
 
 
 def test_closed_crisis_and_menu_attempts_are_reported() -> None:
-    _, changes = run([
-        user("VaxeldEntry", "11.1", Entry="0313650000"),
-        user("VaxeldCrisis", "11.1", Mode="announce", Message="storm"),
-        user("VaxeldMenu", "11.1", Result="timeout"),
-        user("VaxeldMenu", "11.1", Result="invalid", Digit="9"),
-        user("VaxeldClosed", "11.1", Reason="holiday", Queue=""),
-    ])
+    _, changes = run(
+        [
+            user("VaxeldEntry", "11.1", Entry="0313650000"),
+            user("VaxeldCrisis", "11.1", Mode="announce", Message="storm"),
+            user("VaxeldMenu", "11.1", Result="timeout"),
+            user("VaxeldMenu", "11.1", Result="invalid", Digit="9"),
+            user("VaxeldClosed", "11.1", Reason="holiday", Queue=""),
+        ]
+    )
     assert changes[1:] == [
         CrisisAnnounced("11.1", "0313650000", "announce", "storm"),
         MenuAttempt("11.1", "timeout"),
