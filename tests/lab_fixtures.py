@@ -6,20 +6,26 @@ own config folders and loopback ports and is stopped by PID afterwards.
 
 from __future__ import annotations
 
+import itertools
 import os
-from collections.abc import Iterator
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 
 import pytest
 
 from vaxeld.calendar import today_in
-from vaxeld.config import parse_config
+from vaxeld.config import Config, parse_config
 from vaxeld.lab.asterisk import AsteriskLab, ensure_chroot, free_port
-from vaxeld.lab.control import LabControl
+from vaxeld.lab.control import LabControl, LabEvents
 from vaxeld.lab.scenario import lab_agent_ids, lab_config_text
 from vaxeld.lab.vaxeld_process import VaxeldProcess
 from vaxeld.render import render_all, write_atomically
+
+_lab_ids = itertools.count(1)
 
 
 @dataclass
@@ -34,6 +40,20 @@ class Lab:
     @property
     def entry(self) -> str:
         return parse_config(self.config_path.read_text()).entry.number
+
+    def events(self) -> LabEvents:
+        return LabEvents("127.0.0.1", self.asterisk.ami_port, "lab", self.asterisk.admin_secret)
+
+    def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
+        """Run `vaxeld ARGS -c <lab config>` the way an operator would."""
+        env = {**os.environ, "VAXELD_AMI_SECRET": self.asterisk.vaxeld_secret}
+        return subprocess.run(
+            [sys.executable, "-m", "vaxeld", *args, "-c", str(self.config_path)],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=60,
+        )
 
     def vaxeld(self, name: str = "vaxeld") -> VaxeldProcess:
         text = self.config_path.read_text()
@@ -58,16 +78,24 @@ def _require_root() -> None:
         pytest.skip("the real Asterisk lab needs root (chroot); run the suite as root")
 
 
-def start_lab(workdir: Path, name: str) -> Lab:
+def start_lab(
+    workdir: Path,
+    name: str,
+    config_text: Callable[[int, int], str] | None = None,
+    render: Callable[[Config, date], dict[str, str]] = render_all,
+) -> Lab:
+    """Start a private Asterisk with ``config_text(ami_port, metrics_port)`` rendered
+    (default: the example config with lab agents, always open)."""
     _require_root()
     chroot = ensure_chroot()
-    asterisk = AsteriskLab(chroot, f"{name}-{os.getpid()}")
-    text = lab_config_text(asterisk.ami_port, free_port())
+    asterisk = AsteriskLab(chroot, f"{name}-{os.getpid()}-{next(_lab_ids)}")
+    make_text = config_text or (lambda ami, metrics: lab_config_text(ami, metrics))
+    text = make_text(asterisk.ami_port, free_port())
     config_path = workdir / "vaxeld.yaml"
     config_path.write_text(text)
     dialplans = workdir / "dialplans"
     config = parse_config(text)
-    write_atomically(dialplans, render_all(config, today_in(config.timezone)))
+    write_atomically(dialplans, render(config, today_in(config.timezone)))
     asterisk.prepare(dialplans)
     asterisk.start()
     control = LabControl("127.0.0.1", asterisk.ami_port, "lab", asterisk.admin_secret)

@@ -121,6 +121,26 @@ exten => _X.,1,Set(A=${DB(vaxlab/answer/${EXTEN})})
  same => n,Wait(${IF($["${T}" = ""]?5:${T})})
  same => n,Hangup()
 
+[vaxeld-lab-schedule]
+; Asks a rendered schedule subroutine about many instants; answers land in AstDB.
+exten => s,1,Answer()
+ same => n,Set(VAXLAB_I=1)
+ same => n(loop),Set(VAXLAB_E=${CUT(VAXLAB_EPOCHS,:,${VAXLAB_I})})
+ same => n,GotoIf($["${VAXLAB_E}" = ""]?done)
+ same => n,Gosub(vaxeld-schedule-${VAXLAB_SCHEDULE},s,1(${VAXLAB_E}))
+ same => n,Set(DB(vaxlab-sched/${VAXLAB_E})=${GOSUB_RETVAL})
+ same => n,Set(VAXLAB_I=$[${VAXLAB_I} + 1])
+ same => n,Goto(loop)
+ same => n(done),Set(DB(vaxlab-sched/done)=${VAXLAB_BATCH})
+ same => n,Hangup()
+
+[vaxeld-outbound]
+; Stands in for the site's outbound context: records what vaxeld's dialplan dialled.
+exten => _X.,1,UserEvent(VaxeldLabDialled,Number: ${EXTEN})
+ same => n,Answer()
+ same => n,Wait(1)
+ same => n,Hangup()
+
 [vaxeld-lab-sip]
 ; Inbound SIP from the lab's SIPp caller reaches the entry number like a trunk would.
 include => vaxeld-entry

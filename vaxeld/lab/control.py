@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import socket
+import threading
+import time
+
 from vaxeld.ami.blocking import BlockingAmi
-from vaxeld.ami.codec import Message
+from vaxeld.ami.codec import Decoder, Message, encode_action
 
 
 class LabControl(BlockingAmi):
@@ -37,3 +41,113 @@ class LabControl(BlockingAmi):
             ("Variable", f"VAXLAB_DELAY={delay:g}"),
         ]
         return self.action("Originate", headers)
+
+    def schedule_decisions(
+        self, schedule: str, epochs: list[int], timeout: float = 60.0
+    ) -> dict[int, str]:
+        """Ask the rendered dialplan's schedule subroutine about each instant."""
+        out: dict[int, str] = {}
+        # AMI input lines are limited to about 1 KiB: 50 epochs fit in one Variable.
+        for i in range(0, len(epochs), 50):
+            out.update(self._schedule_batch(schedule, epochs[i : i + 50], timeout))
+        return out
+
+    def _schedule_batch(self, schedule: str, epochs: list[int], timeout: float) -> dict[int, str]:
+        self.action("DBDelTree", [("Family", "vaxlab-sched")])
+        batch = str(time.monotonic_ns())
+        self.action(
+            "Originate",
+            [
+                ("Channel", "Local/s@vaxeld-lab-schedule/n"),
+                ("Application", "Wait"),
+                ("Data", "120"),
+                ("Async", "true"),
+                ("Variable", f"VAXLAB_SCHEDULE={schedule}"),
+                ("Variable", f"VAXLAB_EPOCHS={':'.join(str(e) for e in epochs)}"),
+                ("Variable", f"VAXLAB_BATCH={batch}"),
+            ],
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            done = self.list_action(
+                "DBGet", "DBGetComplete", [("Family", "vaxlab-sched"), ("Key", "done")]
+            )
+            if any(m.get("Val") == batch for m in done):
+                break
+            time.sleep(0.1)
+        else:
+            raise TimeoutError("the schedule batch did not finish")
+        out: dict[int, str] = {}
+        for epoch in epochs:
+            items = self.list_action(
+                "DBGet", "DBGetComplete", [("Family", "vaxlab-sched"), ("Key", str(epoch))]
+            )
+            out[epoch] = next((m.get("Val") for m in items if m.event == "DBGetResponse"), "")
+        return out
+
+
+class LabEvents:
+    """Collects the UserEvents a lab Asterisk sends, on a thread of its own, so a test
+    can see where a call went even while vaxeld is not running."""
+
+    def __init__(self, host: str, port: int, username: str, secret: str) -> None:
+        self._sock = socket.create_connection((host, port), timeout=10)
+        self._sock.sendall(
+            encode_action(
+                "Login",
+                [("Username", username), ("Secret", secret), ("Events", "user")],
+                "events-1",
+            )
+        )
+        self._decoder = Decoder()
+        self._lock = threading.Lock()
+        self.events: list[Message] = []
+        self._closed = False
+        self._thread = threading.Thread(target=self._read, name="lab-events", daemon=True)
+        self._thread.start()
+
+    def _read(self) -> None:
+        self._sock.settimeout(0.5)
+        while not self._closed:
+            try:
+                data = self._sock.recv(65536)
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            if not data:
+                return
+            msgs = [
+                m
+                for m in self._decoder.feed(data)
+                if isinstance(m, Message) and m.event == "UserEvent"
+            ]
+            with self._lock:
+                self.events.extend(msgs)
+
+    def named(self, kind: str, **headers: str) -> list[Message]:
+        with self._lock:
+            return [
+                m
+                for m in self.events
+                if m.get("UserEvent") == kind and all(m.get(k) == v for k, v in headers.items())
+            ]
+
+    def wait_for(
+        self, kind: str, count: int = 1, timeout: float = 30.0, **headers: str
+    ) -> list[Message]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            found = self.named(kind, **headers)
+            if len(found) >= count:
+                return found
+            time.sleep(0.1)
+        raise TimeoutError(
+            f"{count} x UserEvent {kind} {headers} not seen in {timeout} s; "
+            f"seen: {[m.get('UserEvent') for m in self.events][-20:]}"
+        )
+
+    def close(self) -> None:
+        self._closed = True
+        self._thread.join(timeout=2)
+        self._sock.close()
