@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from lab_fixtures import Lab, start_lab, stop_lab
 
+from vaxeld import calendar as calendar_module
 from vaxeld.config import Config
 from vaxeld.lab.asterisk import count_queue_log
 from vaxeld.lab.scenario import lab_config_text
@@ -79,13 +80,13 @@ def test_holiday_today_closes_the_entry_number(lab_for: list[Lab], tmp_path: Pat
 
     def render_with_today_a_holiday(config: Config, day: date) -> dict[str, str]:
         # Swedish holidays come from the `holidays` library; make today one of them.
-        real = vaxeld.calendar._swedish
+        real = calendar_module._swedish
 
         def swedish(years: object, category: str) -> dict[date, str]:
             found = real(years, category)  # type: ignore[arg-type]
             return {**found, today: "Testdagen"} if category == "public" else found
 
-        with mock.patch.object(vaxeld.calendar, "_swedish", swedish):
+        with mock.patch.object(calendar_module, "_swedish", swedish):
             return render_all(config, day)
 
     lab = start_lab(

@@ -54,15 +54,15 @@ def _start(config: Config) -> str:
     ctx.then("Answer()")
     ctx.then("UserEvent(VaxeldEntry,Entry: ${VAXELD_ENTRY})")
     # FILTER: AstDB is written by vaxeld after validation, but never trust it here.
-    ctx.then(f"Set(LOCAL(mode)=${{FILTER(a-z_,${{DB({CRISIS_FAMILY}/mode)}})}})")
-    ctx.then('GotoIf($["${mode}" = ""]?hours)')
-    ctx.then(f"Set(LOCAL(msg)=${{FILTER(a-z0-9_-,${{DB({CRISIS_FAMILY}/message)}})}})")
-    ctx.then("UserEvent(VaxeldCrisis,Mode: ${mode},Message: ${msg})")
+    ctx.then(f"Set(VAXELD_CRISIS_MODE=${{FILTER(a-z_,${{DB({CRISIS_FAMILY}/mode)}})}})")
+    ctx.then('GotoIf($["${VAXELD_CRISIS_MODE}" = ""]?hours)')
+    ctx.then(f"Set(VAXELD_CRISIS_MSG=${{FILTER(a-z0-9_-,${{DB({CRISIS_FAMILY}/message)}})}})")
+    ctx.then("UserEvent(VaxeldCrisis,Mode: ${VAXELD_CRISIS_MODE},Message: ${VAXELD_CRISIS_MSG})")
     for msg_id, message in config.crisis.messages.items():
-        ctx.then(f'GotoIf($["${{msg}}" != "{msg_id}"]?not-{msg_id})')
+        ctx.then(f'GotoIf($["${{VAXELD_CRISIS_MSG}}" != "{msg_id}"]?not-{msg_id})')
         ctx.play(message.prompt)
         ctx.then("Noop()", label=f"not-{msg_id}")
-    ctx.then('GotoIf($["${mode}" = "announce_only"]?vaxeld-end,s,1)')
+    ctx.then('GotoIf($["${VAXELD_CRISIS_MODE}" = "announce_only"]?vaxeld-end,s,1)')
     ctx.then("Noop()", label="hours")
     if config.entry.schedule is not None:
         ctx.then(f"Gosub(vaxeld-schedule-{config.entry.schedule},s,1(${{EPOCH}}))")
@@ -84,8 +84,8 @@ def _closed(config: Config) -> str:
         "vaxeld-closed-entry",
         "The entry number is closed: every language's closed message, then the configured action.",
     )
-    ctx.ext("s", "Set(LOCAL(reason)=${CUT(GOSUB_RETVAL,-,2)})")
-    ctx.then("UserEvent(VaxeldClosed,Reason: ${reason},Queue: )")
+    ctx.ext("s", "Set(VAXELD_CLOSED_REASON=${CUT(GOSUB_RETVAL,-,2)})")
+    ctx.then("UserEvent(VaxeldClosed,Reason: ${VAXELD_CLOSED_REASON},Queue: )")
     for lang in dict.fromkeys(v for v in config.menu.options.values() if isinstance(v, str)):
         prompt = config.languages[lang].closed_prompt
         if prompt is not None:
@@ -136,18 +136,19 @@ def _menu(config: Config) -> str:
 def _extensions(config: Config) -> str:
     ctx = Context("vaxeld-extension", "Direct dialling of a staff extension from the menu.")
     width = max(len(ext.bounds[0]) for ext in config.menu.extensions)
-    ctx.ext("s", f"Read(LOCAL(rest),,{width - 1},,1,{config.menu.timeout_seconds})")
-    ctx.then("Set(LOCAL(ext)=${FILTER(0-9,${VAXELD_DIGIT}${rest})})")
+    ctx.ext("s", f"Read(VAXELD_EXT_REST,,{width - 1},,1,{config.menu.timeout_seconds})")
+    ctx.then("Set(VAXELD_EXT=${FILTER(0-9,${VAXELD_DIGIT}${VAXELD_EXT_REST})})")
     for ext in config.menu.extensions:
         low, high = ext.bounds
         ctx.then(
-            f"GotoIf($[${{LEN(${{ext}})}} = {len(low)} & ${{ext}} >= {int(low)} & "
-            f"${{ext}} <= {int(high)}]?dial)"
+            # "0" in front keeps the expression valid when nothing was dialled.
+            f"GotoIf($[${{LEN(${{VAXELD_EXT}})}} = {len(low)} & 0${{VAXELD_EXT}} >= {int(low)} & "
+            f"0${{VAXELD_EXT}} <= {int(high)}]?dial)"
         )
-    ctx.then("UserEvent(VaxeldMenu,Result: invalid,Digit: ${ext})")
+    ctx.then("UserEvent(VaxeldMenu,Result: invalid,Digit: ${VAXELD_EXT})")
     ctx.then("Goto(vaxeld-menu,s,retry)")
-    ctx.then("UserEvent(VaxeldExtension,Extension: ${ext})", label="dial")
-    ctx.then(f"Dial(Local/${{ext}}@{config.dial_context})")
+    ctx.then("UserEvent(VaxeldExtension,Extension: ${VAXELD_EXT})", label="dial")
+    ctx.then(f"Dial(Local/${{VAXELD_EXT}}@{config.dial_context})")
     ctx.then("Hangup()")
     return ctx.text()
 
@@ -202,8 +203,8 @@ def _queues(config: Config) -> str:
             )
             ctx.then(f"Goto(vaxeld-queue-{overflow.to},s,1)")
         if q.schedule is not None and q.schedule != config.entry.schedule:
-            ctx.then("Set(LOCAL(reason)=${CUT(GOSUB_RETVAL,-,2)})", label="closed")
-            ctx.then(f"UserEvent(VaxeldClosed,Reason: ${{reason}},Queue: {name})")
+            ctx.then("Set(VAXELD_CLOSED_REASON=${CUT(GOSUB_RETVAL,-,2)})", label="closed")
+            ctx.then(f"UserEvent(VaxeldClosed,Reason: ${{VAXELD_CLOSED_REASON}},Queue: {name})")
             prompt = config.languages[q.language].closed_prompt
             if prompt is not None:
                 ctx.play(prompt)
