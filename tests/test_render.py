@@ -91,3 +91,42 @@ def test_failed_write_leaves_old_files_intact(
     assert (tmp_path / "a.conf").read_text() == "old a\n"
     assert (tmp_path / "b.conf").read_text() == "old b\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.conf", "b.conf"]
+
+
+def test_crisis_is_checked_before_opening_hours_and_menu() -> None:
+    text = render()[EXTENSIONS_FILE]
+    start = text.split("[vaxeld-start]")[1].split("\n[")[0]
+    crisis = start.index("DB(vaxeld/crisis/mode)")
+    hours = start.index("Gosub(vaxeld-schedule-kontorstid,s,1(${EPOCH}))")
+    assert crisis < hours < start.index("Goto(${VAXELD_NEXT},s,1)")
+    assert "FILTER(a-z0-9_-,${DB(vaxeld/crisis/message)})" in start
+    assert 'GotoIf($["${VAXELD_CRISIS_MODE}" = "announce_only"]?vaxeld-end,s,1)' in start
+
+
+def test_legacy_numbers_route_to_menu_language_or_queue() -> None:
+    entry = render()[EXTENSIONS_FILE].split("[vaxeld-entry]")[1].split("\n[")[0]
+    assert "exten => 0313651000,1,Set(__VAXELD_ENTRY=0313651000)" in entry
+    assert "Set(__VAXELD_NEXT=vaxeld-lang-sv)" in entry  # Socialtjänsten: Swedish directly
+    assert "Set(__VAXELD_NEXT=vaxeld-queue-ar)" in entry  # Tolkförmedlingen: queue ar
+
+
+def test_overflow_and_own_hours_in_queue_contexts() -> None:
+    text = render()[EXTENSIONS_FILE]
+    sv = text.split("[vaxeld-queue-sv]")[1].split("\n[")[0]
+    assert "Queue(sv,,,,300)" in sv  # overflow after 300 s, before max wait 900
+    assert '"${QUEUESTATUS}" = "TIMEOUT" | "${QUEUESTATUS}" = "JOINEMPTY"' in sv
+    assert "Goto(vaxeld-queue-vaxel,s,1)" in sv
+    ar = text.split("[vaxeld-queue-ar]")[1].split("\n[")[0]
+    assert "Gosub(vaxeld-schedule-tolkservice,s,1(${EPOCH}))" in ar
+    assert "UserEvent(VaxeldClosed,Reason: ${VAXELD_CLOSED_REASON},Queue: ar)" in ar
+    queues = render()[QUEUES_FILE]
+    assert "joinempty = unavailable,invalid" in queues.split("[en]")[1].split("\n[")[0]
+    assert "; dynamic: Lars Holm (PJSIP/agent1006)" in queues
+
+
+def test_calendar_has_holidays_of_this_year_and_next() -> None:
+    text = render()[EXTENSIONS_FILE]
+    assert "VAXELD_CALENDAR_END=2027-12-31" in text
+    assert "exten => 20261224,1,Return(closed-holiday)" in text  # julafton
+    assert "exten => 20270625,1,Return(closed-holiday)" in text  # midsommarafton 2027
+    assert "exten => 20261228,1,Return(closed-exception)" in text  # Klämdag
