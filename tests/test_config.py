@@ -150,3 +150,47 @@ def test_ambiguous_language_queue_and_duplicate_numbers_are_errors() -> None:
     assert (
         f"legacy_numbers.1.number (line {line}): '031-365 00 00' is already used by entry.number"
     ) in _errors(text)
+
+
+def test_overflow_into_itself_or_in_a_cycle_is_an_error() -> None:
+    text = _example_with(
+        "overflow: {to: vaxel, when_empty: true}", "overflow: {to: en, when_empty: true}"
+    )
+    line = _line_of(text, "overflow: {to: en, when_empty: true}")
+    assert f"queues.en.overflow.to (line {line}): a queue cannot overflow into itself" in (
+        _errors(text)
+    )
+    text = _example_with(
+        "    max_wait_seconds: 1200\n",
+        "    max_wait_seconds: 1200\n    overflow: {to: sv, after_seconds: 60}\n",
+    )
+    errors = _errors(text)
+    assert any(
+        "overflow cycle: sv -> vaxel -> sv" in e or "overflow cycle: vaxel -> sv -> vaxel" in e
+        for e in errors
+    ), errors
+
+
+def test_digit_used_twice_in_the_menu_is_an_error() -> None:
+    text = _example_with('    "5": fi\n', '    "5": fi\n    "5": sv\n')
+    assert any("menu.options.5: duplicate key" in e for e in _errors(text))
+
+
+def test_extension_range_that_swallows_a_number_or_a_menu_digit_is_an_error() -> None:
+    text = _example_with('{range: "6000-6999"}', '{range: "0300000000-0399999999"}')
+    errors = _errors(text)
+    assert any(
+        e.startswith("menu.extensions.0.range") and "swallows entry.number 0313650000" in e
+        for e in errors
+    ), errors
+    assert any("starts with 0, which is already a menu choice" in e for e in errors)
+
+
+def test_unknown_schedule_queue_and_group_language_mismatch_are_errors() -> None:
+    text = _example_with("  schedule: kontorstid\n", "  schedule: kvällstid\n")
+    assert any(
+        e.startswith("entry.schedule") and "unknown schedule 'kvällstid'" in e
+        for e in _errors(text)
+    )
+    text = _example_with("languages: [fi, sv]", "languages: [sv]")
+    assert any("queue 'fi' is in 'fi', which this group does not speak" in e for e in _errors(text))
