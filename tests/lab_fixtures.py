@@ -55,11 +55,15 @@ class Lab:
             timeout=60,
         )
 
-    def vaxeld(self, name: str = "vaxeld") -> VaxeldProcess:
+    def vaxeld(self, name: str = "vaxeld", ami_port: int | None = None) -> VaxeldProcess:
+        """A vaxeld for this lab on a free metrics port (and another AMI port, e.g. a proxy)."""
         text = self.config_path.read_text()
         port = free_port()
         config = self.workdir / f"{name}.yaml"
-        config.write_text(text.replace(f"port: {self.metrics_port}", f"port: {port}", 1))
+        text = text.replace(f"port: {self.metrics_port}", f"port: {port}", 1)
+        if ami_port is not None:
+            text = text.replace(f"port: {self.asterisk.ami_port}", f"port: {ami_port}", 1)
+        config.write_text(text)
         return VaxeldProcess(
             config,
             port,
@@ -83,14 +87,19 @@ def start_lab(
     name: str,
     config_text: Callable[[int, int], str] | None = None,
     render: Callable[[Config, date], dict[str, str]] = render_all,
+    queue_log: bool = False,
+    edit: Callable[[str], str] = lambda text: text,
 ) -> Lab:
     """Start a private Asterisk with ``config_text(ami_port, metrics_port)`` rendered
     (default: the example config with lab agents, always open)."""
     _require_root()
     chroot = ensure_chroot()
     asterisk = AsteriskLab(chroot, f"{name}-{os.getpid()}-{next(_lab_ids)}")
-    make_text = config_text or (lambda ami, metrics: lab_config_text(ami, metrics))
-    text = make_text(asterisk.ami_port, free_port())
+    log_path = asterisk.queue_log if queue_log else None
+    make_text = config_text or (
+        lambda ami, metrics: lab_config_text(ami, metrics, queue_log=log_path)
+    )
+    text = edit(make_text(asterisk.ami_port, free_port()))
     config_path = workdir / "vaxeld.yaml"
     config_path.write_text(text)
     dialplans = workdir / "dialplans"

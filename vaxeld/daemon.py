@@ -1,4 +1,5 @@
-"""The asyncio shell: one TaskGroup owns an AMI session per PBX and the metrics server.
+"""The asyncio shell: one TaskGroup owns a tracker per PBX and the metrics server;
+SIGTERM/SIGINT stop it, SIGHUP reloads the config (only when the new one is valid).
 
 Everything here is wiring. The decisions live in the pure reducer; this module
 feeds it events with a monotonic clock and hands its changes to the metrics.
@@ -10,131 +11,17 @@ import asyncio
 import os
 import signal
 import socket
-import time
-from collections.abc import Callable, Sequence
-from datetime import date, datetime
-from datetime import time as dtime
+from collections.abc import Sequence
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import structlog
 from prometheus_client import start_http_server
 
-from vaxeld.ami.codec import Message
-from vaxeld.ami.session import AmiConnectionLost, AmiError, AmiSession
-from vaxeld.config import Config, PbxConfig, read_secret
+from vaxeld.config import Config, ConfigError, PbxConfig, load_config, read_secret
 from vaxeld.metrics import Metrics, PbxView
-from vaxeld.render.dialplan import CRISIS_FAMILY
-from vaxeld.render.schedule import CALENDAR_VARIABLE
-from vaxeld.state import SwitchboardState, apply, resync
-from vaxeld.state.changes import Change
+from vaxeld.tracker import PbxTracker
 
 log = structlog.get_logger("vaxeld.daemon")
-
-# Only the events vaxeld uses; Asterisk drops the rest before they reach the socket.
-EVENT_FILTERS = (
-    "Event: Queue",  # QueueCallerJoin/Leave/Abandon, QueueMember*
-    "Event: Agent",  # AgentCalled/Connect/Complete/RingNoAnswer/Dump
-    "Event: UserEvent",  # the rendered dialplan's VaxeldEntry, VaxeldLanguage, ...
-    "Event: FullyBooted",
-    "Event: Shutdown",
-)
-
-
-class PbxTracker:
-    """Live state of one PBX: owns its AMI session and applies events to the reducer."""
-
-    def __init__(
-        self,
-        pbx: PbxConfig,
-        secret: str,
-        metrics_sink: Callable[[str, list[Change]], None],
-        tz: str = "Europe/Stockholm",
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self.name = pbx.name
-        self.state = SwitchboardState(pbx=pbx.name)
-        self._record = metrics_sink
-        self._clock = clock
-        self._resync_buffer: list[Message] | None = None
-        self._tz = tz
-        self.polled: dict[str, float] = {}
-        self.session = AmiSession(
-            host=pbx.host,
-            port=pbx.port,
-            username=pbx.username,
-            secret=secret,
-            on_event=self.on_event,
-            on_connect=self.on_connect,
-            event_filters=EVENT_FILTERS,
-            ping_interval=pbx.ping_interval_seconds,
-            ping_timeout=pbx.ping_timeout_seconds,
-            name=pbx.name,
-        )
-
-    def on_event(self, msg: Message) -> None:
-        if self._resync_buffer is not None:
-            self._resync_buffer.append(msg)
-            return
-        self._apply(msg)
-
-    def _apply(self, msg: Message) -> None:
-        self.state, changes = apply(self.state, msg, self._clock())
-        if changes:
-            self._record(self.name, changes)
-
-    async def on_connect(self, session: AmiSession) -> None:
-        """Rebuild the live picture from QueueStatus, then replay what arrived meanwhile."""
-        self._resync_buffer = []
-        try:
-            status = await session.list_action("QueueStatus", "QueueStatusComplete")
-            touched = {m.get("Uniqueid") for m in self._resync_buffer if m.get("Uniqueid")}
-            self.state, changes = resync(self.state, status, self._clock(), keep=touched)
-            self._record(self.name, changes)
-            log.info(
-                "state_resynced",
-                pbx=self.name,
-                waiting=sum(1 for c in self.state.calls.values() if c.waiting),
-                members=len(self.state.members),
-            )
-        except (AmiError, AmiConnectionLost, TimeoutError) as exc:
-            log.warning("state_resync_failed", pbx=self.name, error=str(exc))
-            raise AmiConnectionLost(f"resync failed: {exc}") from None
-        finally:
-            buffered, self._resync_buffer = self._resync_buffer or [], None
-            for msg in buffered:
-                self._apply(msg)
-
-    def view(self) -> PbxView:
-        return PbxView(self.name, self.state, self.session.stats, dict(self.polled))
-
-    async def poll_forever(self, interval: float = 15.0) -> None:
-        """Read what lives only in Asterisk: the crisis switch and the calendar's end."""
-        while True:
-            await self.session.wait_connected()
-            try:
-                await self._poll_once()
-            except (AmiError, AmiConnectionLost, TimeoutError) as exc:
-                log.info("poll_failed", pbx=self.name, error=str(exc))
-            await asyncio.sleep(interval)
-
-    async def _poll_once(self) -> None:
-        try:
-            items = await self.session.list_action(
-                "DBGet", "DBGetComplete", {"Family": CRISIS_FAMILY, "Key": "mode"}
-            )
-            mode = next((m.get("Val") for m in items if m.event == "DBGetResponse"), "")
-        except AmiError:  # "Database entry not found": the switch is off
-            mode = ""
-        self.polled["crisis_active"] = 1.0 if mode else 0.0
-        reply = await self.session.action("Getvar", {"Variable": CALENDAR_VARIABLE})
-        try:
-            end = date.fromisoformat(reply.get("Value"))
-        except ValueError:
-            self.polled.pop("calendar_end", None)
-            return
-        last = datetime.combine(end, dtime(23, 59, 59), ZoneInfo(self._tz))
-        self.polled["calendar_end"] = last.timestamp()
 
 
 def _sd_notify(message: str) -> None:
@@ -154,16 +41,63 @@ class Daemon:
         self, config: Config, config_path: Path, environ: dict[str, str] | None = None
     ) -> None:
         self.config, self.config_path = config, config_path
-        env = dict(os.environ if environ is None else environ)
-        self.trackers: list[PbxTracker] = []
+        self._env = dict(os.environ if environ is None else environ)
         self.metrics = Metrics(config, self.views)
-        for pbx in config.pbxs:
-            self.trackers.append(
-                PbxTracker(pbx, read_secret(pbx, env), self.metrics.record, config.timezone)
-            )
+        self.trackers: dict[str, PbxTracker] = {
+            pbx.name: self._tracker(pbx, config) for pbx in config.pbxs
+        }
+        self._tasks: dict[str, list[asyncio.Task[None]]] = {}
+
+    def _tracker(self, pbx: PbxConfig, config: Config) -> PbxTracker:
+        return PbxTracker(pbx, read_secret(pbx, self._env), self.metrics.record, config.timezone)
 
     def views(self) -> Sequence[PbxView]:
-        return [t.view() for t in self.trackers]
+        return [t.view() for t in list(self.trackers.values())]
+
+    def _start(self, tg: asyncio.TaskGroup, tracker: PbxTracker) -> None:
+        self._tasks[tracker.name] = [
+            tg.create_task(tracker.session.run(), name=f"ami-{tracker.name}"),
+            tg.create_task(tracker.poll_forever(), name=f"poll-{tracker.name}"),
+            tg.create_task(tracker.reconcile_forever(), name=f"queue-log-{tracker.name}"),
+        ]
+
+    def _stop_tracker(self, name: str) -> None:
+        for task in self._tasks.pop(name, []):
+            task.cancel()
+        self.trackers.pop(name, None)
+
+    def reload(self, tg: asyncio.TaskGroup) -> bool:
+        """Re-read the config; swap only when it is valid. Returns whether it was."""
+        try:
+            new = load_config(self.config_path)
+            fresh = {p.name: p for p in new.pbxs}
+            old = {p.name: p for p in self.config.pbxs}
+            changed = [p for name, p in fresh.items() if old.get(name) != p]
+            for pbx in changed:
+                read_secret(pbx, dict(os.environ))  # fail before touching anything
+        except ConfigError as exc:
+            self.metrics.reload_result(ok=False)
+            log.error(
+                "config_reload_failed",
+                path=str(self.config_path),
+                problems=[str(p) for p in exc.problems],
+                kept="the running config",
+            )
+            return False
+        self.metrics.reconfigure(new)
+        for name in set(old) - set(fresh):
+            self._stop_tracker(name)
+        for pbx in changed:
+            self._stop_tracker(pbx.name)
+            self._env = dict(os.environ)
+            self.trackers[pbx.name] = tracker = self._tracker(pbx, new)
+            self._start(tg, tracker)
+        self.config = new
+        self.metrics.reload_result(ok=True)
+        log.info(
+            "config_reloaded", path=str(self.config_path), restarted_pbxs=[p.name for p in changed]
+        )
+        return True
 
     async def run(self) -> None:
         m = self.config.metrics
@@ -177,9 +111,9 @@ class Daemon:
             loop.add_signal_handler(sig, stop.set)
         try:
             async with asyncio.TaskGroup() as tg:
-                for tracker in self.trackers:
-                    tg.create_task(tracker.session.run(), name=f"ami-{tracker.name}")
-                    tg.create_task(tracker.poll_forever(), name=f"poll-{tracker.name}")
+                loop.add_signal_handler(signal.SIGHUP, self.reload, tg)
+                for tracker in self.trackers.values():
+                    self._start(tg, tracker)
                 _sd_notify("READY=1")
                 await stop.wait()
                 log.info("stopping")
@@ -188,7 +122,7 @@ class Daemon:
         except* _Stop:
             pass
         finally:
-            for sig in (signal.SIGTERM, signal.SIGINT):
+            for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
                 loop.remove_signal_handler(sig)
             server.shutdown()
             thread.join(timeout=5)

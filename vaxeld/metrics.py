@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from prometheus_client import (
     CollectorRegistry,
     Counter,
+    Gauge,
     Histogram,
     Info,
     disable_created_metrics,
@@ -161,9 +162,34 @@ class Metrics:
             "AMI events that could not be used (missing fields).",
             ("pbx", "event"),
         )
+        self.reloads = counter(
+            "vaxeld_config_reloads", "Config reloads (SIGHUP) by result.", ("result",)
+        )
+        self.reload_ok = Gauge(
+            "vaxeld_config_last_reload_success",
+            "1 when the last reload succeeded (or none happened), 0 when "
+            "it failed and the previous config is still running.",
+            registry=r,
+        )
+        self.reload_ok.set(1)
+        self.reloads.labels("success")
+        self.reloads.labels("failure")
         Info("vaxeld_build", "vaxeld build information.", registry=r).info({"version": __version__})
         self._init_series(config)
-        r.register(_SnapshotCollector(views, config, clock))
+        self._collector = _SnapshotCollector(views, config, clock)
+        r.register(self._collector)
+
+    def reconfigure(self, config: Config) -> None:
+        """Take a reloaded config's queues and numbers as label values from now on.
+        Histogram buckets stay as they were until the next restart."""
+        self._languages = {name: q.language for name, q in config.queues.items()}
+        self._entries = config.entries()
+        self._init_series(config)
+        self._collector.configure(config)
+
+    def reload_result(self, ok: bool) -> None:
+        self.reloads.labels("success" if ok else "failure").inc()
+        self.reload_ok.set(1 if ok else 0)
 
     def _init_series(self, config: Config) -> None:
         """Create every bounded series at zero, so rate() and dashboards see them at once."""
@@ -239,6 +265,9 @@ class _SnapshotCollector(Collector):
         self, views: Callable[[], Sequence[PbxView]], config: Config, clock: Callable[[], float]
     ) -> None:
         self._views, self._clock = views, clock
+        self.configure(config)
+
+    def configure(self, config: Config) -> None:
         self._languages = {name: q.language for name, q in config.queues.items()}
         self._entries = config.entries()
         # (queue, interface) -> site, for the members' site label.
@@ -293,6 +322,30 @@ class _SnapshotCollector(Collector):
             "When the rendered holiday calendar runs out (end of that day, UTC).",
             ["pbx"],
         )
+        recovered = count(
+            "vaxeld_queue_log_recovered",
+            "Call outcomes counted from queue_log because AMI did not deliver "
+            "them (outages, restarts).",
+        )
+        duplicates = count(
+            "vaxeld_duplicate_outcomes_suppressed",
+            "Outcomes reported by both AMI and queue_log, counted once.",
+        )
+        log_configured = gauge(
+            "vaxeld_queue_log_configured",
+            "1 when queue_log recovery is configured for the PBX; 0 means "
+            "outcomes missed during outages are only counted as unknown.",
+            ["pbx"],
+        )
+        outage = count(
+            "vaxeld_ami_outage_seconds",
+            "Seconds without a working AMI connection since vaxeld started.",
+        )
+        last_event = gauge(
+            "vaxeld_ami_last_event_timestamp_seconds",
+            "Wall-clock time of the last AMI event received.",
+            ["pbx"],
+        )
         stats_metrics = {
             "connects": count("vaxeld_ami_connects", "Successful AMI logins."),
             "events": count("vaxeld_ami_events", "AMI events received."),
@@ -332,6 +385,15 @@ class _SnapshotCollector(Collector):
                 crisis.add_metric([pbx], view.polled["crisis_active"])
             if "calendar_end" in view.polled:
                 calendar.add_metric([pbx], view.polled["calendar_end"])
+            recovered.add_metric([pbx], view.polled.get("queue_log_recovered", 0.0))
+            duplicates.add_metric([pbx], view.polled.get("duplicates_suppressed", 0.0))
+            log_configured.add_metric([pbx], view.polled.get("queue_log_configured", 0.0))
+            down = view.stats.outage_seconds
+            if view.stats.down_since is not None:
+                down += max(0.0, now - view.stats.down_since)
+            outage.add_metric([pbx], down)
+            if view.stats.last_event_at:
+                last_event.add_metric([pbx], view.stats.last_event_at)
             for attr, family in stats_metrics.items():
                 family.add_metric([pbx], getattr(view.stats, attr))
         yield from (

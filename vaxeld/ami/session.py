@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import itertools
 import random
+import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
@@ -51,6 +52,9 @@ class SessionStats:
     handler_errors: int = 0
     bytes_received: int = 0
     auth_failures: int = 0
+    outage_seconds: float = 0.0  # finished outages; an ongoing one runs from down_since
+    down_since: float | None = None  # monotonic time the connection was lost
+    last_event_at: float = 0.0  # wall-clock time of the last event
 
 
 @dataclass
@@ -200,6 +204,9 @@ class AmiSession:
                 await self.action("Filter", {"Operation": "Add", "Filter": expr})
             self.stats.connected = True
             self.stats.connects += 1
+            if self.stats.down_since is not None:
+                self.stats.outage_seconds += time.monotonic() - self.stats.down_since
+                self.stats.down_since = None
             self._ready.set()
             log.info(
                 "ami_connected",
@@ -275,6 +282,7 @@ class AmiSession:
         if "Event" not in item:
             return
         self.stats.events += 1
+        self.stats.last_event_at = time.time()
         try:
             self._on_event(item)
         except Exception as exc:
@@ -292,6 +300,8 @@ class AmiSession:
     def _drop_connection(self, why: str) -> None:
         was_connected = self._ready.is_set()
         self._ready.clear()
+        if self.stats.down_since is None:
+            self.stats.down_since = time.monotonic()
         self.stats.connected = False
         if self._writer is not None:
             self._writer.close()

@@ -81,6 +81,9 @@ class PbxConfig(Strict):
     secret_file: Path | None = None
     secret_env: Annotated[str, StringConstraints(pattern=ENV_RE)] | None = None
     site: Name = "main"
+    # Asterisk's queue_log as seen from vaxeld (same host): read to recover call outcomes
+    # AMI did not deliver. Without it, such calls are counted as outcome unknown.
+    queue_log: Path | None = None
     ping_interval_seconds: float = Field(10.0, gt=0)
     ping_timeout_seconds: float = Field(5.0, gt=0)
 

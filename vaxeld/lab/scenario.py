@@ -20,18 +20,24 @@ def lab_config_text(
     example: Path = EXAMPLE_CONFIG,
     secret_env: str = "VAXELD_AMI_SECRET",
     always_open: bool = True,
+    queue_log: Path | None = None,
 ) -> str:
     """The example config with lab ports and Local-channel agents instead of phones.
 
     PJSIP/agentNNNN becomes Local/NNNN@vaxeld-lab-agents/n, so a lab agent with the
     same number answers and talks as set in AstDB (see LabControl.set_agent).
-    With ``always_open`` the opening hours are dropped, so tests run at any hour.
+    With ``always_open`` the opening hours are dropped, so tests run at any hour;
+    ``queue_log`` lets vaxeld recover from Asterisk's queue_log.
     """
     text = example.read_text(encoding="utf-8")
     text = re.sub(r"(\n    port:) \d+", rf"\1 {ami_port}", text, count=1)
     text = re.sub(r"(\n  port:) \d+", rf"\1 {metrics_port}", text, count=1)
     text = re.sub(r"secret_env: \w+", f"secret_env: {secret_env}", text)
     text = re.sub(r"PJSIP/agent(\d+)(@[\w-]+)?", r"Local/\1@vaxeld-lab-agents/n", text)
+    if queue_log is not None:
+        text = text.replace(
+            "    site: stadshuset\n", f"    site: stadshuset\n    queue_log: {queue_log}\n", 1
+        )
     if always_open:
         text = re.sub(r"\n +schedule: [\w-]+(?=\n)", "", text)
     text = re.sub(r"timeout_seconds: \d+", f"timeout_seconds: {menu_timeout}", text, count=1)

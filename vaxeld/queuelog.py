@@ -1,0 +1,131 @@
+"""Asterisk's queue_log: parse it, and follow it incrementally through rotation.
+
+queue_log is Asterisk's own record of every queue call. vaxeld reads it to
+recover what it could not see over AMI (an outage, a dropped frame), so its
+counts end up equal to Asterisk's. Lines look like
+
+    time|uniqueid|queue|agent|EVENT|data1|data2|data3
+
+The reader keeps its place (file identity and offset) between reads, finishes
+a rotated file before opening the new one, starts over when the file was
+truncated, and never returns a line that is not yet complete.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+
+# The events that decide vaxeld's counts.
+COUNTED_EVENTS = frozenset({"ENTERQUEUE", "CONNECT", "ABANDON", "EXITWITHTIMEOUT", "EXITEMPTY"})
+MAX_LINE = 4096
+
+
+@dataclass(frozen=True, slots=True)
+class QueueLogEntry:
+    time: int
+    uniqueid: str
+    queue: str
+    agent: str
+    event: str
+    data: tuple[str, ...]
+
+    def field(self, n: int) -> str:
+        """data1 is field(1)."""
+        return self.data[n - 1] if len(self.data) >= n else ""
+
+    def int_field(self, n: int) -> int:
+        try:
+            return int(self.field(n))
+        except ValueError:
+            return 0
+
+
+def parse_line(line: str) -> QueueLogEntry | None:
+    """One queue_log line, or None when it is not a well-formed line."""
+    parts = line.rstrip("\r\n").split("|")
+    if len(parts) < 5 or not parts[0].isdigit():
+        return None
+    return QueueLogEntry(int(parts[0]), parts[1], parts[2], parts[3], parts[4], tuple(parts[5:]))
+
+
+class QueueLogReader:
+    """Follows one queue_log file. Blocking I/O: call it from a thread."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._fh: IO[bytes] | None = None
+        self._ino: int | None = None
+        self._partial = b""
+        self.lines_read = 0
+        self.bad_lines = 0
+
+    @property
+    def position(self) -> tuple[int | None, int]:
+        """(inode, offset) of the next unread byte."""
+        return (self._ino, self._fh.tell() - len(self._partial) if self._fh else 0)
+
+    def start_at_end(self) -> None:
+        """Skip what is already there: a fresh vaxeld counts from now, from zero."""
+        if self._open(at_end=True):
+            self._partial = b""
+
+    def _open(self, at_end: bool) -> bool:
+        try:
+            fh = open(self.path, "rb")  # noqa: SIM115 - kept open to survive rotation
+        except OSError:
+            return False
+        if self._fh is not None:
+            self._fh.close()
+        self._fh = fh
+        self._ino = os.fstat(fh.fileno()).st_ino
+        if at_end:
+            fh.seek(0, os.SEEK_END)
+        self._partial = b""
+        return True
+
+    def read_new(self) -> list[QueueLogEntry]:
+        """Every complete line added since the last call, in order."""
+        if self._fh is None and not self._open(at_end=False):
+            return []
+        assert self._fh is not None
+        entries = self._drain()
+        try:
+            st = os.stat(self.path)
+        except OSError:
+            return entries  # rotated away and not yet recreated
+        if st.st_ino != self._ino:
+            # Rotated: the old file is finished (drained above); the new one starts at 0.
+            if self._open(at_end=False):
+                entries += self._drain()
+        elif st.st_size < self._fh.tell():
+            # Truncated in place (copytruncate): start over.
+            self._fh.seek(0)
+            self._partial = b""
+            entries += self._drain()
+        return entries
+
+    def _drain(self) -> list[QueueLogEntry]:
+        assert self._fh is not None
+        data = self._partial + self._fh.read()
+        lines = data.split(b"\n")
+        self._partial = lines.pop()
+        if len(self._partial) > MAX_LINE:  # no newline for too long: not a queue_log
+            self.bad_lines += 1
+            self._partial = b""
+        out = []
+        for raw in lines:
+            entry = parse_line(raw.decode("utf-8", "replace"))
+            self.lines_read += 1
+            if entry is None:
+                self.bad_lines += 1
+            else:
+                out.append(entry)
+        return out
+
+    def close(self) -> None:
+        if self._fh is not None:
+            self._fh.close()
+            self._fh = None
