@@ -168,9 +168,11 @@ def test_counts_equal_queue_log_through_ami_cuts_and_an_asterisk_restart(
             f"{total(final, 'vaxeld_ami_connects_total'):.0f}"
         )
         assert got == expected
-        # The first connect, one after each cut, one after the restart.
-        assert total(final, "vaxeld_ami_connects_total") >= 1 + proxy.cuts + 1
-        assert total(final, "vaxeld_queue_log_recovered_total") > 0
+        # The first connect and one after each cut (the restart may fall into a cut's
+        # reconnect and then needs no connect of its own).
+        assert total(final, "vaxeld_ami_connects_total") >= 1 + proxy.cuts
+        # queue_log was read all along: every outcome AMI also delivered was suppressed once.
+        assert total(final, "vaxeld_duplicate_outcomes_suppressed_total") > 0
         answered = sum(q["answered"] for q in expected.values())
         abandoned = sum(q["abandoned"] for q in expected.values())
         assert answered > 20 and abandoned > 5

@@ -405,5 +405,10 @@ class _SnapshotCollector(Collector):
             synced,
             crisis,
             calendar,
+            recovered,
+            duplicates,
+            log_configured,
+            outage,
+            last_event,
             *stats_metrics.values(),
         )
