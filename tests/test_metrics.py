@@ -126,3 +126,104 @@ def test_overflow_closed_and_contact_centre_offered_are_counted() -> None:
     assert (
         total(s, "vaxeld_entry_info", entry="0313651000", label="Stadsbyggnadskontoret växel") == 1
     )
+
+
+def test_service_level_short_abandons_and_agents() -> None:
+    from vaxeld.state.changes import (
+        CallCompleted,
+        CallExited,
+        MenuAbandoned,
+        RingNoAnswer,
+    )
+
+    m = make(SwitchboardState())
+    e = "0313650000"
+    m.record(
+        "main",
+        [
+            CallAnswered("sv", "1", "Åsa Lindqvist", 20.0, e),  # within 20 s (<=)
+            CallAnswered("sv", "2", "Johan Berg", 21.0, e),
+            CallAbandoned("sv", "3", 2.0, e),  # short
+            CallAbandoned("sv", "4", 40.0, e),
+            CallExited("sv", "5", "timeout", 900.0, e),
+            CallCompleted("sv", "1", "Åsa Lindqvist", 95.0, "caller"),
+            RingNoAnswer("sv", "Johan Berg", 15.0),
+            RingNoAnswer("sv", "Nobody Known", 15.0),
+            MenuAbandoned("6", e),
+        ],
+    )
+    s = scrape(m)
+    assert total(s, "vaxeld_queue_service_level_met_total", queue="sv") == 1
+    # formula "offered": answered + abandoned + timed out = 5
+    assert total(s, "vaxeld_queue_service_level_calls_total", queue="sv") == 5
+    assert total(s, "vaxeld_queue_calls_abandoned_short_total", queue="sv") == 1
+    assert total(s, "vaxeld_queue_calls_abandoned_total", queue="sv") == 2
+    assert total(s, "vaxeld_menu_abandoned_total", entry=e) == 1
+    assert (
+        total(
+            s,
+            "vaxeld_agent_calls_answered_total",
+            agent="Åsa Lindqvist",
+            site="stadshuset",
+            group="kontaktcenter-sv",
+        )
+        == 1
+    )
+    assert total(s, "vaxeld_agent_talk_seconds_sum", agent="Åsa Lindqvist") == 95.0
+    assert total(s, "vaxeld_agent_ring_no_answer_total", agent="Johan Berg") == 1
+    assert total(s, "vaxeld_agent_ring_no_answer_total", agent="other") == 1
+    assert total(s, "vaxeld_queue_service_level_target_seconds", queue="ar") == 30
+
+
+def test_service_level_formula_without_short_abandons_and_timeouts(tmp_path: Path) -> None:
+    config_path = tmp_path / "c.yaml"
+    config_path.write_text(
+        EXAMPLE.read_text().replace(
+            "  port: 9468\n", "  port: 9468\n  service_level_formula: answered_and_long_abandoned\n"
+        )
+    )
+    config = load_config(config_path)
+    m = Metrics(config, lambda: [], clock=lambda: 0.0)
+    from vaxeld.state.changes import CallExited
+
+    m.record(
+        "main",
+        [
+            CallAnswered("sv", "1", "A", 3.0),
+            CallAbandoned("sv", "2", 1.0),
+            CallAbandoned("sv", "3", 30.0),
+            CallExited("sv", "4", "timeout", 900.0),
+        ],
+    )
+    assert total(scrape(m), "vaxeld_queue_service_level_calls_total", queue="sv") == 2
+
+
+def test_agent_state_is_one_hot_per_configured_agent() -> None:
+    state = SwitchboardState(
+        members={
+            ("sv", "PJSIP/agent1001"): Member(
+                "sv", "PJSIP/agent1001", "Åsa Lindqvist", status=1, paused=True
+            ),
+            ("sv", "PJSIP/agent1002"): Member("sv", "PJSIP/agent1002", "Johan Berg", status=2),
+            ("sv", "PJSIP/agent1003"): Member("sv", "PJSIP/agent1003", "Maria Öberg", status=5),
+            ("en", "PJSIP/agent1004"): Member("en", "PJSIP/agent1004", "Sara Khan", status=1),
+        }
+    )
+    s = scrape(make(state))
+    states = {
+        a: next(
+            lab
+            for (n, labels), v in s.items()
+            if n == "vaxeld_agent_state" and v == 1 and ("agent", a) in labels
+            for lab in [dict(labels)["state"]]
+        )
+        for a in ("Åsa Lindqvist", "Johan Berg", "Maria Öberg", "Sara Khan", "Lars Holm")
+    }
+    assert states == {
+        "Åsa Lindqvist": "paused",
+        "Johan Berg": "busy",
+        "Maria Öberg": "unavailable",
+        "Sara Khan": "available",
+        "Lars Holm": "logged_out",
+    }
+    assert total(s, "vaxeld_agent_state", agent="Hodan Abdi", site="angered") == 1

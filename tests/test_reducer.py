@@ -241,3 +241,53 @@ def test_closed_crisis_and_menu_attempts_are_reported() -> None:
         MenuAttempt("11.1", "invalid"),
         CallClosed("11.1", "0313650000", "", "holiday"),
     ]
+
+
+def test_hang_up_in_the_menu_is_a_menu_abandon_but_not_after_routing() -> None:
+    _, changes = run(
+        [
+            user("VaxeldEntry", "12.1", Entry="0313650000"),
+            user("VaxeldMenu", "12.1", Result="timeout"),
+            user("VaxeldHangup", "12.1"),
+            user("VaxeldEntry", "12.2", Entry="0313650000"),
+            user("VaxeldClosed", "12.2", Reason="hours", Queue=""),
+            user("VaxeldHangup", "12.2"),
+            user("VaxeldEntry", "12.3", Entry="0313650000"),
+            user("VaxeldCrisis", "12.3", Mode="announce_only", Message="storm"),
+            user("VaxeldHangup", "12.3"),
+        ]
+    )
+    from vaxeld.state.changes import MenuAbandoned
+
+    assert [c for c in changes if isinstance(c, MenuAbandoned)] == [
+        MenuAbandoned("12.1", "0313650000")
+    ]
+
+
+def test_agent_complete_and_ring_no_answer_are_reported_in_seconds() -> None:
+    from vaxeld.state.changes import CallCompleted, RingNoAnswer
+
+    _, changes = run(
+        [
+            ev(
+                "AgentRingNoAnswer",
+                Queue="sv",
+                Uniqueid="13.1",
+                MemberName="Johan",
+                RingTime="15000",
+            ),
+            ev(
+                "AgentComplete",
+                Queue="sv",
+                Uniqueid="13.1",
+                MemberName="Åsa",
+                TalkTime="95",
+                HoldTime="3",
+                Reason="caller",
+            ),
+        ]
+    )
+    assert changes == [
+        RingNoAnswer("sv", "Johan", 15.0),
+        CallCompleted("sv", "13.1", "Åsa", 95.0, "caller"),
+    ]

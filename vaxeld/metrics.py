@@ -10,8 +10,7 @@ queue vaxeld was not configured with is reported as "other".
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Sequence
 
 from prometheus_client import (
     CollectorRegistry,
@@ -21,16 +20,15 @@ from prometheus_client import (
     Info,
     disable_created_metrics,
 )
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
-from prometheus_client.registry import Collector
 
 from vaxeld import __version__
-from vaxeld.ami.session import SessionStats
 from vaxeld.config import Config
+from vaxeld.metrics_live import PbxView, SnapshotCollector
 from vaxeld.state.changes import (
     CallAbandoned,
     CallAnswered,
     CallClosed,
+    CallCompleted,
     CallEntered,
     CallExited,
     CallOffered,
@@ -40,30 +38,32 @@ from vaxeld.state.changes import (
     CrisisAnnounced,
     EventIgnored,
     LanguageChosen,
+    MenuAbandoned,
     MenuAttempt,
+    RingNoAnswer,
 )
-from vaxeld.state.model import SwitchboardState
 
 # Wait buckets in seconds; every queue's service-level target is added to these
 # so "answered within target" is an exact bucket, never an interpolation.
 BASE_WAIT_BUCKETS = (5.0, 10.0, 15.0, 20.0, 30.0, 45.0, 60.0, 90.0, 120.0, 180.0, 300.0, 600.0)
 QUEUE_LABELS = ("pbx", "queue", "language", "entry")
+AGENT_LABELS = ("pbx", "agent", "site", "group")
+TALK_BUCKETS = (30.0, 60.0, 120.0, 180.0, 300.0, 600.0, 900.0, 1800.0, 3600.0)
 OTHER = "other"
+
+
+def agent_labels(config: Config) -> dict[str, tuple[str, str]]:
+    """Member name -> (site, group), from the first group that lists the member."""
+    out: dict[str, tuple[str, str]] = {}
+    for gname, group in config.agent_groups.items():
+        for member in group.members:
+            out.setdefault(member.name, (group.site, gname))
+    return out
 
 
 def wait_buckets(config: Config) -> tuple[float, ...]:
     targets = {float(q.service_level_seconds) for q in config.queues.values()}
     return tuple(sorted(set(BASE_WAIT_BUCKETS) | targets))
-
-
-@dataclass(frozen=True)
-class PbxView:
-    """What a scrape needs of one PBX: its latest snapshot, session stats, polled facts."""
-
-    name: str
-    state: SwitchboardState
-    stats: SessionStats
-    polled: dict[str, float] = field(default_factory=dict)  # crisis, calendar end
 
 
 class Metrics:
@@ -79,8 +79,7 @@ class Metrics:
         # The *_created series double the output and no dashboard uses them.
         disable_created_metrics()  # type: ignore[no-untyped-call]
         self.registry = r = registry or CollectorRegistry()
-        self._languages = {name: q.language for name, q in config.queues.items()}
-        self._entries = config.entries()
+        self._configure(config)
 
         def counter(name: str, doc: str, labels: Sequence[str] = QUEUE_LABELS) -> Counter:
             return Counter(name, doc, labels, registry=r)
@@ -116,6 +115,38 @@ class Metrics:
         )
         self.abandon_wait = histogram(
             "vaxeld_queue_abandon_wait_seconds", "Wait before the caller hung up."
+        )
+        self.abandoned_short = counter(
+            "vaxeld_queue_calls_abandoned_short",
+            "Abandons sooner than metrics.short_abandon_seconds (also in abandoned_total).",
+        )
+        self.sl_met = counter(
+            "vaxeld_queue_service_level_met",
+            "Answered within the queue's service_level_seconds (Asterisk's SL numerator).",
+        )
+        self.sl_calls = counter(
+            "vaxeld_queue_service_level_calls",
+            "Denominator of the service level, per metrics.service_level_formula.",
+        )
+        self.menu_abandoned = counter(
+            "vaxeld_menu_abandoned",
+            "Callers who hung up in the language menu, before any queue.",
+            ("pbx", "entry"),
+        )
+        self.agent_answered = counter(
+            "vaxeld_agent_calls_answered", "Calls answered per agent.", AGENT_LABELS
+        )
+        self.agent_rna = counter(
+            "vaxeld_agent_ring_no_answer",
+            "Times an agent was rung and did not answer.",
+            AGENT_LABELS,
+        )
+        self.agent_talk = Histogram(
+            "vaxeld_agent_talk_seconds",
+            "Talk time per answered call.",
+            AGENT_LABELS,
+            buckets=TALK_BUCKETS,
+            registry=r,
         )
         self.overflow_out = counter(
             "vaxeld_queue_overflow_out",
@@ -176,16 +207,23 @@ class Metrics:
         self.reloads.labels("failure")
         Info("vaxeld_build", "vaxeld build information.", registry=r).info({"version": __version__})
         self._init_series(config)
-        self._collector = _SnapshotCollector(views, config, clock)
+        self._collector = SnapshotCollector(views, config, clock)
         r.register(self._collector)
 
     def reconfigure(self, config: Config) -> None:
         """Take a reloaded config's queues and numbers as label values from now on.
         Histogram buckets stay as they were until the next restart."""
-        self._languages = {name: q.language for name, q in config.queues.items()}
-        self._entries = config.entries()
+        self._configure(config)
         self._init_series(config)
         self._collector.configure(config)
+
+    def _configure(self, config: Config) -> None:
+        self._languages = {name: q.language for name, q in config.queues.items()}
+        self._entries = config.entries()
+        self._sl = {name: q.service_level_seconds for name, q in config.queues.items()}
+        self._short = config.metrics.short_abandon_seconds
+        self._formula = config.metrics.service_level_formula
+        self._agents = agent_labels(config)
 
     def reload_result(self, ok: bool) -> None:
         self.reloads.labels("success" if ok else "failure").inc()
@@ -203,13 +241,20 @@ class Metrics:
                         self.answered,
                         self.answered_directly,
                         self.abandoned,
+                        self.abandoned_short,
                         self.unknown,
                         self.answer_wait,
                         self.abandon_wait,
+                        self.sl_met,
+                        self.sl_calls,
                     ):
                         metric.labels(pbx.name, queue, lang, entry)
+                self.menu_abandoned.labels(pbx.name, entry)
             for result in ("timeout", "invalid"):
                 self.menu_failed.labels(pbx.name, result)
+            for agent, (site, group) in self._agents.items():
+                for metric in (self.agent_answered, self.agent_rna, self.agent_talk):
+                    metric.labels(pbx.name, agent, site, group)
 
     def _entry(self, entry: str) -> str:
         return entry if entry in self._entries else (OTHER if entry else "unknown")
@@ -217,6 +262,10 @@ class Metrics:
     def _q(self, pbx: str, queue: str, entry: str) -> tuple[str, str, str, str]:
         language = self._languages.get(queue, OTHER)
         return (pbx, queue if queue in self._languages else OTHER, language, self._entry(entry))
+
+    def _agent(self, pbx: str, member: str) -> tuple[str, str, str, str]:
+        site, group = self._agents.get(member, (OTHER, OTHER))
+        return (pbx, member if member in self._agents else OTHER, site, group)
 
     def record(self, pbx: str, changes: Iterable[Change]) -> None:
         """Count what the reducer reported for ``pbx``."""
@@ -231,12 +280,32 @@ class Metrics:
                 self.answer_wait.labels(*labels).observe(ch.wait_seconds)
                 if ch.direct:
                     self.answered_directly.labels(*labels).inc()
+                # Asterisk's rule: answered with HoldTime <= servicelevel.
+                if ch.wait_seconds <= self._sl.get(ch.queue, 0):
+                    self.sl_met.labels(*labels).inc()
+                self.sl_calls.labels(*labels).inc()
+                agent = self._agent(pbx, ch.member)
+                self.agent_answered.labels(*agent).inc()
             elif isinstance(ch, CallAbandoned):
                 labels = self._q(pbx, ch.queue, ch.entry)
                 self.abandoned.labels(*labels).inc()
                 self.abandon_wait.labels(*labels).observe(ch.wait_seconds)
+                short = ch.wait_seconds < self._short
+                if short:
+                    self.abandoned_short.labels(*labels).inc()
+                if self._formula == "offered" or not short:
+                    self.sl_calls.labels(*labels).inc()
             elif isinstance(ch, CallExited):
-                self.exited.labels(*self._q(pbx, ch.queue, ch.entry), ch.reason).inc()
+                labels = self._q(pbx, ch.queue, ch.entry)
+                self.exited.labels(*labels, ch.reason).inc()
+                if self._formula == "offered":
+                    self.sl_calls.labels(*labels).inc()
+            elif isinstance(ch, CallCompleted):
+                self.agent_talk.labels(*self._agent(pbx, ch.member)).observe(ch.talk_seconds)
+            elif isinstance(ch, RingNoAnswer):
+                self.agent_rna.labels(*self._agent(pbx, ch.member)).inc()
+            elif isinstance(ch, MenuAbandoned):
+                self.menu_abandoned.labels(pbx, self._entry(ch.entry)).inc()
             elif isinstance(ch, CallOutcomeUnknown):
                 self.unknown.labels(*self._q(pbx, ch.queue, ch.entry)).inc()
             elif isinstance(ch, CallOverflowed):
@@ -258,157 +327,4 @@ class Metrics:
                 self.ignored.labels(pbx, ch.event).inc()
 
 
-class _SnapshotCollector(Collector):
-    """Gauges read from the latest snapshots at scrape time."""
-
-    def __init__(
-        self, views: Callable[[], Sequence[PbxView]], config: Config, clock: Callable[[], float]
-    ) -> None:
-        self._views, self._clock = views, clock
-        self.configure(config)
-
-    def configure(self, config: Config) -> None:
-        self._languages = {name: q.language for name, q in config.queues.items()}
-        self._entries = config.entries()
-        # (queue, interface) -> site, for the members' site label.
-        self._sites = {
-            (queue, m.interface): g.site
-            for queue in config.queues
-            for _, g, m, _ in config.members_of_queue(queue)
-        }
-
-    def collect(self) -> Iterator[Metric]:
-        now = self._clock()
-        ql = ["pbx", "queue", "language"]
-
-        def gauge(name: str, doc: str, labels: list[str]) -> GaugeMetricFamily:
-            return GaugeMetricFamily(name, doc, labels=labels)
-
-        def count(name: str, doc: str) -> CounterMetricFamily:
-            return CounterMetricFamily(name, doc, labels=["pbx"])
-
-        waiting = gauge("vaxeld_queue_calls_waiting", "Callers waiting now.", [*ql, "entry"])
-        longest = gauge(
-            "vaxeld_queue_longest_wait_seconds",
-            "Longest current wait in the queue (0 when nobody waits).",
-            ql,
-        )
-        members = {
-            state: gauge(f"vaxeld_queue_members_{state}", doc, [*ql, "site"])
-            for state, doc in (
-                ("logged_in", "Members in the queue."),
-                ("available", "Members free to take a call now."),
-                ("paused", "Paused members."),
-            )
-        }
-        entry_info = gauge(
-            "vaxeld_entry_info", "Configured entry and legacy numbers.", ["entry", "label"]
-        )
-        for number, label in self._entries.items():
-            entry_info.add_metric([number, label], 1.0)
-        connected = gauge("vaxeld_ami_connected", "1 while logged in to AMI.", ["pbx"])
-        synced = gauge(
-            "vaxeld_state_synced",
-            "1 once live state was rebuilt from Asterisk after the last connect.",
-            ["pbx"],
-        )
-        crisis = gauge(
-            "vaxeld_crisis_active",
-            "1 while the crisis switch is on in Asterisk's AstDB (polled).",
-            ["pbx"],
-        )
-        calendar = gauge(
-            "vaxeld_calendar_valid_until_timestamp_seconds",
-            "When the rendered holiday calendar runs out (end of that day, UTC).",
-            ["pbx"],
-        )
-        recovered = count(
-            "vaxeld_queue_log_recovered",
-            "Call outcomes counted from queue_log because AMI did not deliver "
-            "them (outages, restarts).",
-        )
-        duplicates = count(
-            "vaxeld_duplicate_outcomes_suppressed",
-            "Outcomes reported by both AMI and queue_log, counted once.",
-        )
-        log_configured = gauge(
-            "vaxeld_queue_log_configured",
-            "1 when queue_log recovery is configured for the PBX; 0 means "
-            "outcomes missed during outages are only counted as unknown.",
-            ["pbx"],
-        )
-        outage = count(
-            "vaxeld_ami_outage_seconds",
-            "Seconds without a working AMI connection since vaxeld started.",
-        )
-        last_event = gauge(
-            "vaxeld_ami_last_event_timestamp_seconds",
-            "Wall-clock time of the last AMI event received.",
-            ["pbx"],
-        )
-        stats_metrics = {
-            "connects": count("vaxeld_ami_connects", "Successful AMI logins."),
-            "events": count("vaxeld_ami_events", "AMI events received."),
-            "decode_errors": count(
-                "vaxeld_ami_decode_errors", "Malformed or oversize AMI frames dropped."
-            ),
-            "handler_errors": count("vaxeld_ami_handler_errors", "Events whose handling failed."),
-            "auth_failures": count("vaxeld_ami_login_failures", "AMI logins refused."),
-        }
-        for view in self._views():
-            state, pbx = view.state, view.name
-            for queue in sorted(set(self._languages) | state.queues_seen()):
-                labels = [pbx, queue, self._languages.get(queue, OTHER)]
-                calls = state.waiting_in(queue)
-                by_entry: dict[str, int] = dict.fromkeys(self._entries, 0)
-                for c in calls:
-                    key = c.entry if c.entry in self._entries else "unknown"
-                    by_entry[key] = by_entry.get(key, 0) + 1
-                for entry, n in by_entry.items():
-                    waiting.add_metric([*labels, entry], n)
-                waits = [now - c.joined_at for c in calls if c.joined_at is not None]
-                longest.add_metric(labels, max(waits, default=0.0))
-                per_site: dict[str, list[int]] = {}
-                for m in state.members_of(queue):
-                    site = self._sites.get((queue, m.interface), "unknown")
-                    row = per_site.setdefault(site, [0, 0, 0])
-                    row[0] += 1
-                    row[1] += m.available
-                    row[2] += m.paused
-                for site, (n_in, n_free, n_paused) in sorted(per_site.items()):
-                    members["logged_in"].add_metric([*labels, site], n_in)
-                    members["available"].add_metric([*labels, site], n_free)
-                    members["paused"].add_metric([*labels, site], n_paused)
-            connected.add_metric([pbx], 1.0 if view.stats.connected else 0.0)
-            synced.add_metric([pbx], 1.0 if state.synced and view.stats.connected else 0.0)
-            if "crisis_active" in view.polled:
-                crisis.add_metric([pbx], view.polled["crisis_active"])
-            if "calendar_end" in view.polled:
-                calendar.add_metric([pbx], view.polled["calendar_end"])
-            recovered.add_metric([pbx], view.polled.get("queue_log_recovered", 0.0))
-            duplicates.add_metric([pbx], view.polled.get("duplicates_suppressed", 0.0))
-            log_configured.add_metric([pbx], view.polled.get("queue_log_configured", 0.0))
-            down = view.stats.outage_seconds
-            if view.stats.down_since is not None:
-                down += max(0.0, now - view.stats.down_since)
-            outage.add_metric([pbx], down)
-            if view.stats.last_event_at:
-                last_event.add_metric([pbx], view.stats.last_event_at)
-            for attr, family in stats_metrics.items():
-                family.add_metric([pbx], getattr(view.stats, attr))
-        yield from (
-            waiting,
-            longest,
-            *members.values(),
-            entry_info,
-            connected,
-            synced,
-            crisis,
-            calendar,
-            recovered,
-            duplicates,
-            log_configured,
-            outage,
-            last_event,
-            *stats_metrics.values(),
-        )
+__all__ = ["Metrics", "PbxView", "wait_buckets"]

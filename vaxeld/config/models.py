@@ -97,6 +97,12 @@ class PbxConfig(Strict):
 class MetricsConfig(Strict):
     listen_address: Annotated[str, StringConstraints(pattern=HOST_RE)] = "127.0.0.1"
     port: int = Field(9468, gt=0, lt=65536)
+    # Callers who hang up sooner than this are short abandons, counted apart.
+    short_abandon_seconds: float = Field(5.0, ge=0, le=120)
+    # Service level = answered within target / this: "offered" (every caller who left the
+    # queue: answered, abandoned or timed out) or "answered_and_long_abandoned" (short
+    # abandons and timeouts left out).
+    service_level_formula: Literal["offered", "answered_and_long_abandoned"] = "offered"
 
 
 DialContext = Annotated[str, StringConstraints(pattern=CONTEXT_RE)]

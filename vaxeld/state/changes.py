@@ -114,6 +114,34 @@ class MenuAttempt:
 
 
 @dataclass(frozen=True, slots=True)
+class CallCompleted:
+    """An answered call ended (AgentComplete): how long the member talked."""
+
+    queue: str
+    uniqueid: str
+    member: str
+    talk_seconds: float
+    ended_by: str  # caller | agent | transfer
+
+
+@dataclass(frozen=True, slots=True)
+class RingNoAnswer:
+    """A member was rung and did not answer within the ring timeout."""
+
+    queue: str
+    member: str
+    ring_seconds: float
+
+
+@dataclass(frozen=True, slots=True)
+class MenuAbandoned:
+    """The caller hung up in the language menu, before reaching any queue."""
+
+    uniqueid: str
+    entry: str
+
+
+@dataclass(frozen=True, slots=True)
 class MemberChanged:
     queue: str
     interface: str
@@ -147,6 +175,9 @@ Change = (
     | CallOverflowed
     | CrisisAnnounced
     | MenuAttempt
+    | CallCompleted
+    | RingNoAnswer
+    | MenuAbandoned
     | MemberChanged
     | Resynced
     | EventIgnored

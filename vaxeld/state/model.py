@@ -36,6 +36,7 @@ class Call:
     abandon_pending: bool = False  # QueueCallerAbandon seen; hang-up or timeout decides
     abandon_wait: float = 0.0
     queues_entered: int = 0  # 1 for the first queue; more after overflow
+    routed: bool = False  # past the menu: language chosen, closed, extension or crisis-only
 
 
 @dataclass(frozen=True, slots=True)

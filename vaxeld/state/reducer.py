@@ -24,6 +24,7 @@ from vaxeld.state.changes import (
     CallAbandoned,
     CallAnswered,
     CallClosed,
+    CallCompleted,
     CallEntered,
     CallExited,
     CallOffered,
@@ -34,8 +35,10 @@ from vaxeld.state.changes import (
     EventIgnored,
     LanguageChosen,
     MemberChanged,
+    MenuAbandoned,
     MenuAttempt,
     Resynced,
+    RingNoAnswer,
 )
 from vaxeld.state.model import Call, Member, MemberKey, SwitchboardState
 
@@ -96,6 +99,7 @@ def _caller_join(state: SwitchboardState, msg: Message, now: float) -> Result:
         answered_by="",
         abandon_pending=False,
         queues_entered=call.queues_entered + 1,
+        routed=True,
     )
     change = CallOffered(
         queue, call.uniqueid, call.position, call.entry, first=call.queues_entered == 1
@@ -134,6 +138,24 @@ def _caller_abandon(state: SwitchboardState, msg: Message, now: float) -> Result
     return _with_call(state, call), []
 
 
+def _agent_complete(state: SwitchboardState, msg: Message, now: float) -> Result:
+    member = msg.get("MemberName") or msg.get("Interface")
+    change = CallCompleted(
+        msg.get("Queue"),
+        msg.get("Uniqueid"),
+        member,
+        float(_int(msg, "TalkTime")),
+        msg.get("Reason"),
+    )
+    return state, [change]
+
+
+def _ring_no_answer(state: SwitchboardState, msg: Message, now: float) -> Result:
+    member = msg.get("MemberName") or msg.get("Interface")
+    # RingTime is in milliseconds on this event (HoldTime fields are in seconds).
+    return state, [RingNoAnswer(msg.get("Queue"), member, _int(msg, "RingTime") / 1000.0)]
+
+
 def _caller_leave(state: SwitchboardState, msg: Message, now: float) -> Result:
     call = state.calls.get(msg.get("Uniqueid"))
     if call is None:
@@ -151,17 +173,23 @@ def _user_event(state: SwitchboardState, msg: Message, now: float) -> Result:
         call = dataclasses.replace(_call(state, msg), entry=msg.get("Entry"))
         return _with_call(state, call), [CallEntered(uid, call.entry)]
     if kind == USER_LANGUAGE:
-        call = dataclasses.replace(_call(state, msg), language=msg.get("Language"))
+        call = dataclasses.replace(_call(state, msg), language=msg.get("Language"), routed=True)
         change = LanguageChosen(uid, call.language, msg.get("Digit"), msg.get("Reason"))
         return _with_call(state, call), [change]
     if kind == USER_QUEUE_RESULT:
         return _queue_result(state, msg)
+    if kind == "VaxeldExtension" or (kind == "VaxeldCrisis" and msg.get("Mode") == "announce_only"):
+        # Dialled a staff extension, or heard an announcement-only message: not a menu abandon.
+        call = dataclasses.replace(_call(state, msg), routed=True)
+        state = _with_call(state, call)
     if kind in _SIMPLE_USER_EVENTS:
         call = _call(state, msg)
+        if kind in _ROUTING_USER_EVENTS:
+            call = dataclasses.replace(call, routed=True)
         return _with_call(state, call), [_SIMPLE_USER_EVENTS[kind](call, msg)]
     if kind == USER_HANGUP:
         return _hangup(state, uid)
-    return state, []
+    return state, []  # VaxeldExtension (handled above) and user events of others
 
 
 _SIMPLE_USER_EVENTS: dict[str, Callable[[Call, Message], Change]] = {
@@ -174,6 +202,10 @@ _SIMPLE_USER_EVENTS: dict[str, Callable[[Call, Message], Change]] = {
     ),
     "VaxeldMenu": lambda c, m: MenuAttempt(c.uniqueid, m.get("Result")),
 }
+
+
+# After these the caller has left the menu: a hang-up is no longer a menu abandon.
+_ROUTING_USER_EVENTS = frozenset({"VaxeldClosed", "VaxeldOverflow"})
 
 
 def _queue_result(state: SwitchboardState, msg: Message) -> Result:
@@ -196,6 +228,8 @@ def _hangup(state: SwitchboardState, uid: str) -> Result:
     changes: list[Change] = []
     if call.abandon_pending:
         changes.append(CallAbandoned(call.queue, uid, call.abandon_wait, call.entry))
+    elif call.entry and not call.routed and call.queues_entered == 0:
+        changes.append(MenuAbandoned(uid, call.entry))
     return _without_call(state, uid), changes
 
 
@@ -235,6 +269,8 @@ def _member_removed(state: SwitchboardState, msg: Message, now: float) -> Result
 _HANDLERS: dict[str, Callable[[SwitchboardState, Message, float], Result]] = {
     "QueueCallerJoin": _caller_join,
     "AgentConnect": _agent_connect,
+    "AgentComplete": _agent_complete,
+    "AgentRingNoAnswer": _ring_no_answer,
     "QueueCallerAbandon": _caller_abandon,
     "QueueCallerLeave": _caller_leave,
     "UserEvent": _user_event,
