@@ -16,9 +16,7 @@ def lines(*text: str) -> list:  # type: ignore[type-arg]
 def test_ami_first_then_queue_log_counts_once() -> None:
     ledger = Ledger()
     assert ledger.admit([CallOffered("sv", "1.1", 1)], "ami", 0.0) == [CallOffered("sv", "1.1", 1)]
-    _, changes = recover(
-        SwitchboardState(), lines("1|1.1|sv|NONE|ENTERQUEUE||070|1"), ledger, 1.0
-    )
+    _, changes = recover(SwitchboardState(), lines("1|1.1|sv|NONE|ENTERQUEUE||070|1"), ledger, 1.0)
     assert changes == [] and ledger.duplicates == 1
 
 

@@ -161,3 +161,21 @@ def test_backoff_is_jittered_exponential_and_capped() -> None:
     assert all(0.25 <= d <= 30.0 for d in first)
     assert max(first[:2]) <= 1.0 and max(first[8:]) > 2.0
     assert len(set(first)) == len(first)  # jittered, not a fixed ladder
+
+
+async def test_byte_by_byte_sender_and_unknown_events(fake: FakeAmi) -> None:
+    got: list[Message] = []
+    session = make_session(fake, got.append)
+    task = asyncio.create_task(session.run())
+    await session.wait_connected()
+    raw = (
+        "Event: SomethingNew\r\nFoo: bar\r\n\r\n"
+        "Event: QueueCallerJoin\r\nQueue: sv\r\nCallerIDName: Åsa\r\nUniqueid: 9.9\r\n\r\n"
+    )
+    for byte in raw.encode():
+        await fake.send(bytes([byte]))
+    await until(lambda: len(got) == 2)
+    assert [m.event for m in got] == ["SomethingNew", "QueueCallerJoin"]
+    assert got[1].get("CallerIDName") == "Åsa"
+    assert session.stats.decode_errors == 0
+    task.cancel()

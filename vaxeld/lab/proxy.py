@@ -18,6 +18,8 @@ class CuttableProxy:
         self.cuts = 0
         self.accepted = 0
         self._closed = False
+        self._flowing = threading.Event()
+        self._flowing.set()
         threading.Thread(target=self._accept, name="lab-proxy", daemon=True).start()
 
     def _accept(self) -> None:
@@ -41,6 +43,10 @@ class CuttableProxy:
     def _pump(self, src: socket.socket, dst: socket.socket) -> None:
         try:
             while data := src.recv(65536):
+                # Stalled: hold the bytes, as a network that silently stops delivering would.
+                while not self._flowing.wait(0.2):
+                    if self._closed:
+                        return
                 dst.sendall(data)
         except OSError:
             pass
@@ -62,7 +68,15 @@ class CuttableProxy:
             s.close()
         return len(conns) // 2
 
+    def stall(self) -> None:
+        """Stop delivering bytes in both directions; connections stay open."""
+        self._flowing.clear()
+
+    def resume(self) -> None:
+        self._flowing.set()
+
     def close(self) -> None:
+        self._flowing.set()
         self._closed = True
         self._server.close()
         self.cut()
