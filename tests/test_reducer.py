@@ -238,7 +238,7 @@ def test_closed_crisis_and_menu_attempts_are_reported() -> None:
     assert changes[1:] == [
         CrisisAnnounced("11.1", "0313650000", "announce", "storm"),
         MenuAttempt("11.1", "timeout"),
-        MenuAttempt("11.1", "invalid"),
+        MenuAttempt("11.1", "invalid", "9"),
         CallClosed("11.1", "0313650000", "", "holiday"),
     ]
 

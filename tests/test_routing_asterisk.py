@@ -215,6 +215,7 @@ def test_operator_digit_and_direct_staff_extension(lab: Lab) -> None:
         lab.control.call(lab.entry, "7", 8.0)  # not a choice and not an extension range
         events.wait_for("VaxeldLabDialled", Number="6123")
         events.wait_for("VaxeldExtension", Extension="6123")
+        events.wait_for("VaxeldMenu", Result="chosen", Digit="0")
         events.wait_for("VaxeldMenu", Result="invalid", Digit="7")
         lab.asterisk.wait_idle(60)
     finally:

@@ -9,6 +9,7 @@ queue vaxeld was not configured with is reported as "other".
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable, Iterable, Sequence
 
@@ -127,6 +128,11 @@ class Metrics:
         self.sl_calls = counter(
             "vaxeld_queue_service_level_calls",
             "Denominator of the service level, per metrics.service_level_formula.",
+        )
+        self.menu_choices = counter(
+            "vaxeld_menu_choices",
+            "Menu choices per digit (languages and direct queues).",
+            ("pbx", "digit"),
         )
         self.menu_abandoned = counter(
             "vaxeld_menu_abandoned",
@@ -263,6 +269,10 @@ class Metrics:
         language = self._languages.get(queue, OTHER)
         return (pbx, queue if queue in self._languages else OTHER, language, self._entry(entry))
 
+    @staticmethod
+    def _digit(digit: str) -> str:
+        return digit if re.fullmatch(r"[0-9*#A-D]", digit) else OTHER
+
     def _agent(self, pbx: str, member: str) -> tuple[str, str, str, str]:
         site, group = self._agents.get(member, (OTHER, OTHER))
         return (pbx, member if member in self._agents else OTHER, site, group)
@@ -321,8 +331,13 @@ class Metrics:
                 self.entered.labels(pbx, self._entry(ch.entry)).inc()
             elif isinstance(ch, LanguageChosen):
                 self.language.labels(pbx, ch.language, ch.reason or OTHER).inc()
+                if ch.reason == "chosen":
+                    self.menu_choices.labels(pbx, self._digit(ch.digit)).inc()
             elif isinstance(ch, MenuAttempt):
-                self.menu_failed.labels(pbx, ch.result or OTHER).inc()
+                if ch.result == "chosen":
+                    self.menu_choices.labels(pbx, self._digit(ch.digit)).inc()
+                else:
+                    self.menu_failed.labels(pbx, ch.result or OTHER).inc()
             elif isinstance(ch, EventIgnored):
                 self.ignored.labels(pbx, ch.event).inc()
 

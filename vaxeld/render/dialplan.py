@@ -108,13 +108,15 @@ def _menu(config: Config) -> str:
     ctx.then("Set(VAXELD_TRY=$[${VAXELD_TRY} + 1])", label="ask")
     ctx.then(f"Read(VAXELD_DIGIT,${{VAXELD_PROMPTS}},1,,1,{menu.timeout_seconds})")
     ctx.then("Set(__VAXELD_REASON=chosen)")
+    choices = Context("vaxeld-choice", "Menu digits that go straight to a queue.")
     for digit, choice in menu.options.items():
-        target = (
-            f"vaxeld-queue-{choice.queue}"
-            if isinstance(choice, QueueChoice)
-            else f"vaxeld-lang-{choice}"
-        )
-        ctx.then(f'GotoIf($["${{VAXELD_DIGIT}}" = "{digit}"]?{target},s,1)')
+        if isinstance(choice, QueueChoice):
+            target = f"vaxeld-choice,{digit}"
+            choices.ext(digit, f"UserEvent(VaxeldMenu,Result: chosen,Digit: {digit})")
+            choices.then(f"Goto(vaxeld-queue-{choice.queue},s,1)")
+        else:
+            target = f"vaxeld-lang-{choice},s"
+        ctx.then(f'GotoIf($["${{VAXELD_DIGIT}}" = "{digit}"]?{target},1)')
     for first in dict.fromkeys(ext.bounds[0][0] for ext in menu.extensions):
         ctx.then(f'GotoIf($["${{VAXELD_DIGIT}}" = "{first}"]?vaxeld-extension,s,1)')
     ctx.then('GotoIf($["${VAXELD_DIGIT}" = ""]?timeout)')
@@ -128,6 +130,8 @@ def _menu(config: Config) -> str:
     ctx.then("Set(VAXELD_DIGIT=)")
     ctx.then(f"Goto(vaxeld-lang-{menu.default_language},s,1)")
     out = ctx.text()
+    if len(choices.lines) > 2:
+        out += "\n" + choices.text()
     if menu.extensions:
         out += "\n" + _extensions(config)
     return out

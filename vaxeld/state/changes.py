@@ -107,10 +107,12 @@ class CrisisAnnounced:
 
 @dataclass(frozen=True, slots=True)
 class MenuAttempt:
-    """A language-menu attempt that chose nothing: timeout or invalid digit."""
+    """A language-menu attempt: chosen (a queue digit), timeout or invalid digit.
+    Digits that choose a language are reported as LanguageChosen instead."""
 
     uniqueid: str
     result: str
+    digit: str = ""
 
 
 @dataclass(frozen=True, slots=True)

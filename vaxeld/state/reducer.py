@@ -200,7 +200,7 @@ _SIMPLE_USER_EVENTS: dict[str, Callable[[Call, Message], Change]] = {
     "VaxeldCrisis": lambda c, m: CrisisAnnounced(
         c.uniqueid, c.entry, m.get("Mode"), m.get("Message")
     ),
-    "VaxeldMenu": lambda c, m: MenuAttempt(c.uniqueid, m.get("Result")),
+    "VaxeldMenu": lambda c, m: MenuAttempt(c.uniqueid, m.get("Result"), m.get("Digit")),
 }
 
 
