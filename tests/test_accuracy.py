@@ -168,9 +168,9 @@ def test_counts_equal_queue_log_through_ami_cuts_and_an_asterisk_restart(
             f"{total(final, 'vaxeld_ami_connects_total'):.0f}"
         )
         assert got == expected
-        # The first connect and one after each cut (the restart may fall into a cut's
-        # reconnect and then needs no connect of its own).
-        assert total(final, "vaxeld_ami_connects_total") >= 1 + proxy.cuts
+        # A reconnect after the cuts (a cut can hit a connection still logging in, and the
+        # restart can fall into a cut's reconnect, so not one connect per disruption).
+        assert total(final, "vaxeld_ami_connects_total") >= proxy.cuts
         # queue_log was read all along: every outcome AMI also delivered was suppressed once.
         assert total(final, "vaxeld_duplicate_outcomes_suppressed_total") > 0
         answered = sum(q["answered"] for q in expected.values())

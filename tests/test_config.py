@@ -194,3 +194,8 @@ def test_unknown_schedule_queue_and_group_language_mismatch_are_errors() -> None
     )
     text = _example_with("languages: [fi, sv]", "languages: [sv]")
     assert any("queue 'fi' is in 'fi', which this group does not speak" in e for e in _errors(text))
+
+
+def test_malformed_numbers_are_field_errors_not_crashes() -> None:
+    text = _example_with('"031-365 10 00"', '"000:"')
+    assert any(e.startswith("legacy_numbers.0.number") for e in _errors(text))

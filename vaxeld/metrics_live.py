@@ -24,6 +24,19 @@ AGENT_STATES = ("available", "busy", "paused", "unavailable", "logged_out")
 BUSY_STATES = frozenset({DEVICE_INUSE, DEVICE_BUSY, DEVICE_RINGING, 7, 8})  # + ringinuse, onhold
 
 
+def agent_state_of(memberships: list[Member]) -> str:
+    """One agent's state across the queues they are a member of."""
+    if not memberships:
+        return "logged_out"
+    if any(m.paused for m in memberships):
+        return "paused"
+    if not any(m.reachable for m in memberships):
+        return "unavailable"
+    if any(m.in_call or m.status in BUSY_STATES for m in memberships):
+        return "busy"
+    return "available"
+
+
 @dataclass(frozen=True)
 class PbxView:
     """What a scrape needs of one PBX: its latest snapshot, session stats, polled facts."""
@@ -63,20 +76,7 @@ class SnapshotCollector(Collector):
         by_name: dict[str, list[Member]] = {}
         for m in state.members.values():
             by_name.setdefault(m.name, []).append(m)
-        out = {}
-        for agent in self._agents:
-            ms = by_name.get(agent, [])
-            if not ms:
-                out[agent] = "logged_out"
-            elif any(m.paused for m in ms):
-                out[agent] = "paused"
-            elif not any(m.reachable for m in ms):
-                out[agent] = "unavailable"
-            elif any(m.in_call or m.status in BUSY_STATES for m in ms):
-                out[agent] = "busy"
-            else:
-                out[agent] = "available"
-        return out
+        return {agent: agent_state_of(by_name.get(agent, [])) for agent in self._agents}
 
     def collect(self) -> Iterator[Metric]:
         now = self._clock()

@@ -258,6 +258,32 @@ class SoundsConfig(Strict):
     directory: Path | None = None
 
 
+class MqttConfig(Strict):
+    """Live state to an MQTT broker, and commands from it (see README, MQTT)."""
+
+    host: Annotated[str, StringConstraints(pattern=HOST_RE)] = "127.0.0.1"
+    port: int = Field(1883, gt=0, lt=65536)
+    username: Annotated[str, StringConstraints(pattern=AMI_USER_RE)] | None = None
+    # Like the AMI secret: never in this file.
+    password_env: Annotated[str, StringConstraints(pattern=ENV_RE)] | None = None
+    password_file: Path | None = None
+    tls: bool = False
+    ca_file: Path | None = None
+    client_id: Annotated[str, StringConstraints(pattern=AMI_USER_RE)] = "vaxeld"
+    topic_prefix: Annotated[
+        str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,32}(/[A-Za-z0-9_-]{1,32}){0,3}$")
+    ] = "vaxeld"
+    min_interval_seconds: float = Field(1.0, ge=0.05, le=3600)  # per topic
+    queue_size: int = Field(1000, ge=10, le=100000)  # outbox; the oldest is dropped when full
+    commands: bool = True
+
+    @model_validator(mode="after")
+    def _one_password_source(self) -> MqttConfig:
+        if self.password_env is not None and self.password_file is not None:
+            raise ValueError("set at most one of password_env or password_file")
+        return self
+
+
 class Config(Strict):
     """The whole vaxeld config file."""
 
@@ -274,6 +300,7 @@ class Config(Strict):
     queues: dict[Name, QueueConfig] = Field(min_length=1)
     agent_groups: dict[Name, AgentGroupConfig] = Field(default_factory=dict)
     crisis: CrisisConfig = Field(default_factory=CrisisConfig)
+    mqtt: MqttConfig | None = None  # no MQTT when not set
 
     def queue_for_language(self, language: str) -> str:
         """The queue a caller who chose ``language`` joins."""

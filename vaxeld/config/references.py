@@ -29,7 +29,11 @@ def _str(value: Any) -> str | None:
 
 
 def _digits(value: Any) -> str | None:
-    return re.sub(r"[ -]", "", value) if isinstance(value, str) else None
+    """A phone number's digits, or None when it is not one (validation says why)."""
+    if not isinstance(value, str):
+        return None
+    digits = re.sub(r"[ -]", "", value).removeprefix("+")
+    return digits if digits.isdigit() else None
 
 
 class _Checker:
