@@ -12,7 +12,8 @@ if [[ $(id -u) -ne 0 ]]; then
     exit 1
 fi
 
-packages=(debootstrap sip-tester python3 python3-venv python3-pip ca-certificates)
+packages=(debootstrap sip-tester mosquitto prometheus systemd python3 python3-venv python3-pip
+          ca-certificates)
 missing=()
 for pkg in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" \

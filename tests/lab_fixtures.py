@@ -99,6 +99,7 @@ def start_lab(
     make_text = config_text or (
         lambda ami, metrics: lab_config_text(ami, metrics, queue_log=log_path)
     )
+    workdir.mkdir(parents=True, exist_ok=True)
     text = edit(make_text(asterisk.ami_port, free_port()))
     config_path = workdir / "vaxeld.yaml"
     config_path.write_text(text)
@@ -107,10 +108,14 @@ def start_lab(
     write_atomically(dialplans, render(config, today_in(config.timezone)))
     asterisk.prepare(dialplans)
     asterisk.start()
-    control = LabControl("127.0.0.1", asterisk.ami_port, "lab", asterisk.admin_secret)
-    agents = lab_agent_ids(text)
-    for agent in agents:
-        control.set_agent(agent, answer_after=1, talk=3)
+    try:
+        control = LabControl("127.0.0.1", asterisk.ami_port, "lab", asterisk.admin_secret)
+        agents = lab_agent_ids(text)
+        for agent in agents:
+            control.set_agent(agent, answer_after=1, talk=3)
+    except BaseException:
+        asterisk.stop()  # never leave an Asterisk behind
+        raise
     return Lab(asterisk, control, config_path, dialplans, workdir, agents)
 
 

@@ -102,9 +102,11 @@ def accuracy_lab(tmp_path: Path) -> Iterator[Lab]:
             1,
         ),
     )
-    assert parse_config(lab.config_path.read_text()).queues["fi"].max_wait_seconds == 8
-    yield lab
-    stop_lab(lab)
+    try:
+        assert parse_config(lab.config_path.read_text()).queues["fi"].max_wait_seconds == 8
+        yield lab
+    finally:
+        stop_lab(lab)
 
 
 @pytest.mark.parametrize("seed", [11, 22, 33])

@@ -31,8 +31,7 @@ def promtool(*args: str) -> subprocess.CompletedProcess[str]:
     exe = shutil.which("promtool")
     if exe is None:
         pytest.fail("promtool missing: install the Debian package prometheus (scripts/setup.sh)")
-    return subprocess.run([exe, *args], capture_output=True, text=True, cwd=MONITORING,
-                          timeout=60)
+    return subprocess.run([exe, *args], capture_output=True, text=True, cwd=MONITORING, timeout=60)
 
 
 def test_promtool_checks_the_config_and_rules() -> None:
@@ -78,21 +77,37 @@ class Prometheus:
             pytest.fail("prometheus missing: install the Debian package (scripts/setup.sh)")
         self.port = free_port()
         config = tmp / "prometheus.yml"
-        config.write_text(yaml.safe_dump({
-            "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
-            "rule_files": [str(RULES)],
-            "scrape_configs": [{"job_name": "vaxeld",
-                                "static_configs": [{"targets": [f"127.0.0.1:{target_port}"]}]}],
-        }))
+        config.write_text(
+            yaml.safe_dump(
+                {
+                    "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
+                    "rule_files": [str(RULES)],
+                    "scrape_configs": [
+                        {
+                            "job_name": "vaxeld",
+                            "static_configs": [{"targets": [f"127.0.0.1:{target_port}"]}],
+                        }
+                    ],
+                }
+            )
+        )
         self.log = open(tmp / "prometheus.log", "wb")  # noqa: SIM115 - closed in stop()
         self.proc = subprocess.Popen(
-            [exe, f"--config.file={config}", f"--storage.tsdb.path={tmp / 'data'}",
-             f"--web.listen-address=127.0.0.1:{self.port}"],
-            stdout=self.log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+            [
+                exe,
+                f"--config.file={config}",
+                f"--storage.tsdb.path={tmp / 'data'}",
+                f"--web.listen-address=127.0.0.1:{self.port}",
+            ],
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
 
     def query(self, expr: str) -> dict[str, Any]:
-        url = (f"http://127.0.0.1:{self.port}/api/v1/query?"
-               + urllib.parse.urlencode({"query": expr}))
+        url = f"http://127.0.0.1:{self.port}/api/v1/query?" + urllib.parse.urlencode(
+            {"query": expr}
+        )
         try:
             with urllib.request.urlopen(url, timeout=10) as resp:
                 return dict(json.loads(resp.read()))
@@ -128,7 +143,7 @@ def prometheus(vaxeld: VaxeldProcess, tmp_path: Path) -> Iterator[Prometheus]:
 def test_every_expression_parses_and_returns_data_from_a_real_prometheus(
     lab: Lab, vaxeld: VaxeldProcess, prometheus: Prometheus
 ) -> None:
-    prometheus.wait_for('vaxeld_build_info')
+    prometheus.wait_for("vaxeld_build_info")
     for agent in ("1001", "1002", "1003", "1004"):
         lab.control.set_agent(agent, answer_after=1, talk=2)
     for digits, patience in [("1", 20.0), ("2", 20.0), ("1", 20.0), ("", 20.0)]:

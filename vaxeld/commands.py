@@ -130,3 +130,28 @@ def crisis_status(ami: BlockingAmi) -> dict[str, str]:
         values = [m.get("Val") for m in items if m.event == "DBGetResponse"]
         out[key] = values[0] if values else ""
     return out
+
+
+def command_actions(config: Config, name: str, body: dict[str, object]) -> list[Action]:
+    """The actions for an MQTT command (`agent/pause`, `agent/unpause`, `crisis/on`,
+    `crisis/off`), checked exactly like the CLI's."""
+
+    def text(key: str, default: str | None = None) -> str | None:
+        value = body.get(key, default)
+        if value is not None and not isinstance(value, str):
+            raise CommandError(f"{key} must be a string")
+        return value
+
+    if name in ("agent/pause", "agent/unpause"):
+        agent = text("agent")
+        if not agent:
+            raise CommandError("agent is required")
+        return agent_actions(config, agent, name.split("/")[1], text("reason"))
+    if name == "crisis/on":
+        mode = (text("mode", "announce") or "announce").replace("-", "_")
+        return crisis_on_actions(config, text("message") or "", mode)  # type: ignore[arg-type]
+    if name == "crisis/off":
+        return crisis_off_actions()
+    raise CommandError(
+        f"unknown command {name!r} (agent/pause, agent/unpause, crisis/on, crisis/off)"
+    )

@@ -13,12 +13,16 @@ import signal
 import socket
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import structlog
 from prometheus_client import start_http_server
 
+from vaxeld.commands import CommandError, command_actions
 from vaxeld.config import Config, ConfigError, PbxConfig, load_config, read_secret
 from vaxeld.metrics import Metrics, PbxView
+from vaxeld.mqtt import MqttBridge, MqttCollector, opening_now, read_mqtt_password
+from vaxeld.state.changes import Change
 from vaxeld.tracker import PbxTracker
 
 log = structlog.get_logger("vaxeld.daemon")
@@ -43,13 +47,50 @@ class Daemon:
         self.config, self.config_path = config, config_path
         self._env = dict(os.environ if environ is None else environ)
         self.metrics = Metrics(config, self.views)
+        self.mqtt = self._mqtt_bridge(config)
         self.trackers: dict[str, PbxTracker] = {
             pbx.name: self._tracker(pbx, config) for pbx in config.pbxs
         }
         self._tasks: dict[str, list[asyncio.Task[None]]] = {}
 
     def _tracker(self, pbx: PbxConfig, config: Config) -> PbxTracker:
-        return PbxTracker(pbx, read_secret(pbx, self._env), self.metrics.record, config.timezone)
+        return PbxTracker(pbx, read_secret(pbx, self._env), self._changed, config.timezone)
+
+    def _changed(self, pbx: str, changes: list[Change]) -> None:
+        """Every change: counted in the metrics, and (coalesced) pushed to MQTT."""
+        self.metrics.record(pbx, changes)
+        if self.mqtt is not None and changes:
+            self.mqtt.notify()
+
+    def _mqtt_bridge(self, config: Config) -> MqttBridge | None:
+        if config.mqtt is None:
+            return None
+        bridge = MqttBridge(
+            config,
+            config.mqtt,
+            read_mqtt_password(config.mqtt, self._env),
+            self.views,
+            self.metrics.service_level_today,
+            self._opening,
+            self._command,
+        )
+        self.metrics.registry.register(MqttCollector(bridge))
+        return bridge
+
+    def _opening(self) -> dict[str, str]:
+        """Open or closed now, by the entry's and each queue's own schedule."""
+        return opening_now(self.config)
+
+    async def _command(self, name: str, body: dict[str, Any]) -> str:
+        """An MQTT command, validated as strictly as the CLI's, sent over AMI."""
+        actions = command_actions(self.config, name, body)
+        tracker = self.trackers[self.config.default_pbx.name]
+        for action, headers in actions:
+            reply = await tracker.session.action(action, dict(headers), check=False)
+            text = reply.get("Message") or reply.response
+            if reply.response.lower() != "success" and "not found" not in text:
+                raise CommandError(f"{action}: {text}")
+        return f"{len(actions)} action(s) done"
 
     def views(self) -> Sequence[PbxView]:
         return [t.view() for t in list(self.trackers.values())]
@@ -114,6 +155,9 @@ class Daemon:
                 loop.add_signal_handler(signal.SIGHUP, self.reload, tg)
                 for tracker in self.trackers.values():
                     self._start(tg, tracker)
+                if self.mqtt is not None:
+                    tg.create_task(self.mqtt.run(), name="mqtt")
+                tg.create_task(_watchdog(), name="systemd-watchdog")
                 _sd_notify("READY=1")
                 await stop.wait()
                 log.info("stopping")
@@ -127,6 +171,17 @@ class Daemon:
             server.shutdown()
             thread.join(timeout=5)
             log.info("stopped")
+
+
+async def _watchdog() -> None:
+    """WATCHDOG=1 from the event loop itself: if the loop hangs, systemd restarts vaxeld."""
+    usec = os.environ.get("WATCHDOG_USEC")
+    if not usec or not usec.isdigit() or not os.environ.get("NOTIFY_SOCKET"):
+        return
+    interval = int(usec) / 1e6 / 2
+    while True:
+        _sd_notify("WATCHDOG=1")
+        await asyncio.sleep(interval)
 
 
 class _Stop(Exception):

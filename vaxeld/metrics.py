@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from prometheus_client import (
     CollectorRegistry,
@@ -21,6 +23,8 @@ from prometheus_client import (
     Info,
     disable_created_metrics,
 )
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
 
 from vaxeld import __version__
 from vaxeld.config import Config
@@ -65,6 +69,42 @@ def agent_labels(config: Config) -> dict[str, tuple[str, str]]:
 def wait_buckets(config: Config) -> tuple[float, ...]:
     targets = {float(q.service_level_seconds) for q in config.queues.values()}
     return tuple(sorted(set(BASE_WAIT_BUCKETS) | targets))
+
+
+class ServiceLevelToday(Collector):
+    """Service level since local midnight, per queue (for wallboards and Grafana's "today").
+    Starts from zero at midnight in the config's time zone, and when vaxeld starts."""
+
+    def __init__(self, tz: str, languages: dict[str, str]) -> None:
+        self._tz, self._languages = ZoneInfo(tz), languages
+        self._day = datetime.now(self._tz).date()
+        self._counts: dict[tuple[str, str], list[int]] = {}
+
+    def _roll(self) -> None:
+        today = datetime.now(self._tz).date()
+        if today != self._day:
+            self._day, self._counts = today, {}
+
+    def add(self, pbx: str, queue: str, met: bool) -> None:
+        self._roll()
+        counts = self._counts.setdefault((pbx, queue), [0, 0])
+        counts[0] += met
+        counts[1] += 1
+
+    def ratios(self) -> dict[tuple[str, str], float]:
+        self._roll()
+        return {key: met / calls for key, (met, calls) in self._counts.items() if calls}
+
+    def collect(self) -> Iterator[Metric]:
+        family = GaugeMetricFamily(
+            "vaxeld_queue_service_level_today_ratio",
+            "Answered within target / service-level calls since local "
+            "midnight (absent before the day's first call).",
+            labels=["pbx", "queue", "language"],
+        )
+        for (pbx, queue), ratio in sorted(self.ratios().items()):
+            family.add_metric([pbx, queue, self._languages.get(queue, OTHER)], ratio)
+        yield family
 
 
 class Metrics:
@@ -214,6 +254,8 @@ class Metrics:
         Info("vaxeld_build", "vaxeld build information.", registry=r).info({"version": __version__})
         self._init_series(config)
         self._collector = SnapshotCollector(views, config, clock)
+        self._today = ServiceLevelToday(config.timezone, self._languages)
+        r.register(self._today)
         r.register(self._collector)
 
     def reconfigure(self, config: Config) -> None:
@@ -222,6 +264,7 @@ class Metrics:
         self._configure(config)
         self._init_series(config)
         self._collector.configure(config)
+        self._today._languages = self._languages
 
     def _configure(self, config: Config) -> None:
         self._languages = {name: q.language for name, q in config.queues.items()}
@@ -230,6 +273,9 @@ class Metrics:
         self._short = config.metrics.short_abandon_seconds
         self._formula = config.metrics.service_level_formula
         self._agents = agent_labels(config)
+
+    def service_level_today(self) -> dict[tuple[str, str], float]:
+        return self._today.ratios()
 
     def reload_result(self, ok: bool) -> None:
         self.reloads.labels("success" if ok else "failure").inc()
@@ -291,9 +337,11 @@ class Metrics:
                 if ch.direct:
                     self.answered_directly.labels(*labels).inc()
                 # Asterisk's rule: answered with HoldTime <= servicelevel.
-                if ch.wait_seconds <= self._sl.get(ch.queue, 0):
+                met = ch.wait_seconds <= self._sl.get(ch.queue, 0)
+                if met:
                     self.sl_met.labels(*labels).inc()
                 self.sl_calls.labels(*labels).inc()
+                self._today.add(pbx, ch.queue, met)
                 agent = self._agent(pbx, ch.member)
                 self.agent_answered.labels(*agent).inc()
             elif isinstance(ch, CallAbandoned):
@@ -305,11 +353,13 @@ class Metrics:
                     self.abandoned_short.labels(*labels).inc()
                 if self._formula == "offered" or not short:
                     self.sl_calls.labels(*labels).inc()
+                    self._today.add(pbx, ch.queue, False)
             elif isinstance(ch, CallExited):
                 labels = self._q(pbx, ch.queue, ch.entry)
                 self.exited.labels(*labels, ch.reason).inc()
                 if self._formula == "offered":
                     self.sl_calls.labels(*labels).inc()
+                    self._today.add(pbx, ch.queue, False)
             elif isinstance(ch, CallCompleted):
                 self.agent_talk.labels(*self._agent(pbx, ch.member)).observe(ch.talk_seconds)
             elif isinstance(ch, RingNoAnswer):

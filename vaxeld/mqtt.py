@@ -18,15 +18,21 @@ import re
 import ssl
 import time
 import unicodedata
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
+from datetime import date, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import aiomqtt
 import structlog
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
 
 from vaxeld.ami.session import backoff_delays
-from vaxeld.config import Config
+from vaxeld.calendar import SpecialDay, decide, special_days
+from vaxeld.config import Config, ConfigError, ConfigProblem
+from vaxeld.config.hours import ScheduleConfig
 from vaxeld.config.models import MqttConfig
 from vaxeld.metrics_live import PbxView, agent_state_of
 
@@ -269,3 +275,87 @@ class MqttBridge:
         await client.publish(
             self.topic("reply"), json.dumps(reply, ensure_ascii=False), qos=1, retain=False
         )
+
+
+def read_mqtt_password(mqtt: MqttConfig, environ: dict[str, str]) -> str | None:
+    if mqtt.password_env is not None:
+        value = environ.get(mqtt.password_env)
+        if not value:
+            raise ConfigError(
+                [
+                    ConfigProblem(
+                        "mqtt.password_env",
+                        None,
+                        f"environment variable {mqtt.password_env} is not set",
+                    )
+                ]
+            )
+        return value
+    if mqtt.password_file is not None:
+        try:
+            return mqtt.password_file.read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise ConfigError(
+                [
+                    ConfigProblem(
+                        "mqtt.password_file",
+                        None,
+                        f"cannot read {mqtt.password_file}: {exc.strerror}",
+                    )
+                ]
+            ) from None
+    return None
+
+
+def opening_now(config: Config) -> dict[str, str]:
+    """'entry' and each queue with its own hours -> open / closed-hours / ... right now."""
+    tz = ZoneInfo(config.timezone)
+    local = datetime.now(tz)
+    years = (local.year, local.year + 1)
+    out = {}
+    wanted = {"entry": config.entry.schedule}
+    wanted.update({q: c.schedule for q, c in config.queues.items() if c.schedule})
+    for key, name in wanted.items():
+        if name is None:
+            out[key] = "open"
+            continue
+        schedule = config.schedules[name]
+        out[key] = decide(schedule, _special(name, schedule, years), local)
+    return out
+
+
+_SPECIAL_CACHE: dict[tuple[str, int, tuple[int, int]], dict[date, SpecialDay]] = {}
+
+
+def _special(name: str, schedule: ScheduleConfig, years: tuple[int, int]) -> dict[date, SpecialDay]:
+    key = (name, id(schedule), years)
+    if key not in _SPECIAL_CACHE:
+        _SPECIAL_CACHE.clear()
+        _SPECIAL_CACHE[key] = special_days(schedule, years)
+    return _SPECIAL_CACHE[key]
+
+
+class MqttCollector(Collector):
+    """The bridge's health as metrics: connected, published, dropped, commands."""
+
+    def __init__(self, bridge: MqttBridge) -> None:
+        self._bridge = bridge
+
+    def collect(self) -> Iterator[Metric]:
+        b = self._bridge
+        connected = GaugeMetricFamily("vaxeld_mqtt_connected", "1 while connected to the broker.")
+        connected.add_metric([], 1.0 if b.connected else 0.0)
+        published = CounterMetricFamily("vaxeld_mqtt_published", "Messages published.")
+        published.add_metric([], b.published)
+        dropped = CounterMetricFamily(
+            "vaxeld_mqtt_dropped", "Messages dropped from the full outbox (oldest first)."
+        )
+        dropped.add_metric([], b.outbox.dropped)
+        queued = GaugeMetricFamily("vaxeld_mqtt_outbox_messages", "Messages waiting to be sent.")
+        queued.add_metric([], len(b.outbox))
+        commands = CounterMetricFamily(
+            "vaxeld_mqtt_commands", "Commands received, by result.", labels=["command"]
+        )
+        for name, count in sorted(b.commands.items()):
+            commands.add_metric([name], count)
+        yield from (connected, published, dropped, queued, commands)
