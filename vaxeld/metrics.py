@@ -302,6 +302,17 @@ class Metrics:
                     ):
                         metric.labels(pbx.name, queue, lang, entry)
                 self.menu_abandoned.labels(pbx.name, entry)
+                for at in ("entry", *(q for q, c in config.queues.items() if c.schedule)):
+                    for reason in ("hours", "holiday", "exception"):
+                        self.closed.labels(pbx.name, entry, at, reason)
+                for mode in ("announce", "announce_only"):
+                    self.crisis.labels(pbx.name, entry, mode)
+            for queue, q in config.queues.items():
+                for reason in ("timeout", "leaveempty"):
+                    self.exited.labels(pbx.name, queue, q.language, config.entry.number, reason)
+                if q.overflow is not None:
+                    self.overflow_out.labels(pbx.name, queue, q.overflow.to)
+                    self.overflow_in.labels(pbx.name, q.overflow.to, queue)
             for result in ("timeout", "invalid"):
                 self.menu_failed.labels(pbx.name, result)
             for agent, (site, group) in self._agents.items():
