@@ -23,7 +23,9 @@ from pydantic import (
 )
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-LABEL_RE = r"^[\w .'()-]{1,60}$"
+# Unicode classes are repeated with * and the length is capped separately: a bounded
+# repetition like {1,60} of \w compiles into a regex automaton of tens of megabytes.
+LABEL_RE = r"^[\w .'()-]+$"
 
 Minutes = tuple[int, int]  # [start, end) in minutes after local midnight
 
@@ -84,7 +86,7 @@ class DateException(BaseModel):
     date: date
     closed: bool = False
     hours: Ranges = ()
-    label: Annotated[str, StringConstraints(pattern=LABEL_RE)] = "exception"
+    label: Annotated[str, StringConstraints(pattern=LABEL_RE, max_length=60)] = "exception"
 
     @model_validator(mode="after")
     def _closed_or_hours(self) -> DateException:

@@ -28,13 +28,15 @@ NAME_RE = r"^[a-z][a-z0-9_-]{0,31}$"  # queue, group, pbx names
 LANGUAGE_RE = r"^[a-z]{2,3}$"  # ISO 639 code, also the Asterisk channel language
 SOUND_RE = r"^[A-Za-z0-9_-]+(/[A-Za-z0-9_-]+)*$"  # relative sound name, no extension
 INTERFACE_RE = r"^(PJSIP|SIP|IAX2|DAHDI|Local)/[A-Za-z0-9_.+-]+(@[A-Za-z0-9_-]+)?(/n)?$"
-MEMBER_NAME_RE = r"^[^\W\d_][\w.' -]{0,62}[\w.]$"  # letters first; no , ; | [ ] $ { }
+# Letters first; no , ; | [ ] $ { }. Unicode classes use * with a separate max_length:
+# bounded repetition ({0,62}) of \w compiles into a huge regex automaton.
+MEMBER_NAME_RE = r"^[^\W\d_][\w.' -]*[\w.]$"
 HOST_RE = r"^[A-Za-z0-9.:-]{1,253}$"
 AMI_USER_RE = r"^[A-Za-z0-9_.-]{1,64}$"
 DIGIT_RE = r"^[0-9]$"
 CONTEXT_RE = r"^[A-Za-z][A-Za-z0-9_-]{0,62}$"
 MAILBOX_RE = r"^[0-9]{1,10}(@[A-Za-z0-9_-]{1,32})?$"
-LABEL_RE = r"^[^\W_][\w .'()-]{0,79}$"  # shown in metrics and logs, never in the dialplan
+LABEL_RE = r"^[^\W_][\w .'()-]*$"  # shown in metrics and logs, never in the dialplan
 ENV_RE = r"^[A-Z_][A-Z0-9_]{0,63}$"
 
 Name = Annotated[str, StringConstraints(pattern=NAME_RE)]
@@ -202,7 +204,7 @@ class QueueConfig(Strict):
 
 class MemberConfig(Strict):
     interface: Annotated[str, StringConstraints(pattern=INTERFACE_RE, max_length=80)]
-    name: Annotated[str, StringConstraints(pattern=MEMBER_NAME_RE)]
+    name: Annotated[str, StringConstraints(pattern=MEMBER_NAME_RE, max_length=64)]
     penalty: int = Field(0, ge=0, le=100)
 
 
@@ -219,7 +221,7 @@ class AgentGroupConfig(Strict):
 
 class EntryConfig(Strict):
     number: PhoneNumber
-    label: Annotated[str, StringConstraints(pattern=LABEL_RE)] = "entry"
+    label: Annotated[str, StringConstraints(pattern=LABEL_RE, max_length=80)] = "entry"
     schedule: Name | None = None  # always open when not set
     closed: ClosedConfig = Field(default_factory=ClosedConfig)
 
@@ -228,7 +230,7 @@ class LegacyNumber(Strict):
     """An old switchboard's number, now reaching the same flow."""
 
     number: PhoneNumber
-    label: Annotated[str, StringConstraints(pattern=LABEL_RE)]
+    label: Annotated[str, StringConstraints(pattern=LABEL_RE, max_length=80)]
     language: Language | None = None  # skip the menu: straight to this language
     queue: Name | None = None  # or straight to this queue
 

@@ -1,0 +1,81 @@
+"""Replay AMI traffic through vaxeld's own path (codec + reducer + ledger + metrics).
+
+Used by bench/run.py for throughput, in-process latency and memory. The stream is
+either a capture recorded from real Asterisk (bench/run.py makes one) or built from
+Asterisk 22's event format for answered and abandoned queue calls.
+"""
+
+from __future__ import annotations
+
+import resource
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+from codec_throughput import ABANDONED, ANSWERED
+
+from vaxeld.ami.codec import Decoder, Message
+from vaxeld.config import load_config
+from vaxeld.metrics import Metrics
+from vaxeld.state import SwitchboardState, apply
+from vaxeld.state.ledger import Ledger
+
+ROOT = Path(__file__).resolve().parents[1]
+CONFIG = load_config(ROOT / "config" / "vaxeld.example.yaml")
+
+
+def synthetic_chunks(calls: int, per_chunk: int = 1000) -> Iterator[bytes]:
+    """The stream of ``calls`` calls, a chunk at a time (1 M calls do not fit in memory)."""
+    for start in range(0, calls, per_chunk):
+        parts = []
+        for n in range(start, min(calls, start + per_chunk)):
+            template = ABANDONED if n % 5 == 0 else ANSWERED
+            parts.append(template.format(n=n, uid=f"1700000000.{n}"))
+        yield "".join(parts).encode()
+
+
+class Pipeline:
+    """vaxeld's per-event work, without sockets: what the daemon does for each read."""
+
+    def __init__(self) -> None:
+        self.state = SwitchboardState()
+        self.ledger = Ledger()
+        self.metrics = Metrics(CONFIG, lambda: [])
+        self.decoder = Decoder()
+        self.events = 0
+        self.now = 0.0
+
+    def feed(self, data: bytes, seconds_per_event: float = 0.0) -> None:
+        for item in self.decoder.feed(data):
+            if isinstance(item, Message):
+                self.now += seconds_per_event
+                self.state, changes = apply(self.state, item, self.now)
+                if changes:
+                    self.metrics.record("main", self.ledger.admit(changes, "ami", self.now))
+                self.events += 1
+
+
+def rss_mb() -> float:
+    """Resident set size now, in MB (from /proc)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def memory_after(calls: int) -> tuple[float, int, int]:
+    """RSS after replaying ``calls`` calls, at one call every 20 s of simulated time
+    (about 1.5 M calls a year): finished calls must not accumulate."""
+    pipe = Pipeline()
+    for chunk in synthetic_chunks(calls):
+        pipe.feed(chunk, seconds_per_event=20.0 / 7)
+    return rss_mb(), len(pipe.state.calls), len(pipe.ledger)
+
+
+if __name__ == "__main__":
+    # Run in a fresh process per figure, so one measurement does not inherit another's heap.
+    n = int(sys.argv[1])
+    t0 = time.perf_counter()
+    rss, live, ledger = memory_after(n)
+    print(f"{n} {rss:.1f} {live} {ledger} {time.perf_counter() - t0:.1f}")

@@ -1,0 +1,51 @@
+"""vaxeld.mqtt without a broker: payloads from a snapshot, the bounded outbox, slugs."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from vaxeld.ami.session import SessionStats
+from vaxeld.config import load_config
+from vaxeld.metrics_live import PbxView
+from vaxeld.mqtt import Outbox, slug, state_messages
+from vaxeld.state.model import Call, Member, SwitchboardState
+
+CONFIG = load_config(Path(__file__).resolve().parents[1] / "config" / "vaxeld.example.yaml")
+
+
+def test_slug_is_one_safe_topic_level() -> None:
+    assert slug("Åsa Lindqvist") == "asa-lindqvist"
+    assert slug("Yusuf Haddad") == "yusuf-haddad"
+    assert slug("+/#") == "unnamed"
+
+
+def test_queue_and_agent_payloads_come_from_the_snapshot() -> None:
+    state = SwitchboardState(
+        calls={"1": Call("1", queue="sv", waiting=True, joined_at=90.0)},
+        members={
+            ("sv", "PJSIP/agent1001"): Member(
+                "sv", "PJSIP/agent1001", "Åsa Lindqvist", status=1, paused=True
+            )
+        },
+    )
+    view = PbxView("main", state, SessionStats(connected=True), {"crisis_active": 1.0})
+    msgs = state_messages(
+        CONFIG, view, 100.0, {("main", "sv"): 0.75}, {"entry": "closed-holiday", "ar": "open"}
+    )
+    sv = msgs["main/queue/sv"]
+    assert (sv["waiting"], sv["longest_wait_seconds"], sv["members_paused"]) == (1, 10, 1)
+    assert sv["service_level_today"] == 0.75 and sv["service_level_target_seconds"] == 20
+    assert msgs["main/agent/asa-lindqvist"]["state"] == "paused"
+    assert msgs["main/agent/lars-holm"]["state"] == "logged_out"
+    assert msgs["main/crisis"] == {"active": True}
+    assert msgs["main/opening"] == {"state": "closed-holiday", "queue_ar": "open"}
+
+
+def test_outbox_drops_the_oldest_and_counts_it() -> None:
+    box = Outbox(size=3)
+    for i in range(5):
+        box.put(f"t/{i}", b"x")
+    assert box.dropped == 2 and len(box) == 3
+    first = asyncio.run(box.get())
+    assert first == ("t/2", b"x")
