@@ -1,0 +1,141 @@
+"""The real-Asterisk part of the benchmarks: a generated call load on Asterisk 22 with
+vaxeld watching, CPU seconds of both processes, and AMI captures with and without the
+server-side event filter (the filtered one is replayed by the throughput benchmark)."""
+
+from __future__ import annotations
+
+import os
+import random
+import socket
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+from vaxeld.ami.codec import encode_action
+from vaxeld.calendar import today_in
+from vaxeld.config import parse_config
+from vaxeld.daemon import EVENT_FILTERS
+from vaxeld.lab.asterisk import AsteriskLab, ensure_chroot, free_port
+from vaxeld.lab.control import LabControl
+from vaxeld.lab.scenario import lab_agent_ids, lab_config_text
+from vaxeld.lab.vaxeld_process import VaxeldProcess, total
+from vaxeld.render import render_all, write_atomically
+
+CALLS = 1000
+CALLS_PER_SECOND = 5.0
+Row = tuple[str, str, str, bool]
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class Recorder:
+    """A raw AMI connection that writes every byte it receives to a file."""
+
+    def __init__(self, port: int, secret: str, path: Path, filtered: bool) -> None:
+        self.sock = socket.create_connection(("127.0.0.1", port))
+        actions = [
+            encode_action(
+                "Login", [("Username", "vaxeld"), ("Secret", secret), ("Events", "on")], "rec-1"
+            )
+        ]
+        if filtered:
+            actions += [
+                encode_action("Filter", [("Operation", "Add"), ("Filter", f)], f"rec-f{i}")
+                for i, f in enumerate(EVENT_FILTERS)
+            ]
+        for data in actions:
+            self.sock.sendall(data)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.out = path.open("wb")
+        self.bytes = 0
+        self._thread = threading.Thread(target=self._read, daemon=True)
+        self._thread.start()
+
+    def _read(self) -> None:
+        while data := self.sock.recv(65536):
+            self.out.write(data)
+            self.bytes += len(data)
+
+    def close(self) -> None:
+        self.sock.close()
+        self._thread.join(timeout=5)
+        self.out.close()
+
+
+def run_load(capture: Path) -> list[Row]:
+    rng = random.Random(7)
+    work = Path(tempfile.mkdtemp(prefix="vaxeld-bench-"))
+    lab = AsteriskLab(ensure_chroot(), f"bench-{os.getpid()}")
+    metrics_port = free_port()
+    text = lab_config_text(lab.ami_port, metrics_port)
+    config = parse_config(text)
+    (work / "vaxeld.yaml").write_text(text)
+    write_atomically(work / "dialplans", render_all(config, today_in(config.timezone)))
+    lab.prepare(work / "dialplans")
+    lab.start()
+    control = LabControl("127.0.0.1", lab.ami_port, "lab", lab.admin_secret)
+    vaxeld = VaxeldProcess(
+        work / "vaxeld.yaml",
+        metrics_port,
+        {"VAXELD_AMI_SECRET": lab.vaxeld_secret},
+        work / "vaxeld.log",
+    )
+    try:
+        for agent in lab_agent_ids(text):
+            control.set_agent(agent, answer_after=rng.choice([1, 2]), talk=rng.choice([2, 3, 4]))
+        vaxeld.start().wait_synced()
+        assert vaxeld.proc is not None and lab.proc is not None
+        filtered = Recorder(lab.ami_port, lab.vaxeld_secret, capture, filtered=True)
+        unfiltered = Recorder(lab.ami_port, lab.vaxeld_secret, work / "unfiltered.bin", False)
+        time.sleep(1)
+        cpu_v0, cpu_a0 = cpu_seconds(vaxeld.proc.pid), cpu_seconds(lab.proc.pid)
+        start = time.monotonic()
+        print(
+            f"bench: placing {CALLS} calls at {CALLS_PER_SECOND:g}/s on real Asterisk ...",
+            flush=True,
+        )
+        for i in range(CALLS):
+            while time.monotonic() - start < i / CALLS_PER_SECOND:
+                time.sleep(0.01)
+            digits = rng.choice("123450") if rng.random() > 0.05 else ""
+            control.call(
+                config.entry.number,
+                digits,
+                round(rng.uniform(3, 15), 1),
+                caller_id=f"07{rng.randrange(10**8):08d}",
+            )
+        lab.wait_idle(timeout=300)
+        time.sleep(2)
+        cpu_v, cpu_a = (cpu_seconds(vaxeld.proc.pid) - cpu_v0, cpu_seconds(lab.proc.pid) - cpu_a0)
+        filtered.close()
+        unfiltered.close()
+        samples = vaxeld.scrape()
+        offered = total(samples, "vaxeld_calls_offered_total")
+        entered = total(samples, "vaxeld_entry_calls_total")
+        ratio = cpu_v / cpu_a
+        per_call_f, per_call_u = filtered.bytes / CALLS, unfiltered.bytes / CALLS
+        return [
+            (
+                "CPU vaxeld / Asterisk",
+                f"{ratio:.4f} ({cpu_v:.2f} s / {cpu_a:.2f} s, "
+                f"{int(entered)} calls, {int(offered)} queued)",
+                "<= 0.02",
+                ratio <= 0.02,
+            ),
+            ("AMI bytes per call, filtered", f"{per_call_f:,.0f} B", "(reported)", True),
+            (
+                "AMI bytes per call, unfiltered",
+                f"{per_call_u:,.0f} B (filter keeps {100 * per_call_f / per_call_u:.1f} %)",
+                "(reported)",
+                True,
+            ),
+        ]
+    finally:
+        control.close()
+        vaxeld.stop()
+        lab.stop()
+        lab.remove(keep_logs_in=work / "asterisk-logs")

@@ -1,0 +1,164 @@
+"""vaxeld's benchmarks, one command: figures measured in one run, printed with targets.
+
+    python bench/run.py            # everything, about 10 minutes (real Asterisk, as root)
+    python bench/run.py --quick    # the parts without Asterisk, about 4 minutes
+
+Every figure is a ratio or a distribution measured here and now, so a slow or busy
+machine moves both sides alike. Nothing here is asserted by the tests.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from codec_throughput import reference
+from replay import Pipeline, synthetic_chunks
+
+ROOT = Path(__file__).resolve().parents[1]
+Row = tuple[str, str, str, bool]
+
+
+def throughput(stream: bytes, label: str) -> Row:
+    chunk = 65536
+    best_ref = best_vax = float("inf")
+    for _ in range(3):
+        t0 = time.perf_counter()
+        n_ref = reference(stream, chunk)
+        best_ref = min(best_ref, time.perf_counter() - t0)
+        pipe = Pipeline()
+        t0 = time.perf_counter()
+        for i in range(0, len(stream), chunk):
+            pipe.feed(stream[i : i + chunk], seconds_per_event=0.01)
+        best_vax = min(best_vax, time.perf_counter() - t0)
+    ratio = best_ref / best_vax
+    detail = (
+        f"{ratio:.2f} ({pipe.events / best_vax:,.0f} vs {n_ref / best_ref:,.0f} events/s, {label})"
+    )
+    return ("throughput vaxeld / reference parser", detail, ">= 0.9", ratio >= 0.9)
+
+
+def latency() -> Row:
+    """Event bytes in -> counters and snapshot updated: vaxeld's own per-event work."""
+    pipe = Pipeline()
+    samples = []
+    for chunk in synthetic_chunks(2000, per_chunk=1):
+        frames = chunk.split(b"\r\n\r\n")
+        for frame in frames[:-1]:
+            t0 = time.perf_counter()
+            pipe.feed(frame + b"\r\n\r\n", 0.01)
+            samples.append(time.perf_counter() - t0)
+    q = statistics.quantiles(samples, n=100)
+    p50, p99 = q[49] * 1000, q[98] * 1000
+    return (
+        "latency event -> metrics (in process)",
+        f"p50 {p50:.3f} ms, p99 {p99:.3f} ms",
+        "p99 < 5 ms",
+        p99 < 5,
+    )
+
+
+def memory() -> list[Row]:
+    rows = []
+    figures = {}
+    for calls in (10_000, 1_000_000):
+        out = subprocess.run(
+            [sys.executable, str(ROOT / "bench" / "replay.py"), str(calls)],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=1800,
+        )
+        _, rss, live, ledger, secs = out.stdout.split()
+        figures[calls] = float(rss)
+        rows.append(
+            (
+                f"RSS after {calls:,} calls",
+                f"{float(rss):.1f} MB ({live} live calls, "
+                f"{ledger} callers in the ledger, {float(secs):.0f} s)",
+                "< 60 MB",
+                float(rss) < 60,
+            )
+        )
+    growth = figures[1_000_000] - figures[10_000]
+    rows.append(("RSS growth 10 k -> 1 M calls", f"{growth:+.1f} MB", "none (< 2 MB)", growth < 2))
+    return rows
+
+
+async def _resync_once(queues: int, members: int) -> float:
+    from fake_ami import QueueStatusServer
+
+    from vaxeld.config import load_config
+    from vaxeld.tracker import PbxTracker
+
+    server = await QueueStatusServer(queues, members).start()
+    config = load_config(ROOT / "config" / "vaxeld.example.yaml")
+    pbx = config.default_pbx.model_copy(update={"port": server.port})
+    tracker = PbxTracker(pbx, "secret", lambda pbx, changes: None)
+    t0 = time.perf_counter()
+    task = asyncio.create_task(tracker.session.run())
+    while not tracker.state.synced:
+        await asyncio.sleep(0.001)
+    elapsed = time.perf_counter() - t0
+    assert len(tracker.state.members) == queues * members
+    task.cancel()
+    await server.close()
+    return elapsed
+
+
+def resync() -> Row:
+    times = [asyncio.run(_resync_once(200, 50)) for _ in range(3)]
+    best = min(times)
+    return (
+        "resync 200 queues x 50 members",
+        f"{best * 1000:.0f} ms (login to complete state)",
+        "< 1 s",
+        best < 1.0,
+    )
+
+
+def main() -> int:
+    import logging
+
+    from vaxeld.logs import configure_logging
+
+    configure_logging("json", logging.WARNING)
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="skip the real-Asterisk parts")
+    args = parser.parse_args()
+    rows: list[Row] = []
+    capture = ROOT / "bench" / "capture" / "ami-filtered.bin"
+    if not args.quick:
+        if os.geteuid() != 0:
+            print("the Asterisk parts need root; use --quick", file=sys.stderr)
+            return 2
+        from asterisk_load import run_load
+
+        rows += run_load(capture)
+    if capture.exists():
+        rows.append(throughput(capture.read_bytes(), "capture from real Asterisk"))
+    else:
+        stream = b"".join(synthetic_chunks(5000))
+        rows.append(throughput(stream, "synthetic Asterisk 22 events"))
+    rows.append(latency())
+    rows.append(resync())
+    rows += memory()
+    width = max(len(r[0]) for r in rows)
+    print(f"\n{'benchmark':<{width}}  {'measured':<60}  {'target':<14}  ok")
+    for name, figure, target, ok in rows:
+        print(f"{name:<{width}}  {figure:<60}  {target:<14}  {'yes' if ok else 'NO'}")
+    return 0
+
+
+if __name__ == "__main__":
+    random.seed(1)
+    sys.exit(main())
