@@ -15,12 +15,12 @@ from pathlib import Path
 from vaxeld.ami.codec import encode_action
 from vaxeld.calendar import today_in
 from vaxeld.config import parse_config
-from vaxeld.daemon import EVENT_FILTERS
 from vaxeld.lab.asterisk import AsteriskLab, ensure_chroot, free_port
 from vaxeld.lab.control import LabControl
 from vaxeld.lab.scenario import lab_agent_ids, lab_config_text
 from vaxeld.lab.vaxeld_process import VaxeldProcess, total
 from vaxeld.render import render_all, write_atomically
+from vaxeld.tracker import EVENT_FILTERS
 
 CALLS = 1000
 CALLS_PER_SECOND = 5.0

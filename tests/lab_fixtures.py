@@ -41,6 +41,15 @@ class Lab:
     def entry(self) -> str:
         return parse_config(self.config_path.read_text()).entry.number
 
+    def restart_asterisk(self) -> None:
+        """Stop and start this lab's Asterisk (AstDB, queue_log and members on disk stay)."""
+        self.control.close()
+        self.asterisk.stop()
+        self.asterisk.start()
+        self.control = LabControl(
+            "127.0.0.1", self.asterisk.ami_port, "lab", self.asterisk.admin_secret
+        )
+
     def events(self) -> LabEvents:
         return LabEvents("127.0.0.1", self.asterisk.ami_port, "lab", self.asterisk.admin_secret)
 

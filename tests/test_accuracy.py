@@ -17,7 +17,6 @@ from lab_fixtures import Lab, start_lab, stop_lab
 
 from vaxeld.config import parse_config
 from vaxeld.lab.asterisk import count_queue_log
-from vaxeld.lab.control import LabControl
 from vaxeld.lab.proxy import CuttableProxy
 from vaxeld.lab.vaxeld_process import Samples, total
 
@@ -137,12 +136,7 @@ def test_counts_equal_queue_log_through_ami_cuts_and_an_asterisk_restart(
                     cuts.append(now + 1.0)
             if not restarted and now >= restart_at:
                 restarted = True
-                lab.control.close()
-                lab.asterisk.stop()
-                lab.asterisk.start()
-                lab.control = LabControl(
-                    "127.0.0.1", lab.asterisk.ami_port, "lab", lab.asterisk.admin_secret
-                )
+                lab.restart_asterisk()
             lab.control.call(
                 lab.entry, call.digits, call.patience, caller_id=f"07{rng.randrange(10**8):08d}"
             )

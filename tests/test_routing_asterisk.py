@@ -143,12 +143,7 @@ def test_crisis_works_with_vaxeld_stopped_and_survives_a_restart(
     finally:
         events.close()
 
-    lab.control.close()
-    lab.asterisk.stop()
-    lab.asterisk.start()
-    lab.control = type(lab.control)(
-        "127.0.0.1", lab.asterisk.ami_port, "lab", lab.asterisk.admin_secret
-    )
+    lab.restart_asterisk()
     status = lab.cli("crisis", "status")
     assert (
         status.returncode == 0 and "crisis on, mode announce_only, message storm" in status.stdout
@@ -296,12 +291,7 @@ def test_agents_pause_unpause_and_dynamic_login_survive_restart(
         vaxeld.wait_for(
             lambda s: total(s, "vaxeld_queue_members_logged_in", queue="vaxel") == vaxel_before + 1
         )
-        lab.control.close()
-        lab.asterisk.stop()
-        lab.asterisk.start()
-        lab.control = type(lab.control)(
-            "127.0.0.1", lab.asterisk.ami_port, "lab", lab.asterisk.admin_secret
-        )
+        lab.restart_asterisk()
         assert "Lars Holm" in lab.asterisk.cli("queue show vaxel")  # persistentmembers
         s = vaxeld.wait_for(
             lambda s: (

@@ -20,8 +20,9 @@ from prometheus_client import start_http_server
 
 from vaxeld.commands import CommandError, command_actions
 from vaxeld.config import Config, ConfigError, PbxConfig, load_config, read_secret
+from vaxeld.config.load import read_mqtt_password
 from vaxeld.metrics import Metrics, PbxView
-from vaxeld.mqtt import MqttBridge, MqttCollector, opening_now, read_mqtt_password
+from vaxeld.mqtt import MqttBridge, MqttCollector, opening_now
 from vaxeld.state.changes import Change
 from vaxeld.tracker import PbxTracker
 

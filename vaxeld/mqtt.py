@@ -31,7 +31,7 @@ from prometheus_client.registry import Collector
 
 from vaxeld.ami.session import backoff_delays
 from vaxeld.calendar import SpecialDay, decide, special_days
-from vaxeld.config import Config, ConfigError, ConfigProblem
+from vaxeld.config import Config
 from vaxeld.config.hours import ScheduleConfig
 from vaxeld.config.models import MqttConfig
 from vaxeld.metrics_live import PbxView, agent_state_of
@@ -275,36 +275,6 @@ class MqttBridge:
         await client.publish(
             self.topic("reply"), json.dumps(reply, ensure_ascii=False), qos=1, retain=False
         )
-
-
-def read_mqtt_password(mqtt: MqttConfig, environ: dict[str, str]) -> str | None:
-    if mqtt.password_env is not None:
-        value = environ.get(mqtt.password_env)
-        if not value:
-            raise ConfigError(
-                [
-                    ConfigProblem(
-                        "mqtt.password_env",
-                        None,
-                        f"environment variable {mqtt.password_env} is not set",
-                    )
-                ]
-            )
-        return value
-    if mqtt.password_file is not None:
-        try:
-            return mqtt.password_file.read_text(encoding="utf-8").strip()
-        except OSError as exc:
-            raise ConfigError(
-                [
-                    ConfigProblem(
-                        "mqtt.password_file",
-                        None,
-                        f"cannot read {mqtt.password_file}: {exc.strerror}",
-                    )
-                ]
-            ) from None
-    return None
 
 
 def opening_now(config: Config) -> dict[str, str]:

@@ -11,7 +11,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from vaxeld.config.models import Config, PbxConfig
+from vaxeld.config.models import Config, MqttConfig, PbxConfig
 from vaxeld.config.references import check_references
 from vaxeld.yamlload import LoadedYaml, YamlError, load_yaml
 
@@ -108,35 +108,31 @@ def load_config(path: Path) -> Config:
     return parse_config(text)
 
 
-def read_secret(pbx: PbxConfig, environ: dict[str, str]) -> str:
-    """The AMI secret for ``pbx``, from its file or environment variable."""
-    if pbx.secret_env is not None:
-        value = environ.get(pbx.secret_env)
+def _secret_value(
+    env: str | None, file: Path | None, environ: dict[str, str], where: str
+) -> str | None:
+    """A secret from the named environment variable or file (never from the YAML)."""
+    if env is not None:
+        value = environ.get(env)
         if not value:
             raise ConfigError(
-                [
-                    ConfigProblem(
-                        f"pbxs.{pbx.name}.secret_env",
-                        None,
-                        f"environment variable {pbx.secret_env} is not set",
-                    )
-                ]
+                [ConfigProblem(f"{where}_env", None, f"environment variable {env} is not set")]
             )
-    else:
-        assert pbx.secret_file is not None
+        return value
+    if file is not None:
         try:
-            value = pbx.secret_file.read_text(encoding="utf-8").strip()
+            return file.read_text(encoding="utf-8").strip()
         except OSError as exc:
             raise ConfigError(
-                [
-                    ConfigProblem(
-                        f"pbxs.{pbx.name}.secret_file",
-                        None,
-                        f"cannot read {pbx.secret_file}: {exc.strerror}",
-                    )
-                ]
+                [ConfigProblem(f"{where}_file", None, f"cannot read {file}: {exc.strerror}")]
             ) from None
-    if not re.fullmatch(r"[\x21-\x7e]{1,128}", value):
+    return None
+
+
+def read_secret(pbx: PbxConfig, environ: dict[str, str]) -> str:
+    """The AMI secret for ``pbx``, from its file or environment variable."""
+    value = _secret_value(pbx.secret_env, pbx.secret_file, environ, f"pbxs.{pbx.name}.secret")
+    if value is None or not re.fullmatch(r"[\x21-\x7e]{1,128}", value):
         raise ConfigError(
             [
                 ConfigProblem(
@@ -145,3 +141,8 @@ def read_secret(pbx: PbxConfig, environ: dict[str, str]) -> str:
             ]
         )
     return value
+
+
+def read_mqtt_password(mqtt: MqttConfig, environ: dict[str, str]) -> str | None:
+    """The MQTT password, if the config names one."""
+    return _secret_value(mqtt.password_env, mqtt.password_file, environ, "mqtt.password")
