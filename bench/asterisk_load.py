@@ -4,6 +4,7 @@ server-side event filter (the filtered one is replayed by the throughput benchma
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import socket
@@ -56,13 +57,18 @@ class Recorder:
         self._thread.start()
 
     def _read(self) -> None:
-        while data := self.sock.recv(65536):
-            self.out.write(data)
-            self.bytes += len(data)
+        try:
+            while data := self.sock.recv(65536):
+                self.out.write(data)
+                self.bytes += len(data)
+        except OSError:
+            pass  # closed by close()
 
     def close(self) -> None:
-        self.sock.close()
+        with contextlib.suppress(OSError):
+            self.sock.shutdown(socket.SHUT_RDWR)
         self._thread.join(timeout=5)
+        self.sock.close()
         self.out.close()
 
 

@@ -310,3 +310,32 @@ def test_rendered_calendar_is_for_this_year_and_next(lab: Lab) -> None:
     text = (lab.dialplans / "extensions_vaxeld.conf").read_text()
     year = datetime.now(TZ).year
     assert re.search(rf"^VAXELD_CALENDAR_END={year + 1}-12-31$", text, re.MULTILINE)
+
+
+def test_a_paused_agent_gets_no_calls_and_gets_them_again_when_unpaused(
+    lab_for: list[Lab], tmp_path: Path
+) -> None:
+    # Swedish rings every free member at once; only Åsa answers (the others would take a
+    # minute), so who answers shows whether the pause is honoured.
+    lab = start_lab(
+        tmp_path,
+        "pause",
+        edit=lambda t: t.replace(
+            "  sv:\n    language: sv\n", "  sv:\n    language: sv\n    strategy: ringall\n", 1
+        ),
+    )
+    lab_for.append(lab)
+    for agent in ("1002", "1003", "1004"):
+        lab.control.set_agent(agent, answer_after=60, talk=3)
+    lab.control.set_agent("1001", answer_after=1, talk=2)
+    assert lab.cli("agent", "pause", "Åsa Lindqvist", "--reason", "Lunch").returncode == 0
+    lab.control.call(lab.entry, "1", 8.0)
+    lab.asterisk.wait_idle(60)
+    rows = lab.asterisk.queue_log_events()
+    assert not [r for r in rows if r[4] == "CONNECT"]
+    assert [r for r in rows if r[2] == "sv" and r[4] == "ABANDON"]
+    assert lab.cli("agent", "unpause", "Åsa Lindqvist").returncode == 0
+    lab.control.call(lab.entry, "1", 20.0)
+    lab.asterisk.wait_idle(60)
+    connects = [r for r in lab.asterisk.queue_log_events() if r[4] == "CONNECT"]
+    assert [(r[2], r[3]) for r in connects] == [("sv", "Åsa Lindqvist")]
