@@ -115,8 +115,9 @@ class Daemon:
             fresh = {p.name: p for p in new.pbxs}
             old = {p.name: p for p in self.config.pbxs}
             changed = [p for name, p in fresh.items() if old.get(name) != p]
+            env = dict(os.environ)
             for pbx in changed:
-                read_secret(pbx, dict(os.environ))  # fail before touching anything
+                read_secret(pbx, env)  # fail before touching anything
         except ConfigError as exc:
             self.metrics.reload_result(ok=False)
             log.error(
@@ -127,14 +128,16 @@ class Daemon:
             )
             return False
         self.metrics.reconfigure(new)
+        self._env = env
         for name in set(old) - set(fresh):
             self._stop_tracker(name)
         for pbx in changed:
             self._stop_tracker(pbx.name)
-            self._env = dict(os.environ)
             self.trackers[pbx.name] = tracker = self._tracker(pbx, new)
             self._start(tg, tracker)
         self.config = new
+        if self.mqtt is not None:
+            self.mqtt.config = new  # topics follow the reloaded queues and agents
         self.metrics.reload_result(ok=True)
         log.info(
             "config_reloaded", path=str(self.config_path), restarted_pbxs=[p.name for p in changed]
