@@ -89,6 +89,36 @@ def test_oversize_frame_without_terminator_is_dropped_with_bounded_memory() -> N
     assert _messages(items)[0].event == "After"
 
 
+def test_stray_line_breaks_between_frames_are_skipped() -> None:
+    dec = Decoder()
+    dec._expect_greeting = False
+    items = dec.feed(b"Event: A\r\n\r\n\r\nEvent: B\r\n\r\n\r\n\r\n\r\nEvent: C\r\n\r\n\r\n")
+    assert [m.event for m in _messages(items)] == ["A", "B", "C"]
+    assert not [i for i in items if isinstance(i, DecodeError)]
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.from_regex(r"[A-Za-z0-9_-]{1,20}", fullmatch=True),
+            st.text(st.characters(blacklist_characters="\r\n"), max_size=20),
+        ),
+        min_size=1,
+        max_size=6,
+    )
+)
+def test_fast_and_careful_decoding_agree(headers: list[tuple[str, str]]) -> None:
+    """Whatever path a frame takes, it decodes to the same headers, first value winning."""
+    raw = "".join(f"{k}: {v}\r\n" for k, v in headers).encode() + b"\r\n"
+    dec = Decoder()
+    dec._expect_greeting = False
+    (msg,) = _messages(dec.feed(raw))
+    assert msg.headers == tuple(headers)
+    for key, _ in headers:
+        first = next(v for k, v in headers if k.lower() == key.lower())
+        assert msg.get(key.upper()) == first
+
+
 def test_truncated_message_waits_for_the_rest() -> None:
     dec = Decoder()
     dec._expect_greeting = False

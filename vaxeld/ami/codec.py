@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 TERMINATOR = b"\r\n\r\n"
 GREETING_PREFIX = b"Asterisk Call Manager/"
@@ -21,14 +21,55 @@ DEFAULT_MAX_FRAME = 1024 * 1024
 _KEY_RE = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
-@dataclass(frozen=True, slots=True)
+class _LowerKeys(dict[str, str]):
+    """Header name -> lower case, remembered: the same few dozen names arrive all day."""
+
+    def __missing__(self, key: str) -> str:
+        lower = key.lower()
+        if len(self) < _NAME_CACHE_LIMIT:
+            self[key] = lower
+        return lower
+
+
+class _ValidKeys(dict[str, str]):
+    """Allowed header name -> lower case; "" for a name that is not allowed.
+
+    One dict lookup per line instead of a regex match and a lower(): a measured third
+    of the decoder's time. Bounded, so a peer inventing names cannot grow it."""
+
+    def __missing__(self, key: str) -> str:
+        lower = key.lower() if _KEY_RE.fullmatch(key) else ""
+        if len(self) < _NAME_CACHE_LIMIT:
+            self[key] = lower
+        return lower
+
+
+_NAME_CACHE_LIMIT = 4096
+_LOWER = _LowerKeys()
+_VALID = _ValidKeys()
+
+
 class Message:
     """One AMI message: its headers in arrival order, repeated keys kept."""
 
-    headers: tuple[tuple[str, str], ...]
-    # Lower-case key -> first value, built on first use: the reducer asks many questions
-    # of each event, and a scan per question showed up as a third of all the work.
-    _index: dict[str, str] | None = field(default=None, compare=False, repr=False)
+    __slots__ = ("_index", "headers")
+
+    def __init__(
+        self, headers: tuple[tuple[str, str], ...], index: dict[str, str] | None = None
+    ) -> None:
+        self.headers = headers
+        # Lower-case key -> first value. The decoder builds it while splitting the lines;
+        # a message built by hand gets it on first use.
+        self._index = index
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Message) and other.headers == self.headers
+
+    def __hash__(self) -> int:
+        return hash(self.headers)
+
+    def __repr__(self) -> str:
+        return f"Message({self.headers!r})"
 
     def _lookup(self) -> dict[str, str]:
         index = self._index
@@ -36,12 +77,13 @@ class Message:
             index = {}
             for k, v in self.headers:
                 index.setdefault(k.lower(), v)
-            object.__setattr__(self, "_index", index)
+            self._index = index
         return index
 
     def get(self, key: str, default: str = "") -> str:
         """First value for ``key`` (case-insensitive), or ``default``."""
-        return self._lookup().get(key.lower(), default)
+        index = self._index if self._index is not None else self._lookup()
+        return index.get(_LOWER[key], default)
 
     def get_all(self, key: str) -> list[str]:
         """Every value for ``key``, e.g. repeated ChanVariable or Output lines."""
@@ -49,7 +91,7 @@ class Message:
         return [v for k, v in self.headers if k.lower() == lkey]
 
     def __contains__(self, key: object) -> bool:
-        return isinstance(key, str) and key.lower() in self._lookup()
+        return isinstance(key, str) and _LOWER[key] in self._lookup()
 
     @property
     def event(self) -> str:
@@ -110,8 +152,20 @@ class Decoder:
 
     def feed(self, data: bytes) -> list[Decoded]:
         """Add ``data`` and return every complete item it finished."""
-        self._buf += data
-        return list(self._drain())
+        buf = self._buf
+        buf += data
+        if self._expect_greeting or self._discarding:
+            return list(self._drain())
+        end = buf.rfind(TERMINATOR)
+        if end < 0 or end > self._max_frame:
+            # Nothing complete yet, or a region that may hold an oversize frame.
+            return list(self._drain())
+        # The common case: whole frames up to the last terminator, decoded in one go.
+        # Cutting at the (ASCII) terminator never splits a UTF-8 character.
+        region = buf[:end].decode("utf-8", "replace")
+        del buf[: end + len(TERMINATOR)]
+        frames = region.split("\r\n\r\n")
+        return [decode_text(f) for f in frames if f and not f.isspace()]  # skip stray blanks
 
     def _drain(self) -> Iterator[Decoded]:
         buf = self._buf
@@ -158,31 +212,37 @@ class Decoder:
             buf += keep
 
 
-# A whole well-formed frame: "Key: value" lines only. Checked once per frame in C, so
-# the common case needs no per-line validation in Python.
-_FRAME_RE = re.compile(r"(?:[A-Za-z0-9_-]{1,64}:[^\r\n]*\r\n)*[A-Za-z0-9_-]{1,64}:[^\r\n]*")
-
-
 def decode_frame(frame: bytes) -> Message | DecodeError:
     """Decode one frame (without its terminating blank line)."""
-    text = frame.decode("utf-8", "replace")
-    if _FRAME_RE.fullmatch(text):
-        headers = []
-        for line in text.split("\r\n"):
-            key, _, value = line.partition(":")
-            headers.append((key, value[1:] if value[:1] == " " else value))
-        index = {k.lower(): v for k, v in reversed(headers)}  # the first value wins
-        return Message(tuple(headers), index)
-    return _decode_untidy(text, len(frame) + 4)
+    return decode_text(frame.decode("utf-8", "replace"))
 
 
-def _decode_untidy(text: str, size: int) -> Message | DecodeError:
-    """The slow path: a frame with lines that are not "Key: value"."""
+def decode_text(text: str) -> Message | DecodeError:
+    """Decode one frame's text. Well-formed "Key: value" lines take the fast path."""
+    headers = []
+    index: dict[str, str] = {}
+    for line in text.split("\r\n"):
+        key, sep, value = line.partition(": ")
+        lower = _VALID[key]
+        if not sep or not lower:
+            return _decode_untidy(text)
+        headers.append((key, value))
+        if lower not in index:
+            index[lower] = value
+    return Message(tuple(headers), index)
+
+
+def _decode_untidy(text: str) -> Message | DecodeError:
+    """The slow path: empty values, a missing space, stray blank lines, or lines that
+    are not "Key: value" at all."""
+    size = len(text.encode("utf-8")) + len(TERMINATOR)
     headers: list[tuple[str, str]] = []
     bad = 0
     for line in text.split("\r\n"):
+        if not line:
+            continue  # a stray blank line, e.g. an odd CRLF between frames
         key, sep, value = line.partition(":")
-        if not sep or not _KEY_RE.fullmatch(key):
+        if not sep or not _VALID[key]:
             bad += 1
             continue
         headers.append((key, value[1:] if value[:1] == " " else value))
