@@ -11,9 +11,8 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from datetime import datetime
-from zoneinfo import ZoneInfo
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
 
 from prometheus_client import (
     CollectorRegistry,
@@ -23,12 +22,10 @@ from prometheus_client import (
     Info,
     disable_created_metrics,
 )
-from prometheus_client.core import GaugeMetricFamily, Metric
-from prometheus_client.registry import Collector
 
 from vaxeld import __version__
 from vaxeld.config import Config
-from vaxeld.metrics_live import PbxView, SnapshotCollector
+from vaxeld.metrics_live import PbxView, ServiceLevelToday, SnapshotCollector
 from vaxeld.state.changes import (
     CallAbandoned,
     CallAnswered,
@@ -55,6 +52,7 @@ QUEUE_LABELS = ("pbx", "queue", "language", "entry")
 AGENT_LABELS = ("pbx", "agent", "site", "group")
 TALK_BUCKETS = (30.0, 60.0, 120.0, 180.0, 300.0, 600.0, 900.0, 1800.0, 3600.0)
 OTHER = "other"
+_DIGIT = re.compile(r"[0-9*#A-D]")
 
 
 def agent_labels(config: Config) -> dict[str, tuple[str, str]]:
@@ -71,42 +69,6 @@ def wait_buckets(config: Config) -> tuple[float, ...]:
     return tuple(sorted(set(BASE_WAIT_BUCKETS) | targets))
 
 
-class ServiceLevelToday(Collector):
-    """Service level since local midnight, per queue (for wallboards and Grafana's "today").
-    Starts from zero at midnight in the config's time zone, and when vaxeld starts."""
-
-    def __init__(self, tz: str, languages: dict[str, str]) -> None:
-        self._tz, self._languages = ZoneInfo(tz), languages
-        self._day = datetime.now(self._tz).date()
-        self._counts: dict[tuple[str, str], list[int]] = {}
-
-    def _roll(self) -> None:
-        today = datetime.now(self._tz).date()
-        if today != self._day:
-            self._day, self._counts = today, {}
-
-    def add(self, pbx: str, queue: str, met: bool) -> None:
-        self._roll()
-        counts = self._counts.setdefault((pbx, queue), [0, 0])
-        counts[0] += met
-        counts[1] += 1
-
-    def ratios(self) -> dict[tuple[str, str], float]:
-        self._roll()
-        return {key: met / calls for key, (met, calls) in self._counts.items() if calls}
-
-    def collect(self) -> Iterator[Metric]:
-        family = GaugeMetricFamily(
-            "vaxeld_queue_service_level_today_ratio",
-            "Answered within target / service-level calls since local "
-            "midnight (absent before the day's first call).",
-            labels=["pbx", "queue", "language"],
-        )
-        for (pbx, queue), ratio in sorted(self.ratios().items()):
-            family.add_metric([pbx, queue, self._languages.get(queue, OTHER)], ratio)
-        yield family
-
-
 class Metrics:
     """All of vaxeld's metrics in one registry."""
 
@@ -120,6 +82,8 @@ class Metrics:
         # The *_created series double the output and no dashboard uses them.
         disable_created_metrics()  # type: ignore[no-untyped-call]
         self.registry = r = registry or CollectorRegistry()
+        self._children: dict[tuple[object, tuple[str, ...]], Any] = {}
+        self._handlers = self._change_handlers()
         self._configure(config)
 
         def counter(name: str, doc: str, labels: Sequence[str] = QUEUE_LABELS) -> Counter:
@@ -328,79 +292,126 @@ class Metrics:
 
     @staticmethod
     def _digit(digit: str) -> str:
-        return digit if re.fullmatch(r"[0-9*#A-D]", digit) else OTHER
+        return digit if _DIGIT.fullmatch(digit) else OTHER
 
     def _agent(self, pbx: str, member: str) -> tuple[str, str, str, str]:
         site, group = self._agents.get(member, (OTHER, OTHER))
         return (pbx, member if member in self._agents else OTHER, site, group)
 
+    def _child(self, metric: Counter | Histogram, *labels: str) -> Any:
+        """``metric.labels(*labels)``, remembered: labels() takes a lock and checks its
+        arguments on every call, which measured half the cost of counting a change.
+        Label values are bounded (unknown queues, numbers and agents become "other")."""
+        key = (metric, labels)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = metric.labels(*labels)
+        return child
+
     def record(self, pbx: str, changes: Iterable[Change]) -> None:
         """Count what the reducer reported for ``pbx``."""
+        handlers = self._handlers
         for ch in changes:
-            if isinstance(ch, CallOffered):
-                self.offered.labels(*self._q(pbx, ch.queue, ch.entry)).inc()
-                if ch.first:
-                    self.cc_offered.labels(pbx, self._entry(ch.entry)).inc()
-            elif isinstance(ch, CallAnswered):
-                labels = self._q(pbx, ch.queue, ch.entry)
-                self.answered.labels(*labels).inc()
-                self.answer_wait.labels(*labels).observe(ch.wait_seconds)
-                if ch.direct:
-                    self.answered_directly.labels(*labels).inc()
-                # Asterisk's rule: answered with HoldTime <= servicelevel.
-                met = ch.wait_seconds <= self._sl.get(ch.queue, 0)
-                if met:
-                    self.sl_met.labels(*labels).inc()
-                self.sl_calls.labels(*labels).inc()
-                self._today.add(pbx, ch.queue, met)
-                agent = self._agent(pbx, ch.member)
-                self.agent_answered.labels(*agent).inc()
-            elif isinstance(ch, CallAbandoned):
-                labels = self._q(pbx, ch.queue, ch.entry)
-                self.abandoned.labels(*labels).inc()
-                self.abandon_wait.labels(*labels).observe(ch.wait_seconds)
-                short = ch.wait_seconds < self._short
-                if short:
-                    self.abandoned_short.labels(*labels).inc()
-                if self._formula == "offered" or not short:
-                    self.sl_calls.labels(*labels).inc()
-                    self._today.add(pbx, ch.queue, False)
-            elif isinstance(ch, CallExited):
-                labels = self._q(pbx, ch.queue, ch.entry)
-                self.exited.labels(*labels, ch.reason).inc()
-                if self._formula == "offered":
-                    self.sl_calls.labels(*labels).inc()
-                    self._today.add(pbx, ch.queue, False)
-            elif isinstance(ch, CallCompleted):
-                self.agent_talk.labels(*self._agent(pbx, ch.member)).observe(ch.talk_seconds)
-            elif isinstance(ch, RingNoAnswer):
-                self.agent_rna.labels(*self._agent(pbx, ch.member)).inc()
-            elif isinstance(ch, MenuAbandoned):
-                self.menu_abandoned.labels(pbx, self._entry(ch.entry)).inc()
-            elif isinstance(ch, CallOutcomeUnknown):
-                self.unknown.labels(*self._q(pbx, ch.queue, ch.entry)).inc()
-            elif isinstance(ch, CallOverflowed):
-                src, dst = (self._q(pbx, q, "")[1] for q in (ch.from_queue, ch.to_queue))
-                self.overflow_out.labels(pbx, src, dst).inc()
-                self.overflow_in.labels(pbx, dst, src).inc()
-            elif isinstance(ch, CallClosed):
-                at = self._q(pbx, ch.queue, "")[1] if ch.queue else "entry"
-                self.closed.labels(pbx, self._entry(ch.entry), at, ch.reason or OTHER).inc()
-            elif isinstance(ch, CrisisAnnounced):
-                self.crisis.labels(pbx, self._entry(ch.entry), ch.mode or OTHER).inc()
-            elif isinstance(ch, CallEntered):
-                self.entered.labels(pbx, self._entry(ch.entry)).inc()
-            elif isinstance(ch, LanguageChosen):
-                self.language.labels(pbx, ch.language, ch.reason or OTHER).inc()
-                if ch.reason == "chosen":
-                    self.menu_choices.labels(pbx, self._digit(ch.digit)).inc()
-            elif isinstance(ch, MenuAttempt):
-                if ch.result == "chosen":
-                    self.menu_choices.labels(pbx, self._digit(ch.digit)).inc()
-                else:
-                    self.menu_failed.labels(pbx, ch.result or OTHER).inc()
-            elif isinstance(ch, EventIgnored):
-                self.ignored.labels(pbx, ch.event).inc()
+            handler = handlers.get(type(ch))
+            if handler is not None:
+                handler(pbx, ch)
+
+    def _offered(self, pbx: str, ch: CallOffered) -> None:
+        self._child(self.offered, *self._q(pbx, ch.queue, ch.entry)).inc()
+        if ch.first:
+            self._child(self.cc_offered, pbx, self._entry(ch.entry)).inc()
+
+    def _answered(self, pbx: str, ch: CallAnswered) -> None:
+        labels = self._q(pbx, ch.queue, ch.entry)
+        self._child(self.answered, *labels).inc()
+        self._child(self.answer_wait, *labels).observe(ch.wait_seconds)
+        if ch.direct:
+            self._child(self.answered_directly, *labels).inc()
+        # Asterisk's rule: answered with HoldTime <= servicelevel.
+        met = ch.wait_seconds <= self._sl.get(ch.queue, 0)
+        if met:
+            self._child(self.sl_met, *labels).inc()
+        self._child(self.sl_calls, *labels).inc()
+        self._today.add(pbx, ch.queue, met)
+        self._child(self.agent_answered, *self._agent(pbx, ch.member)).inc()
+
+    def _abandoned(self, pbx: str, ch: CallAbandoned) -> None:
+        labels = self._q(pbx, ch.queue, ch.entry)
+        self._child(self.abandoned, *labels).inc()
+        self._child(self.abandon_wait, *labels).observe(ch.wait_seconds)
+        short = ch.wait_seconds < self._short
+        if short:
+            self._child(self.abandoned_short, *labels).inc()
+        if self._formula == "offered" or not short:
+            self._child(self.sl_calls, *labels).inc()
+            self._today.add(pbx, ch.queue, False)
+
+    def _exited(self, pbx: str, ch: CallExited) -> None:
+        labels = self._q(pbx, ch.queue, ch.entry)
+        self._child(self.exited, *labels, ch.reason).inc()
+        if self._formula == "offered":
+            self._child(self.sl_calls, *labels).inc()
+            self._today.add(pbx, ch.queue, False)
+
+    def _completed(self, pbx: str, ch: CallCompleted) -> None:
+        self._child(self.agent_talk, *self._agent(pbx, ch.member)).observe(ch.talk_seconds)
+
+    def _ring_no_answer(self, pbx: str, ch: RingNoAnswer) -> None:
+        self._child(self.agent_rna, *self._agent(pbx, ch.member)).inc()
+
+    def _menu_abandoned(self, pbx: str, ch: MenuAbandoned) -> None:
+        self._child(self.menu_abandoned, pbx, self._entry(ch.entry)).inc()
+
+    def _unknown(self, pbx: str, ch: CallOutcomeUnknown) -> None:
+        self._child(self.unknown, *self._q(pbx, ch.queue, ch.entry)).inc()
+
+    def _overflowed(self, pbx: str, ch: CallOverflowed) -> None:
+        src, dst = (self._q(pbx, q, "")[1] for q in (ch.from_queue, ch.to_queue))
+        self._child(self.overflow_out, pbx, src, dst).inc()
+        self._child(self.overflow_in, pbx, dst, src).inc()
+
+    def _closed(self, pbx: str, ch: CallClosed) -> None:
+        at = self._q(pbx, ch.queue, "")[1] if ch.queue else "entry"
+        self._child(self.closed, pbx, self._entry(ch.entry), at, ch.reason or OTHER).inc()
+
+    def _crisis(self, pbx: str, ch: CrisisAnnounced) -> None:
+        self._child(self.crisis, pbx, self._entry(ch.entry), ch.mode or OTHER).inc()
+
+    def _entered(self, pbx: str, ch: CallEntered) -> None:
+        self._child(self.entered, pbx, self._entry(ch.entry)).inc()
+
+    def _language(self, pbx: str, ch: LanguageChosen) -> None:
+        self._child(self.language, pbx, ch.language, ch.reason or OTHER).inc()
+        if ch.reason == "chosen":
+            self._child(self.menu_choices, pbx, self._digit(ch.digit)).inc()
+
+    def _menu_attempt(self, pbx: str, ch: MenuAttempt) -> None:
+        if ch.result == "chosen":
+            self._child(self.menu_choices, pbx, self._digit(ch.digit)).inc()
+        else:
+            self._child(self.menu_failed, pbx, ch.result or OTHER).inc()
+
+    def _ignored(self, pbx: str, ch: EventIgnored) -> None:
+        self._child(self.ignored, pbx, ch.event).inc()
+
+    def _change_handlers(self) -> dict[type[Change], Callable[[str, Any], None]]:
+        return {
+            CallOffered: self._offered,
+            CallAnswered: self._answered,
+            CallAbandoned: self._abandoned,
+            CallExited: self._exited,
+            CallCompleted: self._completed,
+            RingNoAnswer: self._ring_no_answer,
+            MenuAbandoned: self._menu_abandoned,
+            CallOutcomeUnknown: self._unknown,
+            CallOverflowed: self._overflowed,
+            CallClosed: self._closed,
+            CrisisAnnounced: self._crisis,
+            CallEntered: self._entered,
+            LanguageChosen: self._language,
+            MenuAttempt: self._menu_attempt,
+            EventIgnored: self._ignored,
+        }
 
 
 __all__ = ["Metrics", "PbxView", "wait_buckets"]

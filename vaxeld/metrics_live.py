@@ -1,10 +1,13 @@
 """Gauges computed at scrape time from the latest snapshot of each PBX: callers
-waiting, longest wait, members and agents by state, AMI health, polled facts."""
+waiting, longest wait, members and agents by state, AMI health, polled facts;
+and today's service level per queue."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
@@ -233,3 +236,39 @@ class SnapshotCollector(Collector):
             last_event,
             *stats_metrics.values(),
         )
+
+
+class ServiceLevelToday(Collector):
+    """Service level since local midnight, per queue (for wallboards and Grafana's "today").
+    Starts from zero at midnight in the config's time zone, and when vaxeld starts."""
+
+    def __init__(self, tz: str, languages: dict[str, str]) -> None:
+        self._tz, self._languages = ZoneInfo(tz), languages
+        self._day = datetime.now(self._tz).date()
+        self._counts: dict[tuple[str, str], list[int]] = {}
+
+    def _roll(self) -> None:
+        today = datetime.now(self._tz).date()
+        if today != self._day:
+            self._day, self._counts = today, {}
+
+    def add(self, pbx: str, queue: str, met: bool) -> None:
+        self._roll()
+        counts = self._counts.setdefault((pbx, queue), [0, 0])
+        counts[0] += met
+        counts[1] += 1
+
+    def ratios(self) -> dict[tuple[str, str], float]:
+        self._roll()
+        return {key: met / calls for key, (met, calls) in self._counts.items() if calls}
+
+    def collect(self) -> Iterator[Metric]:
+        family = GaugeMetricFamily(
+            "vaxeld_queue_service_level_today_ratio",
+            "Answered within target / service-level calls since local "
+            "midnight (absent before the day's first call).",
+            labels=["pbx", "queue", "language"],
+        )
+        for (pbx, queue), ratio in sorted(self.ratios().items()):
+            family.add_metric([pbx, queue, self._languages.get(queue, OTHER)], ratio)
+        yield family

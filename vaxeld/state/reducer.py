@@ -16,7 +16,6 @@ until the rendered dialplan says which of the two it was.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable, Collection, Iterable
 
 from vaxeld.ami.codec import Message
@@ -68,15 +67,14 @@ def _flag(value: str) -> bool:
 
 
 def _with_call(state: SwitchboardState, call: Call) -> SwitchboardState:
-    calls = dict(state.calls)
-    calls[call.uniqueid] = call
-    return dataclasses.replace(state, calls=calls)
+    calls = {**state.calls, call.uniqueid: call}
+    return SwitchboardState(state.pbx, calls, state.members, state.synced)
 
 
 def _without_call(state: SwitchboardState, uniqueid: str) -> SwitchboardState:
     calls = dict(state.calls)
     calls.pop(uniqueid, None)
-    return dataclasses.replace(state, calls=calls)
+    return SwitchboardState(state.pbx, calls, state.members, state.synced)
 
 
 def _call(state: SwitchboardState, msg: Message) -> Call:
@@ -90,8 +88,7 @@ def _call(state: SwitchboardState, msg: Message) -> Call:
 def _caller_join(state: SwitchboardState, msg: Message, now: float) -> Result:
     call = _call(state, msg)
     queue = msg.get("Queue")
-    call = dataclasses.replace(
-        call,
+    call = call._replace(
         queue=queue,
         position=_int(msg, "Position"),
         joined_at=now,
@@ -112,8 +109,8 @@ def _agent_connect(state: SwitchboardState, msg: Message, now: float) -> Result:
     if call.answered_by:
         return state, []
     member = msg.get("MemberName") or msg.get("Interface")
-    call = dataclasses.replace(
-        call, queue=msg.get("Queue") or call.queue, waiting=False, answered_by=member or "?"
+    call = call._replace(
+        queue=msg.get("Queue") or call.queue, waiting=False, answered_by=member or "?"
     )
     change = CallAnswered(
         call.queue,
@@ -128,8 +125,7 @@ def _agent_connect(state: SwitchboardState, msg: Message, now: float) -> Result:
 
 def _caller_abandon(state: SwitchboardState, msg: Message, now: float) -> Result:
     call = _call(state, msg)
-    call = dataclasses.replace(
-        call,
+    call = call._replace(
         queue=msg.get("Queue") or call.queue,
         waiting=False,
         abandon_pending=True,
@@ -160,7 +156,7 @@ def _caller_leave(state: SwitchboardState, msg: Message, now: float) -> Result:
     call = state.calls.get(msg.get("Uniqueid"))
     if call is None:
         return state, []
-    return _with_call(state, dataclasses.replace(call, waiting=False)), []
+    return _with_call(state, call._replace(waiting=False)), []
 
 
 # -- the dialplan's own UserEvents --------------------------------------------------
@@ -170,22 +166,22 @@ def _user_event(state: SwitchboardState, msg: Message, now: float) -> Result:
     kind = msg.get("UserEvent")
     uid = msg.get("Uniqueid")
     if kind == USER_ENTRY:
-        call = dataclasses.replace(_call(state, msg), entry=msg.get("Entry"))
+        call = _call(state, msg)._replace(entry=msg.get("Entry"))
         return _with_call(state, call), [CallEntered(uid, call.entry)]
     if kind == USER_LANGUAGE:
-        call = dataclasses.replace(_call(state, msg), language=msg.get("Language"), routed=True)
+        call = _call(state, msg)._replace(language=msg.get("Language"), routed=True)
         change = LanguageChosen(uid, call.language, msg.get("Digit"), msg.get("Reason"))
         return _with_call(state, call), [change]
     if kind == USER_QUEUE_RESULT:
         return _queue_result(state, msg)
     if kind == "VaxeldExtension" or (kind == "VaxeldCrisis" and msg.get("Mode") == "announce_only"):
         # Dialled a staff extension, or heard an announcement-only message: not a menu abandon.
-        call = dataclasses.replace(_call(state, msg), routed=True)
+        call = _call(state, msg)._replace(routed=True)
         state = _with_call(state, call)
     if kind in _SIMPLE_USER_EVENTS:
         call = _call(state, msg)
         if kind in _ROUTING_USER_EVENTS:
-            call = dataclasses.replace(call, routed=True)
+            call = call._replace(routed=True)
         return _with_call(state, call), [_SIMPLE_USER_EVENTS[kind](call, msg)]
     if kind == USER_HANGUP:
         return _hangup(state, uid)
@@ -217,7 +213,7 @@ def _queue_result(state: SwitchboardState, msg: Message) -> Result:
     change = CallExited(
         call.queue, call.uniqueid, status or "unknown", call.abandon_wait, call.entry
     )
-    call = dataclasses.replace(call, abandon_pending=False, waiting=False)
+    call = call._replace(abandon_pending=False, waiting=False)
     return _with_call(state, call), [change]
 
 
@@ -253,9 +249,8 @@ def _member_update(state: SwitchboardState, msg: Message, now: float) -> Result:
     key: MemberKey = (msg.get("Queue"), msg.get("Interface") or msg.get("Location"))
     if not all(key):
         return state, [EventIgnored(msg.event, "missing Queue or Interface")]
-    members = dict(state.members)
-    members[key] = _member_from(msg, members.get(key))
-    return dataclasses.replace(state, members=members), [MemberChanged(*key)]
+    members = {**state.members, key: _member_from(msg, state.members.get(key))}
+    return SwitchboardState(state.pbx, state.calls, members, state.synced), [MemberChanged(*key)]
 
 
 def _member_removed(state: SwitchboardState, msg: Message, now: float) -> Result:
@@ -263,7 +258,7 @@ def _member_removed(state: SwitchboardState, msg: Message, now: float) -> Result
     members = dict(state.members)
     if members.pop(key, None) is None:
         return state, []
-    return dataclasses.replace(state, members=members), [MemberChanged(*key)]
+    return SwitchboardState(state.pbx, state.calls, members, state.synced), [MemberChanged(*key)]
 
 
 _HANDLERS: dict[str, Callable[[SwitchboardState, Message, float], Result]] = {
@@ -286,16 +281,19 @@ _NEEDS_UNIQUEID = frozenset(
     {"QueueCallerJoin", "AgentConnect", "QueueCallerAbandon", "QueueCallerLeave", "UserEvent"}
 )
 
+_NEEDS_QUEUE = frozenset(e for e in _HANDLERS if e.startswith("Queue") and e != "QueueCallerLeave")
+
 
 def apply(state: SwitchboardState, msg: Message, now: float) -> Result:
     """Apply one AMI event. Events vaxeld does not use return the state unchanged."""
-    handler = _HANDLERS.get(msg.event)
+    event = msg.event
+    handler = _HANDLERS.get(event)
     if handler is None:
         return state, []
-    if msg.event in _NEEDS_UNIQUEID and not msg.get("Uniqueid"):
-        return state, [EventIgnored(msg.event, "missing Uniqueid")]
-    if msg.event.startswith("Queue") and msg.event != "QueueCallerLeave" and not msg.get("Queue"):
-        return state, [EventIgnored(msg.event, "missing Queue")]
+    if event in _NEEDS_UNIQUEID and not msg.get("Uniqueid"):
+        return state, [EventIgnored(event, "missing Uniqueid")]
+    if event in _NEEDS_QUEUE and not msg.get("Queue"):
+        return state, [EventIgnored(event, "missing Queue")]
     return handler(state, msg, now)
 
 
@@ -326,8 +324,7 @@ def resync(
     for uid, entry in entries.items():
         old = state.calls.get(uid)
         base = old or Call(uniqueid=uid, linkedid=entry.get("Linkedid"))
-        calls[uid] = dataclasses.replace(
-            base,
+        calls[uid] = base._replace(
             queue=entry.get("Queue"),
             position=_int(entry, "Position"),
             waiting=True,
@@ -345,4 +342,4 @@ def resync(
         if old.waiting or old.abandon_pending:
             changes.append(CallOutcomeUnknown(old.queue, uid, old.entry))
     changes.append(Resynced(waiting=len(entries), members=len(members)))
-    return dataclasses.replace(state, calls=calls, members=members, synced=True), changes
+    return SwitchboardState(state.pbx, calls, members, synced=True), changes
