@@ -6,11 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import shutil
-import signal
-import socket
-import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,7 +13,8 @@ import aiomqtt
 import pytest
 from lab_fixtures import Lab, start_lab, stop_lab
 
-from vaxeld.lab.asterisk import count_queue_log, free_port
+from vaxeld.lab.asterisk import count_queue_log
+from vaxeld.lab.broker import Mosquitto
 from vaxeld.lab.vaxeld_process import VaxeldProcess, total
 
 pytestmark = pytest.mark.asterisk
@@ -38,61 +34,9 @@ topic read vaxeld/#
 PASSWORDS = {"vaxeld": "vaxeld-mqtt-secret", "ops": "ops-secret", "viewer": "viewer-secret"}
 
 
-class Mosquitto:
-    def __init__(self, tmp: Path) -> None:
-        exe = shutil.which("mosquitto")
-        if exe is None:
-            pytest.fail("mosquitto missing: install the Debian package (scripts/setup.sh)")
-        self.exe, self.tmp, self.port = exe, tmp, free_port()
-        passwd = tmp / "passwd"
-        for i, (user, password) in enumerate(PASSWORDS.items()):
-            subprocess.run(
-                [
-                    "mosquitto_passwd",
-                    "-b",
-                    *(["-c"] if i == 0 else []),
-                    str(passwd),
-                    user,
-                    password,
-                ],
-                check=True,
-                capture_output=True,
-            )
-        (tmp / "acl").write_text(ACL)
-        self.conf = tmp / "mosquitto.conf"
-        self.conf.write_text(
-            f"listener {self.port} 127.0.0.1\nallow_anonymous false\n"
-            f"password_file {passwd}\nacl_file {tmp / 'acl'}\n"
-            "persistence false\n"
-            "user root\n"  # the test's files are in a root-only temp folder
-        )
-        self.proc: subprocess.Popen[bytes] | None = None
-        self.start()
-
-    def start(self) -> None:
-        log = open(self.tmp / "mosquitto.log", "ab")  # noqa: SIM115 - handed to the broker
-        self.proc = subprocess.Popen([self.exe, "-c", str(self.conf)], stdout=log, stderr=log)
-        log.close()
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
-                return
-            except OSError:
-                if self.proc.poll() is not None:
-                    break
-                time.sleep(0.1)
-        raise RuntimeError(f"mosquitto did not start: {(self.tmp / 'mosquitto.log').read_text()}")
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            self.proc.wait(timeout=10)
-
-
 @pytest.fixture
 def broker(tmp_path: Path) -> Iterator[Mosquitto]:
-    mosq = Mosquitto(tmp_path)
+    mosq = Mosquitto(tmp_path, PASSWORDS, ACL).start()
     yield mosq
     mosq.stop()
 

@@ -100,7 +100,7 @@ class AmiSession:
         self._backoff_base, self._backoff_cap = backoff_base, backoff_cap
         self._rng = rng or random.Random()
         self._decoder = Decoder()
-        self._writer: asyncio.StreamWriter | None = None
+        self._transport: asyncio.Transport | None = None
         self._ids = itertools.count(1)
         self._pending: dict[str, asyncio.Future[Message]] = {}
         self._lists: dict[str, _PendingList] = {}
@@ -187,17 +187,21 @@ class AmiSession:
         return f"vaxeld-{self.name}-{next(self._ids)}"
 
     def _write(self, data: bytes) -> None:
-        if self._writer is None or self._writer.is_closing():
+        if self._transport is None or self._transport.is_closing():
             raise AmiConnectionLost("not connected to Asterisk")
-        self._writer.write(data)
+        self._transport.write(data)
 
     async def _connect_and_serve(self) -> None:
-        reader, writer = await asyncio.wait_for(
-            asyncio.open_connection(self.host, self.port), self._action_timeout
+        loop = asyncio.get_running_loop()
+        # A Protocol, not a StreamReader and a reading task: bytes go straight from the
+        # socket callback to the decoder, which saved a task wake-up per read.
+        closed: asyncio.Future[str] = loop.create_future()  # why the connection ended
+        transport, _ = await asyncio.wait_for(
+            loop.create_connection(lambda: _AmiProtocol(self, closed), self.host, self.port),
+            self._action_timeout,
         )
         self._decoder.reset()
-        self._writer = writer
-        reader_task = asyncio.create_task(self._read_loop(reader), name=f"ami-read-{self.name}")
+        self._transport = transport
         try:
             await self._login()
             for expr in self._filters:
@@ -217,10 +221,9 @@ class AmiSession:
             )
             if self._on_connect is not None:
                 await self._on_connect(self)
-            await self._ping_loop(reader_task)
+            await self._ping_loop(closed)
         finally:
-            reader_task.cancel()
-            await asyncio.gather(reader_task, return_exceptions=True)
+            transport.abort()
 
     async def _login(self) -> None:
         try:
@@ -230,12 +233,11 @@ class AmiSession:
         except AmiError as exc:
             raise AmiAuthError(str(exc).removeprefix("Login: ")) from None
 
-    async def _ping_loop(self, reader_task: asyncio.Task[None]) -> None:
+    async def _ping_loop(self, closed: asyncio.Future[str]) -> None:
         while True:
-            done, _ = await asyncio.wait({reader_task}, timeout=self._ping_interval)
+            done, _ = await asyncio.wait({closed}, timeout=self._ping_interval)
             if done:
-                reader_task.result()  # re-raises why the reader stopped
-                raise AmiConnectionLost("connection closed by Asterisk")
+                raise AmiConnectionLost(closed.result())
             try:
                 await asyncio.wait_for(self.action("Ping", check=False), self._ping_timeout)
             except TimeoutError:
@@ -243,14 +245,10 @@ class AmiSession:
                     f"no answer to Ping within {self._ping_timeout} s"
                 ) from None
 
-    async def _read_loop(self, reader: asyncio.StreamReader) -> None:
-        while True:
-            data = await reader.read(65536)
-            if not data:
-                raise AmiConnectionLost("connection closed by Asterisk")
-            self.stats.bytes_received += len(data)
-            for item in self._decoder.feed(data):
-                self._dispatch(item)
+    def _received(self, data: bytes) -> None:
+        self.stats.bytes_received += len(data)
+        for item in self._decoder.feed(data):
+            self._dispatch(item)
 
     def _dispatch(self, item: Message | Greeting | DecodeError) -> None:
         if isinstance(item, Greeting):
@@ -303,9 +301,9 @@ class AmiSession:
         if self.stats.down_since is None:
             self.stats.down_since = time.monotonic()
         self.stats.connected = False
-        if self._writer is not None:
-            self._writer.close()
-            self._writer = None
+        if self._transport is not None:
+            self._transport.abort()
+            self._transport = None
         for future in self._pending.values():
             if not future.done():
                 future.set_exception(AmiConnectionLost(why))
@@ -316,3 +314,21 @@ class AmiSession:
         self._lists.clear()
         if was_connected:
             log.info("ami_disconnected", pbx=self.name, reason=why)
+
+
+class _AmiProtocol(asyncio.Protocol):
+    """Hands received bytes to the session; resolves ``closed`` when the peer goes."""
+
+    def __init__(self, session: AmiSession, closed: asyncio.Future[str]) -> None:
+        self._session, self._closed = session, closed
+
+    def data_received(self, data: bytes) -> None:
+        self._session._received(data)
+
+    def eof_received(self) -> bool:
+        return False  # close our side too
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self._closed.done():
+            why = "connection closed by Asterisk" if exc is None else f"connection lost: {exc}"
+            self._closed.set_result(why)
