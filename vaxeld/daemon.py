@@ -58,9 +58,10 @@ class Daemon:
         return PbxTracker(pbx, read_secret(pbx, self._env), self._changed, config.timezone)
 
     def _changed(self, pbx: str, changes: list[Change]) -> None:
-        """Every change: counted in the metrics, and (coalesced) pushed to MQTT."""
+        """Every change: counted in the metrics, and (coalesced) pushed to MQTT. Called
+        with no changes when only the live state moved."""
         self.metrics.record(pbx, changes)
-        if self.mqtt is not None and changes:
+        if self.mqtt is not None:
             self.mqtt.notify()
 
     def _mqtt_bridge(self, config: Config) -> MqttBridge | None:

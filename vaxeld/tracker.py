@@ -85,9 +85,14 @@ class PbxTracker:
 
     def _apply(self, msg: Message) -> None:
         now = self._clock()
-        self.state, changes = apply(self.state, msg, now)
+        before = self.state
+        self.state, changes = apply(before, msg, now)
         if changes:
             self._record(self.name, self.ledger.admit(changes, "ami", now))
+        elif self.state is not before:
+            # Nothing to count (a caller left the queue, say), but the live picture moved:
+            # MQTT must hear of it now, not at its next periodic look.
+            self._record(self.name, [])
 
     async def reconcile(self) -> None:
         """Count from queue_log what AMI did not deliver (no-op without a queue_log)."""
