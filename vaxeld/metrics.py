@@ -49,6 +49,9 @@ from vaxeld.state.changes import (
 # so "answered within target" is an exact bucket, never an interpolation.
 BASE_WAIT_BUCKETS = (5.0, 10.0, 15.0, 20.0, 30.0, 45.0, 60.0, 90.0, 120.0, 180.0, 300.0, 600.0)
 QUEUE_LABELS = ("pbx", "queue", "language", "entry")
+# Wait histograms are per queue, not per number: with ~15 buckets each, an `entry` label
+# multiplied /metrics several times over (a 125 KiB page took 20 ms to render).
+WAIT_LABELS = ("pbx", "queue", "language")
 AGENT_LABELS = ("pbx", "agent", "site", "group")
 TALK_BUCKETS = (30.0, 60.0, 120.0, 180.0, 300.0, 600.0, 900.0, 1800.0, 3600.0)
 OTHER = "other"
@@ -90,7 +93,7 @@ class Metrics:
             return Counter(name, doc, labels, registry=r)
 
         def histogram(name: str, doc: str) -> Histogram:
-            return Histogram(name, doc, QUEUE_LABELS, buckets=wait_buckets(config), registry=r)
+            return Histogram(name, doc, WAIT_LABELS, buckets=wait_buckets(config), registry=r)
 
         self.offered = counter(
             "vaxeld_queue_calls_offered", "Callers who joined the queue (queue_log ENTERQUEUE)."
@@ -259,8 +262,6 @@ class Metrics:
                         self.abandoned,
                         self.abandoned_short,
                         self.unknown,
-                        self.answer_wait,
-                        self.abandon_wait,
                         self.sl_met,
                         self.sl_calls,
                     ):
@@ -272,6 +273,8 @@ class Metrics:
                 for mode in ("announce", "announce_only"):
                     self.crisis.labels(pbx.name, entry, mode)
             for queue, q in config.queues.items():
+                self.answer_wait.labels(pbx.name, queue, q.language)
+                self.abandon_wait.labels(pbx.name, queue, q.language)
                 for reason in ("timeout", "leaveempty"):
                     self.exited.labels(pbx.name, queue, q.language, config.entry.number, reason)
                 if q.overflow is not None:
@@ -280,8 +283,8 @@ class Metrics:
             for result in ("timeout", "invalid"):
                 self.menu_failed.labels(pbx.name, result)
             for agent, (site, group) in self._agents.items():
-                for metric in (self.agent_answered, self.agent_rna, self.agent_talk):
-                    metric.labels(pbx.name, agent, site, group)
+                for per_agent in (self.agent_answered, self.agent_rna, self.agent_talk):
+                    per_agent.labels(pbx.name, agent, site, group)
 
     def _entry(self, entry: str) -> str:
         return entry if entry in self._entries else (OTHER if entry else "unknown")
@@ -324,7 +327,7 @@ class Metrics:
     def _answered(self, pbx: str, ch: CallAnswered) -> None:
         labels = self._q(pbx, ch.queue, ch.entry)
         self._child(self.answered, *labels).inc()
-        self._child(self.answer_wait, *labels).observe(ch.wait_seconds)
+        self._child(self.answer_wait, *labels[:3]).observe(ch.wait_seconds)
         if ch.direct:
             self._child(self.answered_directly, *labels).inc()
         # Asterisk's rule: answered with HoldTime <= servicelevel.
@@ -338,7 +341,7 @@ class Metrics:
     def _abandoned(self, pbx: str, ch: CallAbandoned) -> None:
         labels = self._q(pbx, ch.queue, ch.entry)
         self._child(self.abandoned, *labels).inc()
-        self._child(self.abandon_wait, *labels).observe(ch.wait_seconds)
+        self._child(self.abandon_wait, *labels[:3]).observe(ch.wait_seconds)
         short = ch.wait_seconds < self._short
         if short:
             self._child(self.abandoned_short, *labels).inc()
