@@ -14,8 +14,6 @@ from datetime import date, datetime
 from typing import Literal
 from zoneinfo import ZoneInfo
 
-import holidays
-
 from vaxeld.config.hours import Minutes, ScheduleConfig
 
 Decision = Literal["open", "closed-hours", "closed-holiday", "closed-exception"]
@@ -42,6 +40,10 @@ def calendar_end(years: Iterable[int]) -> date:
 
 
 def _swedish(years: Iterable[int], category: str) -> dict[date, str]:
+    # Imported on first use: the library with Sweden's calendar costs the process about
+    # 17 MB, and only rendering and MQTT's open/closed state need it, not the AMI path.
+    import holidays
+
     found = holidays.country_holidays(
         "SE", years=list(years), categories=(category,), language="sv"
     )
