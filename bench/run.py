@@ -1,7 +1,7 @@
 """vaxeld's benchmarks, one command: figures measured in one run, printed with targets.
 
-    python bench/run.py            # everything, about 10 minutes (real Asterisk, as root)
-    python bench/run.py --quick    # the parts without Asterisk, about 4 minutes
+    python bench/run.py            # everything, about 12 minutes (real Asterisk, as root)
+    python bench/run.py --quick    # the parts without Asterisk, about 6 minutes
 
 Every figure is a ratio or a distribution measured here and now, so a slow or busy
 machine moves both sides alike. Nothing here is asserted by the tests.
@@ -47,6 +47,58 @@ def throughput(stream: bytes, label: str) -> Row:
     return ("throughput vaxeld / reference parser", detail, ">= 0.9", ratio >= 0.9)
 
 
+def daemon_cpu(frames: list[bytes]) -> list[Row]:
+    """CPU per event of a real `vaxeld run`, asyncio shell included, one event per read."""
+    from daemon_replay import cpu_per_event
+
+    rows = []
+    for rate, count in ((50.0, 1500), (5000.0, len(frames))):
+        r = asyncio.run(cpu_per_event(frames[:count], rate))
+        rows.append(
+            (
+                f"daemon CPU per event at {rate:g} events/s",
+                f"{r['us_per_event']:.0f} us ({r['events']:.0f} events, "
+                f"{r['cpu_seconds']:.2f} s CPU in {r['seconds']:.0f} s)",
+                "(reported)",
+                True,
+            )
+        )
+    return rows
+
+
+def e2e_latency() -> list[Row]:
+    """AMI event sent -> visible in MQTT and on /metrics, through a real daemon and broker."""
+    from latency_e2e import e2e_latency as measure
+
+    r = asyncio.run(measure(400))
+    p50, p99, worst, n = r["mqtt"][:4]
+    shown = dict(zip(r["shown_after"][::2], r["shown_after"][1::2], strict=True))
+    m50, m99 = r["metrics"][:2]
+    s50, s99, _, _, size = r["scrape"]
+    return [
+        (
+            "latency event -> MQTT message received",
+            f"p50 {p50:.2f} ms, p99 {p99:.2f} ms, max {worst:.2f} ms ({n:.0f} events)",
+            "p99 < 5 ms",
+            p99 < 5,
+        ),
+        (
+            "latency event -> visible on /metrics",
+            f"{shown.get(0.005, 0.0):.0%} of scrapes started 5 ms after the event show it "
+            f"(2 ms: {shown.get(0.002, 0.0):.0%})",
+            "p99 < 5 ms",
+            shown.get(0.005, 0.0) >= 0.99,
+        ),
+        (
+            "latency event -> /metrics response with it",
+            f"p50 {m50:.1f} ms, p99 {m99:.1f} ms (one scrape: p50 {s50:.1f} ms, "
+            f"p99 {s99:.1f} ms, {size / 1024:.0f} KiB)",
+            "(reported)",
+            True,
+        ),
+    ]
+
+
 def latency() -> Row:
     """Event bytes in -> counters and snapshot updated: vaxeld's own per-event work."""
     pipe = Pipeline()
@@ -60,7 +112,7 @@ def latency() -> Row:
     q = statistics.quantiles(samples, n=100)
     p50, p99 = q[49] * 1000, q[98] * 1000
     return (
-        "latency event -> metrics (in process)",
+        "latency event -> state and counters (in process)",
         f"p50 {p50:.3f} ms, p99 {p99:.3f} ms",
         "p99 < 5 ms",
         p99 < 5,
@@ -145,11 +197,15 @@ def main() -> int:
 
         rows += run_load(capture)
     if capture.exists():
-        rows.append(throughput(capture.read_bytes(), "capture from real Asterisk"))
+        stream, label = capture.read_bytes(), "capture from real Asterisk"
     else:
-        stream = b"".join(synthetic_chunks(5000))
-        rows.append(throughput(stream, "synthetic Asterisk 22 events"))
+        stream, label = b"".join(synthetic_chunks(1000)), "synthetic Asterisk 22 events"
+    rows.append(throughput(stream, label))
+    from daemon_replay import event_frames
+
+    rows += daemon_cpu(event_frames(stream))
     rows.append(latency())
+    rows += e2e_latency()
     rows.append(resync())
     rows += memory()
     width = max(len(r[0]) for r in rows)

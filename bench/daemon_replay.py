@@ -1,0 +1,220 @@
+"""A real `vaxeld run` process fed a recorded AMI stream by a fake Asterisk.
+
+Used by bench/run.py for the figures that need the whole daemon: CPU per event with
+the asyncio shell included, and end-to-end latency from an event leaving "Asterisk"
+to the change being visible on /metrics and in MQTT.
+
+    python bench/daemon_replay.py [--rate 500] [--profile]   # CPU per event only
+
+The fake server speaks just enough AMI for vaxeld to log in and resync (Login,
+Filter, QueueStatus, DBGet, Getvar, Ping); fakes are for benchmarks and faults only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+from vaxeld.ami.codec import Decoder, Message
+from vaxeld.lab.asterisk import free_port
+from vaxeld.lab.scenario import lab_config_text
+from vaxeld.lab.vaxeld_process import VaxeldProcess
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a process so far (from /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_split(pid: int) -> tuple[float, float]:
+    """(user, system) CPU seconds of a process so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    tick = os.sysconf("SC_CLK_TCK")
+    return int(fields[11]) / tick, int(fields[12]) / tick
+
+
+def event_frames(capture: bytes) -> list[bytes]:
+    """The events of a capture, each as its raw frame; replies to the recorder dropped."""
+    out = []
+    for frame in capture.split(b"\r\n\r\n"):
+        useful = not frame.startswith((b"Event: FullyBooted", b"Event: Shutdown"))
+        if useful and frame.startswith(b"Event: ") and b"\r\nActionID: " not in frame:
+            out.append(frame + b"\r\n\r\n")
+    return out
+
+
+def _frame(*pairs: tuple[str, str]) -> bytes:
+    return ("".join(f"{k}: {v}\r\n" for k, v in pairs) + "\r\n").encode()
+
+
+class StreamingAmi:
+    """A fake Asterisk that answers vaxeld's set-up actions, then sends what it is given."""
+
+    def __init__(self) -> None:
+        self.server: asyncio.Server | None = None
+        self.writers: list[asyncio.StreamWriter] = []
+        self.logged_in = asyncio.Event()
+
+    @property
+    def port(self) -> int:
+        assert self.server is not None
+        return int(self.server.sockets[0].getsockname()[1])
+
+    async def start(self) -> StreamingAmi:
+        self.server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        return self
+
+    async def close(self) -> None:
+        for writer in self.writers:
+            writer.close()
+        if self.server is not None:
+            self.server.close()
+            await self.server.wait_closed()
+
+    async def send(self, data: bytes) -> None:
+        for writer in self.writers:
+            writer.write(data)
+            await writer.drain()
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.write(b"Asterisk Call Manager/11.0.0\r\n")
+        decoder = Decoder()
+        self.writers.append(writer)
+        try:
+            while data := await reader.read(65536):
+                for msg in decoder.feed(data):
+                    if isinstance(msg, Message):
+                        writer.write(self._answer(msg))
+                await writer.drain()
+        except (ConnectionError, asyncio.CancelledError):
+            pass  # the benchmark is over
+        finally:
+            self.writers.remove(writer)
+            writer.close()
+
+    def _answer(self, msg: Message) -> bytes:
+        action, aid = msg.get("Action"), ("ActionID", msg.action_id)
+        if action == "Login":
+            self.logged_in.set()
+        if action == "QueueStatus":
+            return _frame(("Response", "Success"), aid, ("EventList", "start")) + _frame(
+                ("Event", "QueueStatusComplete"), aid, ("EventList", "Complete")
+            )
+        if action in ("DBGet", "Getvar"):
+            return _frame(("Response", "Error"), aid, ("Message", "Database entry not found"))
+        return _frame(("Response", "Success"), aid)
+
+
+class DaemonUnderTest:
+    """`vaxeld run` on the example config, pointed at a StreamingAmi."""
+
+    def __init__(self, ami_port: int, extra_config: str = "") -> None:
+        self.work = Path(tempfile.mkdtemp(prefix="vaxeld-bench-daemon-"))
+        self.metrics_port = free_port()
+        text = lab_config_text(ami_port, self.metrics_port) + extra_config
+        (self.work / "vaxeld.yaml").write_text(text)
+        self.process = VaxeldProcess(
+            self.work / "vaxeld.yaml",
+            self.metrics_port,
+            {"VAXELD_AMI_SECRET": "bench"},
+            self.work / "vaxeld.log",
+        )
+
+    @property
+    def pid(self) -> int:
+        assert self.process.proc is not None
+        return self.process.proc.pid
+
+    async def start(self) -> None:
+        self.process.start()
+        await asyncio.to_thread(self.process.wait_synced)
+
+    def stop(self) -> None:
+        self.process.stop()
+
+
+def paced(frames: list[bytes], rate: float) -> Iterator[tuple[float, bytes]]:
+    """(send time offset, frame) at ``rate`` events per second."""
+    for i, frame in enumerate(frames):
+        yield i / rate, frame
+
+
+async def cpu_per_event(
+    frames: list[bytes], rate: float, profile: Path | None = None
+) -> dict[str, float]:
+    """Stream ``frames`` into a real daemon at ``rate``/s, one frame per write, and
+    return vaxeld's CPU per event, with the same daemon's idle CPU subtracted."""
+    ami = await StreamingAmi().start()
+    daemon = DaemonUnderTest(ami.port)
+    spy = None
+    try:
+        await daemon.start()
+        duration = len(frames) / rate
+        idle_window = min(duration, 10.0)
+        idle0 = cpu_seconds(daemon.pid)
+        await asyncio.sleep(idle_window)
+        idle = (cpu_seconds(daemon.pid) - idle0) / idle_window
+        if profile is not None:
+            spy_exe = str(Path(sys.executable).parent / "py-spy")
+            spy = subprocess.Popen(
+                [spy_exe, "record", "-p", str(daemon.pid), "-o", str(profile), "-f", "speedscope"],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+            await asyncio.sleep(1)
+        busy0 = cpu_seconds(daemon.pid)
+        split0 = cpu_split(daemon.pid)
+        start = time.monotonic()
+        for offset, frame in paced(frames, rate):
+            delay = start + offset - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            await ami.send(frame)
+        await asyncio.sleep(1.0)  # let the last events be read
+        elapsed = time.monotonic() - start
+        busy = cpu_seconds(daemon.pid) - busy0
+        split = [b - a for a, b in zip(split0, cpu_split(daemon.pid), strict=True)]
+        return {
+            "events": len(frames),
+            "seconds": elapsed,
+            "cpu_seconds": busy,
+            "idle_cpu_per_second": idle,
+            "user_seconds": split[0],
+            "system_seconds": split[1],
+            "us_per_event": (busy - idle * elapsed) / len(frames) * 1e6,
+        }
+    finally:
+        if spy is not None:
+            spy.send_signal(2)
+            spy.wait(timeout=60)
+        daemon.stop()
+        await ami.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--rate", type=float, default=500.0)
+    parser.add_argument("--profile", type=Path, help="write a py-spy speedscope profile here")
+    parser.add_argument("--events", type=int, default=0, help="only the first N events")
+    parser.add_argument("--capture", type=Path, default=ROOT / "bench/capture/ami-filtered.bin")
+    args = parser.parse_args()
+    frames = event_frames(args.capture.read_bytes())
+    if args.events:
+        frames = frames[: args.events]
+    result = asyncio.run(cpu_per_event(frames, args.rate, args.profile))
+    for key, value in result.items():
+        print(f"{key}: {value:,.3f}")
+
+
+if __name__ == "__main__":
+    main()
