@@ -82,7 +82,11 @@ def test_gauges_read_waiting_callers_and_members_from_the_snapshot() -> None:
         },
         synced=True,
     )
-    s = scrape(make(state, SessionStats(connected=True), now=1000.0))
+    stats = SessionStats(connected=True, events=30, reads=12, bytes_received=9000)
+    s = scrape(make(state, stats, now=1000.0))
+    assert total(s, "vaxeld_ami_events_total") == 30
+    assert total(s, "vaxeld_ami_reads_total") == 12
+    assert total(s, "vaxeld_ami_received_bytes_total") == 9000
     assert total(s, "vaxeld_queue_calls_waiting", queue="sv") == 2
     assert total(s, "vaxeld_queue_longest_wait_seconds", queue="sv") == 50.0
     assert total(s, "vaxeld_queue_members_logged_in", queue="sv") == 3

@@ -165,6 +165,8 @@ class SnapshotCollector(Collector):
         stats_metrics = {
             "connects": count("vaxeld_ami_connects", "Successful AMI logins."),
             "events": count("vaxeld_ami_events", "AMI events received."),
+            "reads": count("vaxeld_ami_reads", "Socket reads on the AMI connection."),
+            "bytes_received": count("vaxeld_ami_received_bytes", "Bytes read from AMI."),
             "decode_errors": count(
                 "vaxeld_ami_decode_errors", "Malformed or oversize AMI frames dropped."
             ),

@@ -51,6 +51,7 @@ class SessionStats:
     decode_errors: int = 0
     handler_errors: int = 0
     bytes_received: int = 0
+    reads: int = 0  # socket reads; events per read shows how bursty the stream is
     auth_failures: int = 0
     outage_seconds: float = 0.0  # finished outages; an ongoing one runs from down_since
     down_since: float | None = None  # monotonic time the connection was lost
@@ -247,6 +248,7 @@ class AmiSession:
 
     def _received(self, data: bytes) -> None:
         self.stats.bytes_received += len(data)
+        self.stats.reads += 1
         for item in self._decoder.feed(data):
             self._dispatch(item)
 
