@@ -1,26 +1,30 @@
-"""The demo: real Asterisk 22, vaxeld, simulated callers in five languages.
+"""The demo: real Asterisk 22, vaxeld, a real MQTT broker, simulated callers in five
+languages.
 
     python -m vaxeld.lab.demo [--duration 300] [--calls-per-minute 40] [--seed 1]
 
 Renders config/vaxeld.example.yaml (agents replaced by simulated ones), starts a
-lab Asterisk and `vaxeld run`, places callers who choose a language, wait and
-are answered or give up, and prints vaxeld's live figures. At the end it compares
-vaxeld's counts with Asterisk's own queue_log.
+lab Asterisk, mosquitto and `vaxeld run`, places callers who choose a language, wait
+and are answered or give up, and prints vaxeld's live figures from /metrics and what
+arrived over MQTT. At the end it compares vaxeld's counts with Asterisk's own queue_log.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import random
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
 from vaxeld.calendar import today_in
 from vaxeld.config import parse_config
 from vaxeld.lab.asterisk import AsteriskLab, count_queue_log, ensure_chroot, free_port
+from vaxeld.lab.broker import Mosquitto
 from vaxeld.lab.control import LabControl
 from vaxeld.lab.scenario import lab_agent_ids, lab_config_text
 from vaxeld.lab.vaxeld_process import Samples, VaxeldProcess, total
@@ -64,13 +68,58 @@ def _table(samples: Samples, queues: dict[str, int]) -> str:
     return "\n".join(rows)
 
 
+class MqttWatcher:
+    """Subscribes to vaxeld/# on the demo broker and keeps the latest payload per topic."""
+
+    def __init__(self, port: int) -> None:
+        # paho is aiomqtt's own dependency; its threaded client suits the blocking demo.
+        import paho.mqtt.client as mqtt
+        from paho.mqtt.enums import CallbackAPIVersion
+
+        self.latest: dict[str, str] = {}
+        self.received = 0
+        self._lock = threading.Lock()
+        self._client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="vaxeld-demo")
+        self._client.on_connect = lambda c, *_: c.subscribe("vaxeld/#")
+        self._client.on_message = self._on_message
+        self._client.connect("127.0.0.1", port)
+        self._client.loop_start()
+
+    def _on_message(self, client: object, userdata: object, msg: object) -> None:
+        topic, payload = getattr(msg, "topic", ""), getattr(msg, "payload", b"")
+        with self._lock:
+            self.received += 1
+            self.latest[topic] = payload.decode("utf-8", "replace")
+
+    def summary(self, queues: list[str]) -> str:
+        with self._lock:
+            lines = [f"MQTT: {self.received} messages received on vaxeld/#"]
+            for queue in queues:
+                raw = self.latest.get(f"vaxeld/main/queue/{queue}")
+                if raw:
+                    q = json.loads(raw)
+                    lines.append(
+                        f"  vaxeld/main/queue/{queue}: waiting {q['waiting']}, "
+                        f"available {q['members_available']}, "
+                        f"service level today {q['service_level_today']}"
+                    )
+        return "\n".join(lines)
+
+    def stop(self) -> None:
+        self._client.loop_stop()
+        self._client.disconnect()
+
+
 def run_demo(duration: float, calls_per_minute: float, seed: int) -> int:
     rng = random.Random(seed)
     workdir = Path(tempfile.mkdtemp(prefix="vaxeld-demo-"))
     print("Preparing the Asterisk 22 chroot (first run: about a minute)...", flush=True)
     lab = AsteriskLab(ensure_chroot(), f"demo-{os.getpid()}")
     metrics_port = _metrics_port()
-    text = lab_config_text(lab.ami_port, metrics_port)
+    broker = Mosquitto(workdir / "mosquitto").start()
+    text = lab_config_text(lab.ami_port, metrics_port) + (
+        f"\nmqtt:\n  host: 127.0.0.1\n  port: {broker.port}\n  topic_prefix: vaxeld\n"
+    )
     config = parse_config(text)
     config_path = workdir / "vaxeld.yaml"
     config_path.write_text(text)
@@ -81,6 +130,7 @@ def run_demo(duration: float, calls_per_minute: float, seed: int) -> int:
         config_path, metrics_port, {"VAXELD_AMI_SECRET": lab.vaxeld_secret}, workdir / "vaxeld.log"
     )
     control = LabControl("127.0.0.1", lab.ami_port, "lab", lab.admin_secret)
+    watcher: MqttWatcher | None = None
     try:
         for agent in lab_agent_ids(text):
             slow = agent.startswith("2")  # the interpreters' group is short-staffed
@@ -93,7 +143,9 @@ def run_demo(duration: float, calls_per_minute: float, seed: int) -> int:
         vaxeld.wait_synced()
         print(f"\nvaxeld metrics: http://127.0.0.1:{metrics_port}/metrics")
         print(f"Asterisk AMI on 127.0.0.1:{lab.ami_port}, queue_log in {lab.queue_log}")
+        print(f"MQTT broker on 127.0.0.1:{broker.port}, topics vaxeld/#")
         print(f"vaxeld log: {vaxeld.log_path}\n")
+        watcher = MqttWatcher(broker.port)
         queues = {name: q.service_level_seconds for name, q in config.queues.items()}
         digits = list(config.menu.options)
         start = time.monotonic()
@@ -115,7 +167,8 @@ def run_demo(duration: float, calls_per_minute: float, seed: int) -> int:
                 next_call = now + rng.expovariate(calls_per_minute / 60.0)
             if now >= next_print:
                 print(f"[{now - start:5.0f}s] callers placed: {placed}")
-                print(_table(vaxeld.scrape(), queues), "\n", flush=True)
+                print(_table(vaxeld.scrape(), queues))
+                print(watcher.summary(list(queues)), "\n", flush=True)
                 next_print = now + 10
             time.sleep(0.2)
         print("Letting the last callers finish...", flush=True)
@@ -123,6 +176,7 @@ def run_demo(duration: float, calls_per_minute: float, seed: int) -> int:
         time.sleep(1)
         final = vaxeld.scrape()
         print(_table(final, queues))
+        print(watcher.summary(list(queues)))
         counts = count_queue_log(lab.queue_log_events())
         print("\nvaxeld against Asterisk's queue_log (offered/answered/abandoned):")
         same = True
@@ -143,7 +197,10 @@ def run_demo(duration: float, calls_per_minute: float, seed: int) -> int:
         return 130
     finally:
         control.close()
+        if watcher is not None:
+            watcher.stop()
         vaxeld.stop()
+        broker.stop()
         lab.stop()
         lab.remove(keep_logs_in=workdir / "asterisk-logs")
         print(f"Logs kept in {workdir}")
