@@ -6,8 +6,8 @@ to the change being visible on /metrics and in MQTT.
 
     python bench/daemon_replay.py [--rate 500] [--profile]   # CPU per event only
 
-The fake server speaks just enough AMI for vaxeld to log in and resync (Login,
-Filter, QueueStatus, DBGet, Getvar, Ping); fakes are for benchmarks and faults only.
+The fake server (bench/fake_ami.py, with no queues) speaks just enough AMI for vaxeld to
+log in and resync; fakes are for benchmarks and faults only.
 """
 
 from __future__ import annotations
@@ -22,7 +22,8 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from vaxeld.ami.codec import Decoder, Message
+from fake_ami import QueueStatusServer
+
 from vaxeld.lab.asterisk import free_port
 from vaxeld.lab.scenario import lab_config_text
 from vaxeld.lab.vaxeld_process import VaxeldProcess
@@ -53,70 +54,8 @@ def event_frames(capture: bytes) -> list[bytes]:
     return out
 
 
-def _frame(*pairs: tuple[str, str]) -> bytes:
-    return ("".join(f"{k}: {v}\r\n" for k, v in pairs) + "\r\n").encode()
-
-
-class StreamingAmi:
-    """A fake Asterisk that answers vaxeld's set-up actions, then sends what it is given."""
-
-    def __init__(self) -> None:
-        self.server: asyncio.Server | None = None
-        self.writers: list[asyncio.StreamWriter] = []
-        self.logged_in = asyncio.Event()
-
-    @property
-    def port(self) -> int:
-        assert self.server is not None
-        return int(self.server.sockets[0].getsockname()[1])
-
-    async def start(self) -> StreamingAmi:
-        self.server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
-        return self
-
-    async def close(self) -> None:
-        for writer in self.writers:
-            writer.close()
-        if self.server is not None:
-            self.server.close()
-            await self.server.wait_closed()
-
-    async def send(self, data: bytes) -> None:
-        for writer in self.writers:
-            writer.write(data)
-            await writer.drain()
-
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        writer.write(b"Asterisk Call Manager/11.0.0\r\n")
-        decoder = Decoder()
-        self.writers.append(writer)
-        try:
-            while data := await reader.read(65536):
-                for msg in decoder.feed(data):
-                    if isinstance(msg, Message):
-                        writer.write(self._answer(msg))
-                await writer.drain()
-        except (ConnectionError, asyncio.CancelledError):
-            pass  # the benchmark is over
-        finally:
-            self.writers.remove(writer)
-            writer.close()
-
-    def _answer(self, msg: Message) -> bytes:
-        action, aid = msg.get("Action"), ("ActionID", msg.action_id)
-        if action == "Login":
-            self.logged_in.set()
-        if action == "QueueStatus":
-            return _frame(("Response", "Success"), aid, ("EventList", "start")) + _frame(
-                ("Event", "QueueStatusComplete"), aid, ("EventList", "Complete")
-            )
-        if action in ("DBGet", "Getvar"):
-            return _frame(("Response", "Error"), aid, ("Message", "Database entry not found"))
-        return _frame(("Response", "Success"), aid)
-
-
 class DaemonUnderTest:
-    """`vaxeld run` on the example config, pointed at a StreamingAmi."""
+    """`vaxeld run` on the example config, pointed at a fake AMI server."""
 
     def __init__(self, ami_port: int, extra_config: str = "") -> None:
         self.work = Path(tempfile.mkdtemp(prefix="vaxeld-bench-daemon-"))
@@ -154,7 +93,7 @@ async def cpu_per_event(
 ) -> dict[str, float]:
     """Stream ``frames`` into a real daemon at ``rate``/s, one frame per write, and
     return vaxeld's CPU per event, with the same daemon's idle CPU subtracted."""
-    ami = await StreamingAmi().start()
+    ami = await QueueStatusServer().start()
     daemon = DaemonUnderTest(ami.port)
     spy = None
     try:

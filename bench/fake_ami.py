@@ -1,5 +1,6 @@
-"""A fake AMI server for the resync benchmark: answers QueueStatus for many queues and
-members in Asterisk 22's format. Fakes are for benchmarks and faults only."""
+"""A fake AMI server for the benchmarks: answers QueueStatus for many queues and members
+in Asterisk 22's format (resync), and sends whatever events it is given (the daemon
+replay and latency benchmarks). Fakes are for benchmarks and faults only."""
 
 from __future__ import annotations
 
@@ -13,9 +14,10 @@ def _frame(pairs: list[tuple[str, str]]) -> str:
 
 
 class QueueStatusServer:
-    def __init__(self, queues: int, members: int) -> None:
+    def __init__(self, queues: int = 0, members: int = 0) -> None:
         self.queues, self.members = queues, members
         self.server: asyncio.Server | None = None
+        self.writers: list[asyncio.StreamWriter] = []
 
     @property
     def port(self) -> int:
@@ -27,9 +29,17 @@ class QueueStatusServer:
         return self
 
     async def close(self) -> None:
+        for writer in self.writers:
+            writer.close()
         if self.server is not None:
             self.server.close()
             await self.server.wait_closed()
+
+    async def send(self, data: bytes) -> None:
+        """Send ``data`` (whole AMI frames) to every connected client."""
+        for writer in self.writers:
+            writer.write(data)
+            await writer.drain()
 
     def _queue_status(self, aid: str) -> bytes:
         out = [
@@ -103,6 +113,7 @@ class QueueStatusServer:
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         writer.write(b"Asterisk Call Manager/11.0.0\r\n")
         decoder = Decoder()
+        self.writers.append(writer)
         try:
             while data := await reader.read(65536):
                 for msg in decoder.feed(data):
@@ -123,4 +134,5 @@ class QueueStatusServer:
         except (ConnectionError, asyncio.CancelledError):
             pass  # the benchmark is over
         finally:
+            self.writers.remove(writer)
             writer.close()

@@ -23,7 +23,8 @@ import urllib.request
 from pathlib import Path
 
 import aiomqtt
-from daemon_replay import DaemonUnderTest, StreamingAmi
+from daemon_replay import DaemonUnderTest
+from fake_ami import QueueStatusServer
 
 from vaxeld.lab.broker import Mosquitto
 
@@ -83,7 +84,7 @@ def quantiles(samples: list[float]) -> tuple[float, float, float]:
 
 
 async def _mqtt_phase(
-    ami: StreamingAmi, client: aiomqtt.Client, samples: int, gap: float
+    ami: QueueStatusServer, client: aiomqtt.Client, samples: int, gap: float
 ) -> list[float]:
     topic = f"vaxeld/main/queue/{QUEUE}"
     await client.subscribe(topic)
@@ -114,7 +115,7 @@ def _scrape(url: str) -> str:
 
 
 async def _metrics_phase(
-    ami: StreamingAmi, url: str, samples: int, gap: float
+    ami: QueueStatusServer, url: str, samples: int, gap: float
 ) -> tuple[list[float], list[float], dict[float, float]]:
     """Send a join, then scrape until a response shows it. Every other sample first
     waits a set delay and records whether the first scrape started then shows it."""
@@ -152,7 +153,7 @@ async def _metrics_phase(
 async def e2e_latency(samples: int = 300, gap: float = 0.06) -> dict[str, tuple[float, ...]]:
     work = Path(tempfile.mkdtemp(prefix="vaxeld-bench-latency-"))
     broker = Mosquitto(work / "broker").start()
-    ami = await StreamingAmi().start()
+    ami = await QueueStatusServer().start()
     section = (
         f"\nmqtt:\n  host: 127.0.0.1\n  port: {broker.port}\n  topic_prefix: vaxeld\n"
         "  min_interval_seconds: 0.05\n  commands: false\n"
