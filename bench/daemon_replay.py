@@ -100,6 +100,7 @@ async def cpu_per_event(
         await daemon.start()
         duration = len(frames) / rate
         idle_window = min(duration, 10.0)
+        await asyncio.sleep(3.0)  # let start-up work (first polls, first scrape) finish
         idle0 = cpu_seconds(daemon.pid)
         await asyncio.sleep(idle_window)
         idle = (cpu_seconds(daemon.pid) - idle0) / idle_window

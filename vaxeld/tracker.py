@@ -34,7 +34,8 @@ log = structlog.get_logger("vaxeld.tracker")
 # Only the events vaxeld uses; Asterisk drops the rest before they reach the socket.
 EVENT_FILTERS = (
     "Event: Queue",  # QueueCallerJoin/Leave/Abandon, QueueMember*
-    "Event: Agent",  # AgentCalled/Connect/Complete/RingNoAnswer/Dump
+    # Not AgentCalled or AgentDump: unused, and every event is a wake-up of the daemon.
+    "Event: Agent(Connect|Complete|RingNoAnswer)",
     "Event: UserEvent",  # the rendered dialplan's VaxeldEntry, VaxeldLanguage, ...
     "Event: FullyBooted",
     "Event: Shutdown",
