@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterable
+from datetime import date
 from pathlib import Path
 
+import pytest
+
 from vaxeld.ami.session import SessionStats
+from vaxeld.calendar import SpecialDay
 from vaxeld.config import load_config
+from vaxeld.config.hours import ScheduleConfig
 from vaxeld.metrics_live import PbxView
 from vaxeld.mqtt import Outbox, slug, state_messages
 from vaxeld.state.model import Call, Member, SwitchboardState
@@ -49,3 +55,28 @@ def test_outbox_drops_the_oldest_and_counts_it() -> None:
     assert box.dropped == 2 and len(box) == 3
     first = asyncio.run(box.get())
     assert first == ("t/2", b"x")
+
+
+def test_opening_state_computes_each_schedules_holidays_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """MQTT asks for the opening state on every change; the holidays behind each
+    schedule are computed once, not again for every call."""
+    import vaxeld.mqtt as mqtt
+
+    config = CONFIG
+    computed: list[str] = []
+    real = mqtt.special_days
+
+    def counting(schedule: ScheduleConfig, years: Iterable[int]) -> dict[date, SpecialDay]:
+        computed.append(str(id(schedule)))
+        return real(schedule, years)
+
+    monkeypatch.setattr(mqtt, "special_days", counting)
+    mqtt._SPECIAL_CACHE.clear()
+    first = mqtt.opening_now(config)
+    calls_after_first = len(computed)
+    for _ in range(5):
+        assert mqtt.opening_now(config) == first
+    assert calls_after_first == 2  # kontorstid (entry) and tolkservice (two queues)
+    assert len(computed) == calls_after_first

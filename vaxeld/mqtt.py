@@ -299,10 +299,14 @@ _SPECIAL_CACHE: dict[tuple[str, int, tuple[int, int]], dict[date, SpecialDay]] =
 
 def _special(name: str, schedule: ScheduleConfig, years: tuple[int, int]) -> dict[date, SpecialDay]:
     key = (name, id(schedule), years)
-    if key not in _SPECIAL_CACHE:
-        _SPECIAL_CACHE.clear()
-        _SPECIAL_CACHE[key] = special_days(schedule, years)
-    return _SPECIAL_CACHE[key]
+    found = _SPECIAL_CACHE.get(key)
+    if found is None:
+        # One entry per schedule: clearing on every miss made the entry's and the queues'
+        # schedules evict each other, and every MQTT update recomputed the holidays (1 ms).
+        if len(_SPECIAL_CACHE) >= 64:  # old years and reloaded configs
+            _SPECIAL_CACHE.clear()
+        found = _SPECIAL_CACHE[key] = special_days(schedule, years)
+    return found
 
 
 class MqttCollector(Collector):
