@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Iterable
 from datetime import date
 from pathlib import Path
@@ -13,8 +14,9 @@ from vaxeld.ami.session import SessionStats
 from vaxeld.calendar import SpecialDay
 from vaxeld.config import load_config
 from vaxeld.config.hours import ScheduleConfig
+from vaxeld.config.models import MqttConfig
 from vaxeld.metrics_live import PbxView
-from vaxeld.mqtt import Outbox, slug, state_messages
+from vaxeld.mqtt import MqttBridge, Outbox, slug, state_messages
 from vaxeld.state.model import Call, Member, SwitchboardState
 
 CONFIG = load_config(Path(__file__).resolve().parents[1] / "config" / "vaxeld.example.yaml")
@@ -80,3 +82,35 @@ def test_opening_state_computes_each_schedules_holidays_once(
         assert mqtt.opening_now(config) == first
     assert calls_after_first == 2  # kontorstid (entry) and tolkservice (two queues)
     assert len(computed) == calls_after_first
+
+
+async def test_a_held_back_change_that_is_undone_is_never_published() -> None:
+    """Within the rate limit a change is held back; if the state returns to what
+    subscribers already have before the limit ends, the stale change is dropped."""
+    mqtt_config = MqttConfig(min_interval_seconds=0.05)
+    waiting = SwitchboardState(calls={"1": Call("1", queue="sv", waiting=True, joined_at=1.0)})
+    current = [SwitchboardState()]
+
+    def views() -> list[PbxView]:
+        return [PbxView("main", current[0], SessionStats(connected=True), {})]
+
+    async def no_command(name: str, body: dict[str, object]) -> str:
+        return ""
+
+    bridge = MqttBridge(CONFIG, mqtt_config, None, views, dict, dict, no_command)
+    task = asyncio.create_task(bridge._produce())
+    try:
+        bridge.notify()
+        await asyncio.sleep(0.01)
+        first = [t for t, _ in bridge.outbox._items if t == "vaxeld/main/queue/sv"]
+        assert len(first) == 1  # everything is published once at the start
+        current[0] = waiting  # a caller joins: held back by the rate limit
+        bridge.notify()
+        await asyncio.sleep(0.005)
+        current[0] = SwitchboardState()  # and is gone again before the limit ends
+        bridge.notify()
+        await asyncio.sleep(0.2)
+        sent = [json.loads(p) for t, p in bridge.outbox._items if t == "vaxeld/main/queue/sv"]
+        assert [p["waiting"] for p in sent] == [0]
+    finally:
+        task.cancel()

@@ -35,6 +35,7 @@ from vaxeld.config import Config
 from vaxeld.config.hours import ScheduleConfig
 from vaxeld.config.models import MqttConfig
 from vaxeld.metrics_live import PbxView, agent_state_of
+from vaxeld.state.model import Member
 
 log = structlog.get_logger("vaxeld.mqtt")
 
@@ -72,9 +73,12 @@ def state_messages(
             "service_level_target_seconds": q.service_level_seconds,
             "service_level_today": service_level_today.get((view.name, queue)),
         }
+    by_name: dict[str, list[Member]] = {}
+    for m in state.members.values():
+        by_name.setdefault(m.name, []).append(m)
     for gname, group in config.agent_groups.items():
         for member in group.members:
-            mine = [m for m in state.members.values() if m.name == member.name]
+            mine = by_name.get(member.name, [])
             out[f"{view.name}/agent/{slug(member.name)}"] = {
                 "name": member.name,
                 "state": agent_state_of(mine),
@@ -138,6 +142,7 @@ class MqttBridge:
         self._command = command
         self.outbox = Outbox(mqtt.queue_size)
         self._last_payload: dict[str, bytes] = {}
+        self._last_built: dict[str, dict[str, Any]] = {}
         self._last_sent: dict[str, float] = {}
         self._dirty = asyncio.Event()
         self.connected = False
@@ -168,9 +173,16 @@ class MqttBridge:
                 for suffix, payload in state_messages(
                     self.config, view, now, sl_today, opening
                 ).items():
+                    # Most payloads are as they were: comparing dicts is far cheaper than
+                    # encoding every topic on every change.
+                    if self._last_built.get(suffix) == payload:
+                        continue
+                    self._last_built[suffix] = payload
                     data = json.dumps(payload, ensure_ascii=False, sort_keys=True).encode()
                     if self._last_payload.get(suffix) != data:
                         pending[suffix] = data
+                    else:  # back to what subscribers already have: drop a held-back change
+                        pending.pop(suffix, None)
             for suffix, data in list(pending.items()):
                 if now - self._last_sent.get(suffix, 0.0) >= self.mqtt.min_interval_seconds:
                     self.outbox.put(self.topic(suffix), data)
@@ -208,6 +220,7 @@ class MqttBridge:
                     log.info("mqtt_connected", host=self.mqtt.host, port=self.mqtt.port)
                     await client.publish(self.topic("status"), b"online", qos=1, retain=True)
                     self._last_payload.clear()  # a new session republishes everything
+                    self._last_built.clear()
                     self.notify()
                     async with asyncio.TaskGroup() as tg:
                         tg.create_task(self._send(client))
