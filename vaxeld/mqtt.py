@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import random
 import re
@@ -35,13 +36,14 @@ from vaxeld.config import Config
 from vaxeld.config.hours import ScheduleConfig
 from vaxeld.config.models import MqttConfig
 from vaxeld.metrics_live import PbxView, agent_state_of
-from vaxeld.state.model import Member
+from vaxeld.state.model import Call, Member
 
 log = structlog.get_logger("vaxeld.mqtt")
 
 Command = Callable[[str, dict[str, Any]], Awaitable[str]]
 
 
+@functools.lru_cache(maxsize=4096)  # asked for every agent on every update
 def slug(name: str) -> str:
     """'Åsa Lindqvist' -> 'asa-lindqvist': safe as one MQTT topic level."""
     ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
@@ -58,9 +60,19 @@ def state_messages(
     """Topic (below the prefix) -> payload for everything about one PBX. Pure."""
     out: dict[str, dict[str, Any]] = {}
     state = view.state
+    # One pass over calls and members, not one per queue and agent.
+    waiting_by_queue: dict[str, list[Call]] = {}
+    for c in state.calls.values():
+        if c.waiting:
+            waiting_by_queue.setdefault(c.queue, []).append(c)
+    members_by_queue: dict[str, list[Member]] = {}
+    by_name: dict[str, list[Member]] = {}
+    for m in state.members.values():
+        members_by_queue.setdefault(m.queue, []).append(m)
+        by_name.setdefault(m.name, []).append(m)
     for queue, q in config.queues.items():
-        calls = state.waiting_in(queue)
-        members = state.members_of(queue)
+        calls = waiting_by_queue.get(queue, [])
+        members = members_by_queue.get(queue, [])
         waits = [now - c.joined_at for c in calls if c.joined_at is not None]
         out[f"{view.name}/queue/{queue}"] = {
             "queue": queue,
@@ -73,9 +85,6 @@ def state_messages(
             "service_level_target_seconds": q.service_level_seconds,
             "service_level_today": service_level_today.get((view.name, queue)),
         }
-    by_name: dict[str, list[Member]] = {}
-    for m in state.members.values():
-        by_name.setdefault(m.name, []).append(m)
     for gname, group in config.agent_groups.items():
         for member in group.members:
             mine = by_name.get(member.name, [])
@@ -165,7 +174,9 @@ class MqttBridge:
         pending: dict[str, bytes] = {}
         while True:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._dirty.wait(), self.mqtt.min_interval_seconds)
+                # asyncio.timeout rather than wait_for: no extra task per wake-up.
+                async with asyncio.timeout(self.mqtt.min_interval_seconds):
+                    await self._dirty.wait()
             self._dirty.clear()
             now = time.monotonic()
             sl_today, opening = self._sl_today(), self._opening()
