@@ -89,12 +89,12 @@ def paced(frames: list[bytes], rate: float) -> Iterator[tuple[float, bytes]]:
 
 
 async def cpu_per_event(
-    frames: list[bytes], rate: float, profile: Path | None = None
+    frames: list[bytes], rate: float, profile: Path | None = None, extra_config: str = ""
 ) -> dict[str, float]:
     """Stream ``frames`` into a real daemon at ``rate``/s, one frame per write, and
     return vaxeld's CPU per event, with the same daemon's idle CPU subtracted."""
     ami = await QueueStatusServer().start()
-    daemon = DaemonUnderTest(ami.port)
+    daemon = DaemonUnderTest(ami.port, extra_config)
     spy = None
     try:
         await daemon.start()
