@@ -76,9 +76,7 @@ class SnapshotCollector(Collector):
 
     def _agent_states(self, state: SwitchboardState) -> dict[str, str]:
         """Configured agent name -> one state across all their queues."""
-        by_name: dict[str, list[Member]] = {}
-        for m in state.members.values():
-            by_name.setdefault(m.name, []).append(m)
+        by_name = state.members_by_name()
         return {agent: agent_state_of(by_name.get(agent, [])) for agent in self._agents}
 
     def collect(self) -> Iterator[Metric]:
@@ -175,9 +173,10 @@ class SnapshotCollector(Collector):
         }
         for view in self._views():
             state, pbx = view.state, view.name
+            waiting_by_queue, members_by_queue = state.waiting_by_queue(), state.members_by_queue()
             for queue in sorted(set(self._languages) | state.queues_seen()):
                 labels = [pbx, queue, self._languages.get(queue, OTHER)]
-                calls = state.waiting_in(queue)
+                calls = waiting_by_queue.get(queue, [])
                 by_entry: dict[str, int] = dict.fromkeys(self._entries, 0)
                 for c in calls:
                     key = c.entry if c.entry in self._entries else "unknown"
@@ -187,7 +186,7 @@ class SnapshotCollector(Collector):
                 waits = [now - c.joined_at for c in calls if c.joined_at is not None]
                 longest.add_metric(labels, max(waits, default=0.0))
                 per_site: dict[str, list[int]] = {}
-                for m in state.members_of(queue):
+                for m in members_by_queue.get(queue, []):
                     site = self._sites.get((queue, m.interface), "unknown")
                     row = per_site.setdefault(site, [0, 0, 0])
                     row[0] += 1

@@ -36,7 +36,6 @@ from vaxeld.config import Config
 from vaxeld.config.hours import ScheduleConfig
 from vaxeld.config.models import MqttConfig
 from vaxeld.metrics_live import PbxView, agent_state_of
-from vaxeld.state.model import Call, Member
 
 log = structlog.get_logger("vaxeld.mqtt")
 
@@ -60,16 +59,8 @@ def state_messages(
     """Topic (below the prefix) -> payload for everything about one PBX. Pure."""
     out: dict[str, dict[str, Any]] = {}
     state = view.state
-    # One pass over calls and members, not one per queue and agent.
-    waiting_by_queue: dict[str, list[Call]] = {}
-    for c in state.calls.values():
-        if c.waiting:
-            waiting_by_queue.setdefault(c.queue, []).append(c)
-    members_by_queue: dict[str, list[Member]] = {}
-    by_name: dict[str, list[Member]] = {}
-    for m in state.members.values():
-        members_by_queue.setdefault(m.queue, []).append(m)
-        by_name.setdefault(m.name, []).append(m)
+    waiting_by_queue, members_by_queue = state.waiting_by_queue(), state.members_by_queue()
+    by_name = state.members_by_name()
     for queue, q in config.queues.items():
         calls = waiting_by_queue.get(queue, [])
         members = members_by_queue.get(queue, [])

@@ -81,6 +81,27 @@ class SwitchboardState:
     def members_of(self, queue: str) -> list[Member]:
         return [m for m in self.members.values() if m.queue == queue]
 
+    # Grouped in one pass, for readers that go through every queue or agent: a scan per
+    # queue and per agent made each MQTT update and scrape O(queues x members).
+    def waiting_by_queue(self) -> dict[str, list[Call]]:
+        out: dict[str, list[Call]] = {}
+        for c in self.calls.values():
+            if c.waiting:
+                out.setdefault(c.queue, []).append(c)
+        return out
+
+    def members_by_queue(self) -> dict[str, list[Member]]:
+        out: dict[str, list[Member]] = {}
+        for m in self.members.values():
+            out.setdefault(m.queue, []).append(m)
+        return out
+
+    def members_by_name(self) -> dict[str, list[Member]]:
+        out: dict[str, list[Member]] = {}
+        for m in self.members.values():
+            out.setdefault(m.name, []).append(m)
+        return out
+
     def queues_seen(self) -> set[str]:
         names = {m.queue for m in self.members.values()}
         names.update(c.queue for c in self.calls.values() if c.queue)
