@@ -13,6 +13,8 @@ import threading
 import time
 from pathlib import Path
 
+from daemon_replay import cpu_seconds
+
 from vaxeld.ami.codec import encode_action
 from vaxeld.calendar import today_in
 from vaxeld.config import parse_config
@@ -26,11 +28,6 @@ from vaxeld.tracker import EVENT_FILTERS
 CALLS = 1000
 CALLS_PER_SECOND = 5.0
 Row = tuple[str, str, str, bool]
-
-
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 class Recorder:
