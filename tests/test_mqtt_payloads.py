@@ -84,9 +84,16 @@ def test_opening_state_computes_each_schedules_holidays_once(
     assert len(computed) == calls_after_first
 
 
-async def test_a_held_back_change_that_is_undone_is_never_published() -> None:
+async def test_a_held_back_change_that_is_undone_is_never_published(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     """Within the rate limit a change is held back; if the state returns to what
-    subscribers already have before the limit ends, the stale change is dropped."""
+    subscribers already have before the limit ends, the stale change is dropped.
+    The bridge's clock is set by the test, so the outcome does not hang on timing."""
+    import vaxeld.mqtt as mqtt
+
+    clock = [1000.0]
+    monkeypatch.setattr(mqtt.time, "monotonic", lambda: clock[0])
     mqtt_config = MqttConfig(min_interval_seconds=0.05)
     waiting = SwitchboardState(calls={"1": Call("1", queue="sv", waiting=True, joined_at=1.0)})
     current = [SwitchboardState()]
@@ -97,20 +104,26 @@ async def test_a_held_back_change_that_is_undone_is_never_published() -> None:
     async def no_command(name: str, body: dict[str, object]) -> str:
         return ""
 
+    async def produce_once() -> None:
+        bridge.notify()
+        for _ in range(5):  # let the producer task take the notification
+            await asyncio.sleep(0)
+
+    def published_waiting() -> list[int]:
+        items = bridge.outbox._items
+        return [json.loads(p)["waiting"] for t, p in items if t == "vaxeld/main/queue/sv"]
+
     bridge = MqttBridge(CONFIG, mqtt_config, None, views, dict, dict, no_command)
     task = asyncio.create_task(bridge._produce())
     try:
-        bridge.notify()
-        await asyncio.sleep(0.01)
-        first = [t for t, _ in bridge.outbox._items if t == "vaxeld/main/queue/sv"]
-        assert len(first) == 1  # everything is published once at the start
-        current[0] = waiting  # a caller joins: held back by the rate limit
-        bridge.notify()
-        await asyncio.sleep(0.005)
+        await produce_once()
+        assert published_waiting() == [0]  # everything is published once at the start
+        current[0] = waiting  # a caller joins: held back, the topic was just sent
+        await produce_once()
         current[0] = SwitchboardState()  # and is gone again before the limit ends
-        bridge.notify()
-        await asyncio.sleep(0.2)
-        sent = [json.loads(p) for t, p in bridge.outbox._items if t == "vaxeld/main/queue/sv"]
-        assert [p["waiting"] for p in sent] == [0]
+        await produce_once()
+        clock[0] += 1.0  # the limit is over
+        await produce_once()
+        assert published_waiting() == [0]
     finally:
         task.cancel()
