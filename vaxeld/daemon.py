@@ -16,12 +16,12 @@ from pathlib import Path
 from typing import Any
 
 import structlog
-from prometheus_client import start_http_server
 
 from vaxeld.commands import CommandError, command_actions
 from vaxeld.config import Config, ConfigError, PbxConfig, load_config, read_secret
 from vaxeld.config.load import read_mqtt_password
 from vaxeld.metrics import Metrics, PbxView
+from vaxeld.metrics_server import MetricsServer
 from vaxeld.mqtt import MqttBridge, MqttCollector, opening_now
 from vaxeld.state.changes import Change
 from vaxeld.tracker import PbxTracker
@@ -147,9 +147,7 @@ class Daemon:
 
     async def run(self) -> None:
         m = self.config.metrics
-        server, thread = start_http_server(
-            m.port, addr=m.listen_address, registry=self.metrics.registry
-        )
+        server = MetricsServer(self.metrics.registry, m.listen_address, m.port).start()
         log.info("metrics_listening", url=f"http://{m.listen_address}:{m.port}/metrics")
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
@@ -173,8 +171,7 @@ class Daemon:
         finally:
             for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
                 loop.remove_signal_handler(sig)
-            server.shutdown()
-            thread.join(timeout=5)
+            server.stop()
             log.info("stopped")
 
 
