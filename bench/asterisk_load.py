@@ -8,6 +8,8 @@ import contextlib
 import os
 import random
 import socket
+import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -87,6 +89,7 @@ def run_load(capture: Path) -> list[Row]:
         {"VAXELD_AMI_SECRET": lab.vaxeld_secret},
         work / "vaxeld.log",
     )
+    reader: subprocess.Popen[str] | None = None
     try:
         for agent in lab_agent_ids(text):
             control.set_agent(agent, answer_after=rng.choice([1, 2]), talk=rng.choice([2, 3, 4]))
@@ -94,8 +97,16 @@ def run_load(capture: Path) -> list[Row]:
         assert vaxeld.proc is not None and lab.proc is not None
         filtered = Recorder(lab.ami_port, lab.vaxeld_secret, capture, filtered=True)
         unfiltered = Recorder(lab.ami_port, lab.vaxeld_secret, work / "unfiltered.bin", False)
-        time.sleep(1)
+        script = Path(__file__).with_name("reference_reader.py")
+        reader = subprocess.Popen(
+            [sys.executable, str(script), str(lab.ami_port), "vaxeld"],
+            env={**os.environ, "VAXELD_AMI_SECRET": lab.vaxeld_secret},
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        time.sleep(2)
         cpu_v0, cpu_a0 = cpu_seconds(vaxeld.proc.pid), cpu_seconds(lab.proc.pid)
+        cpu_r0 = cpu_seconds(reader.pid)
         start = time.monotonic()
         print(
             f"bench: placing {CALLS} calls at {CALLS_PER_SECOND:g}/s on real Asterisk ...",
@@ -114,6 +125,9 @@ def run_load(capture: Path) -> list[Row]:
         lab.wait_idle(timeout=300)
         time.sleep(2)
         cpu_v, cpu_a = (cpu_seconds(vaxeld.proc.pid) - cpu_v0, cpu_seconds(lab.proc.pid) - cpu_a0)
+        cpu_r = cpu_seconds(reader.pid) - cpu_r0
+        reader.terminate()
+        reader_events = int(reader.communicate(timeout=10)[0].strip() or 0)
         filtered.close()
         unfiltered.close()
         samples = vaxeld.scrape()
@@ -131,6 +145,13 @@ def run_load(capture: Path) -> list[Row]:
                 ratio <= 0.02,
             ),
             (
+                "minimal Python AMI reader / Asterisk, same run",
+                f"{cpu_r / cpu_a:.4f} ({cpu_r:.2f} s, {reader_events} events; "
+                f"vaxeld / reader {cpu_v / cpu_r:.2f})",
+                "(reported)",
+                True,
+            ),
+            (
                 "vaxeld CPU per AMI event, real load",
                 f"{cpu_v / events * 1e6:.0f} us ({int(events)} events in {int(reads)} reads)",
                 "(reported)",
@@ -145,6 +166,9 @@ def run_load(capture: Path) -> list[Row]:
             ),
         ]
     finally:
+        if reader is not None and reader.poll() is None:
+            reader.kill()
+            reader.wait()
         control.close()
         vaxeld.stop()
         lab.stop()
