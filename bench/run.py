@@ -1,6 +1,6 @@
 """vaxeld's benchmarks, one command: figures measured in one run, printed with targets.
 
-    python bench/run.py            # everything, about 16 minutes (real Asterisk, as root)
+    python bench/run.py            # everything, about 20 minutes (real Asterisk, as root)
     python bench/run.py --quick    # the parts without Asterisk, about 7 minutes
 
 Every figure is a ratio or a distribution measured here and now, so a slow or busy
