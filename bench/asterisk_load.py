@@ -154,6 +154,8 @@ def run_load(capture: Path) -> list[Row]:
         cpu_r = cpu_seconds(reader.pid) - cpu_r0
         reader.terminate()
         reader_events = int(reader.communicate(timeout=10)[0].strip() or 0)
+        if not reader_events:
+            raise RuntimeError("the minimal reader heard no events (did its login fail?)")
         filtered.close()
         unfiltered.close()
         ratio = cpu_v / cpu_a

@@ -58,7 +58,8 @@ class MetricsServer:
         return self
 
     def stop(self, timeout: float = 5.0) -> None:
-        """Stop serving and close the socket; returns once the thread has ended."""
+        """Stop serving and close the socket; returns once the thread has ended (or, should
+        it not, after ``timeout`` seconds: the thread is a daemon thread)."""
         if self._thread.is_alive():
             stopper = threading.Thread(target=self._httpd.shutdown, daemon=True)
             stopper.start()
