@@ -9,6 +9,8 @@ from datetime import date
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from vaxeld.ami.session import SessionStats
 from vaxeld.calendar import SpecialDay
@@ -16,7 +18,7 @@ from vaxeld.config import load_config
 from vaxeld.config.hours import ScheduleConfig
 from vaxeld.config.models import MqttConfig
 from vaxeld.metrics_live import PbxView
-from vaxeld.mqtt import MqttBridge, Outbox, slug, state_messages
+from vaxeld.mqtt import MqttBridge, Outbox, Touched, slug, state_messages, touched_since
 from vaxeld.state.model import Call, Member, SwitchboardState
 
 CONFIG = load_config(Path(__file__).resolve().parents[1] / "config" / "vaxeld.example.yaml")
@@ -127,3 +129,54 @@ async def test_a_held_back_change_that_is_undone_is_never_published(
         assert published_waiting() == [0]
     finally:
         task.cancel()
+
+
+_QUEUES = [*CONFIG.queues, "", "unknown"]
+_NAMES = [m.name for g in CONFIG.agent_groups.values() for m in g.members] + ["Someone Else"]
+_calls = st.dictionaries(
+    st.sampled_from([str(i) for i in range(6)]),
+    st.builds(
+        lambda uid, queue, waiting, joined: Call(
+            uid, queue=queue, waiting=waiting, joined_at=joined
+        ),
+        st.just(""),
+        st.sampled_from(_QUEUES),
+        st.booleans(),
+        st.sampled_from([None, 10.0, 50.0]),
+    ),
+    max_size=6,
+).map(lambda calls: {uid: c._replace(uniqueid=uid) for uid, c in calls.items()})
+_members = st.dictionaries(
+    st.tuples(st.sampled_from(_QUEUES[:-2]), st.sampled_from(["PJSIP/a", "PJSIP/b", "PJSIP/c"])),
+    st.builds(
+        lambda name, status, paused: (name, status, paused),
+        st.sampled_from(_NAMES),
+        st.integers(0, 6),
+        st.booleans(),
+    ),
+    max_size=6,
+).map(lambda ms: {k: Member(k[0], k[1], n, status=s, paused=p) for k, (n, s, p) in ms.items()})
+_states = st.builds(lambda c, m: SwitchboardState(calls=c, members=m), _calls, _members)
+
+
+@settings(max_examples=300)
+@given(_states, _states)
+def test_building_only_touched_topics_gives_what_a_full_build_gives(
+    old: SwitchboardState, new: SwitchboardState
+) -> None:
+    """Between full builds the bridge rebuilds only the queues and agents a change touched.
+    Over the topics it had, that must give exactly what rebuilding everything gives."""
+
+    def build(state: SwitchboardState, touched: Touched | None = None) -> dict[str, object]:
+        view = PbxView("main", state, SessionStats(connected=True), {})
+        return dict(state_messages(CONFIG, view, 100.0, {("main", "sv"): 0.5}, {}, touched))
+
+    before = build(old)
+    partial = build(new, touched_since(old, new))
+    assert {**before, **partial} == build(new)
+    assert not {t for t in partial if t.endswith(("/crisis", "/opening"))}
+
+
+def test_nothing_changed_touches_nothing() -> None:
+    state = SwitchboardState(calls={"1": Call("1", queue="sv", waiting=True)})
+    assert touched_since(state, state) == (set(), set())

@@ -1,11 +1,12 @@
 """MQTT adapter: live state as retained JSON, and a few validated commands.
 
 The AMI path never waits for the broker. Trackers only call `notify()`, which
-marks the PBX dirty; a publisher task builds payloads from the latest snapshot,
-skips topics whose payload did not change, waits `min_interval_seconds` between
-publishes per topic, and hands them to a bounded outbox that drops the oldest
-message (and counts it) when the broker is slow or down. The connection is kept
-up with jittered backoff; a last will marks `<prefix>/status` offline.
+marks the PBX dirty; a publisher task builds payloads from the latest snapshot (only
+for the queues and agents that changed since the last one, and all of them at least
+once per `min_interval_seconds`), skips topics whose payload did not change, waits
+`min_interval_seconds` between publishes per topic, and hands them to a bounded outbox
+that drops the oldest message (and counts it) when the broker is slow or down. The
+connection is kept up with jittered backoff; a last will marks `<prefix>/status` offline.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from vaxeld.config import Config
 from vaxeld.config.hours import ScheduleConfig
 from vaxeld.config.models import MqttConfig
 from vaxeld.metrics_live import PbxView, agent_state_of
+from vaxeld.state.model import SwitchboardState
 
 log = structlog.get_logger("vaxeld.mqtt")
 
@@ -49,19 +51,40 @@ def slug(name: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", ascii_name.lower()).strip("-") or "unnamed"
 
 
+Touched = tuple[set[str], set[str]]  # queue names, agent names
+
+
+def touched_since(old: SwitchboardState, new: SwitchboardState) -> Touched:
+    """The queues and agents whose topics can differ between two snapshots: those of
+    every call and member that was added, removed or changed."""
+    queues: set[str] = set()
+    agents: set[str] = set()
+    if old.calls is not new.calls:
+        queues.update(call.queue for _, call in old.calls.items() ^ new.calls.items())
+    if old.members is not new.members:
+        for _, member in old.members.items() ^ new.members.items():
+            queues.add(member.queue)
+            agents.add(member.name)
+    return queues, agents
+
+
 def state_messages(
     config: Config,
     view: PbxView,
     now: float,
     service_level_today: dict[tuple[str, str], float],
     opening: dict[str, str],
+    touched: Touched | None = None,
 ) -> dict[str, dict[str, Any]]:
-    """Topic (below the prefix) -> payload for everything about one PBX. Pure."""
+    """Topic (below the prefix) -> payload for everything about one PBX, or with
+    ``touched`` only for those queues and agents. Pure."""
     out: dict[str, dict[str, Any]] = {}
     state = view.state
     waiting_by_queue, members_by_queue = state.waiting_by_queue(), state.members_by_queue()
     by_name = state.members_by_name()
     for queue, q in config.queues.items():
+        if touched is not None and queue not in touched[0]:
+            continue
         calls = waiting_by_queue.get(queue, [])
         members = members_by_queue.get(queue, [])
         waits = [now - c.joined_at for c in calls if c.joined_at is not None]
@@ -78,6 +101,8 @@ def state_messages(
         }
     for gname, group in config.agent_groups.items():
         for member in group.members:
+            if touched is not None and member.name not in touched[1]:
+                continue
             mine = by_name.get(member.name, [])
             out[f"{view.name}/agent/{slug(member.name)}"] = {
                 "name": member.name,
@@ -86,6 +111,8 @@ def state_messages(
                 "site": group.site,
                 "group": gname,
             }
+    if touched is not None:
+        return out  # the crisis switch and opening hours are polled and timed, not events
     out[f"{view.name}/crisis"] = {"active": bool(view.polled.get("crisis_active", 0.0))}
     out[f"{view.name}/opening"] = {
         "state": opening.get("entry", "open"),
@@ -144,6 +171,10 @@ class MqttBridge:
         self._last_payload: dict[str, bytes] = {}
         self._last_built: dict[str, dict[str, Any]] = {}
         self._last_sent: dict[str, float] = {}
+        # The snapshot each PBX's topics were last built from, and when all were built.
+        self._built_from: dict[str, SwitchboardState] = {}
+        self._built_config: Config | None = None
+        self._last_full = float("-inf")
         self._dirty = asyncio.Event()
         self.connected = False
         self.published = 0
@@ -170,10 +201,22 @@ class MqttBridge:
                     await self._dirty.wait()
             self._dirty.clear()
             now = time.monotonic()
-            sl_today, opening = self._sl_today(), self._opening()
+            # Everything at least once per interval (waits grow, hours and the crisis
+            # switch change without events); in between, only what an event touched.
+            full = now - self._last_full >= self.mqtt.min_interval_seconds
+            if full or self.config is not self._built_config:
+                full, self._last_full, self._built_config = True, now, self.config
+                self._built_from.clear()
+            sl_today = self._sl_today()
+            opening: dict[str, str] | None = None
             for view in self._views():
+                old = self._built_from.get(view.name)
+                touched = None if old is None else touched_since(old, view.state)
+                self._built_from[view.name] = view.state
+                if touched is None and opening is None:
+                    opening = self._opening()
                 for suffix, payload in state_messages(
-                    self.config, view, now, sl_today, opening
+                    self.config, view, now, sl_today, opening or {}, touched
                 ).items():
                     # Most payloads are as they were: comparing dicts is far cheaper than
                     # encoding every topic on every change.
@@ -223,6 +266,7 @@ class MqttBridge:
                     await client.publish(self.topic("status"), b"online", qos=1, retain=True)
                     self._last_payload.clear()  # a new session republishes everything
                     self._last_built.clear()
+                    self._last_full = float("-inf")
                     self.notify()
                     async with asyncio.TaskGroup() as tg:
                         tg.create_task(self._send(client))
