@@ -203,10 +203,10 @@ class MqttBridge:
             now = time.monotonic()
             # Everything at least once per interval (waits grow, hours and the crisis
             # switch change without events); in between, only what an event touched.
-            full = now - self._last_full >= self.mqtt.min_interval_seconds
-            if full or self.config is not self._built_config:
-                full, self._last_full, self._built_config = True, now, self.config
-                self._built_from.clear()
+            due = now - self._last_full >= self.mqtt.min_interval_seconds
+            if due or self.config is not self._built_config:
+                self._last_full, self._built_config = now, self.config
+                self._built_from.clear()  # no snapshot to compare with: every topic
             sl_today = self._sl_today()
             opening: dict[str, str] | None = None
             for view in self._views():
