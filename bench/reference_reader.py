@@ -3,9 +3,10 @@ every event into a dict, on the same event loop vaxeld uses (uvloop). Nothing el
 
     python bench/reference_reader.py PORT USERNAME   # secret from VAXELD_AMI_SECRET
 
-bench/asterisk_load.py runs it beside vaxeld during the call load, so the CPU a Python
-process needs just to hear the same events on this machine is measured in the same
-run, next to vaxeld's: the floor any design in this language starts from.
+bench/asterisk_load.py runs it during the second phase of its call load (same call mix
+and rate as the first, where vaxeld's CPU is measured), so the CPU a Python process
+needs just to hear the same events on this machine is measured per event beside
+vaxeld's: the floor any design in this language starts from.
 """
 
 from __future__ import annotations
