@@ -63,6 +63,14 @@ def throughput_one_by_one(capture: Path) -> Row:
     return ("same, one event per read at 50/s", detail, "(reported)", True)
 
 
+def _daemon_cpu_row(name: str, r: dict[str, float]) -> Row:
+    detail = (
+        f"{r['us_per_event']:.0f} us ({r['events']:.0f} events, "
+        f"{r['cpu_seconds']:.2f} s CPU in {r['seconds']:.0f} s)"
+    )
+    return (name, detail, "(reported)", True)
+
+
 def daemon_cpu(frames: list[bytes]) -> list[Row]:
     """CPU per event of a real `vaxeld run`, asyncio shell included, one event per read."""
     from daemon_replay import cpu_per_event
@@ -70,15 +78,7 @@ def daemon_cpu(frames: list[bytes]) -> list[Row]:
     rows = []
     for rate, count in ((50.0, 1500), (5000.0, len(frames))):
         r = asyncio.run(cpu_per_event(frames[:count], rate))
-        rows.append(
-            (
-                f"daemon CPU per event at {rate:g} events/s",
-                f"{r['us_per_event']:.0f} us ({r['events']:.0f} events, "
-                f"{r['cpu_seconds']:.2f} s CPU in {r['seconds']:.0f} s)",
-                "(reported)",
-                True,
-            )
-        )
+        rows.append(_daemon_cpu_row(f"daemon CPU per event at {rate:g} events/s", r))
     with tempfile.TemporaryDirectory(prefix="vaxeld-bench-broker-") as tmp:
         broker = Mosquitto(Path(tmp)).start()
         try:
@@ -86,15 +86,7 @@ def daemon_cpu(frames: list[bytes]) -> list[Row]:
             r = asyncio.run(cpu_per_event(frames[:1500], 50.0, extra_config=section))
         finally:
             broker.stop()
-    rows.append(
-        (
-            "daemon CPU per event at 50 events/s, MQTT on",
-            f"{r['us_per_event']:.0f} us ({r['events']:.0f} events, "
-            f"{r['cpu_seconds']:.2f} s CPU in {r['seconds']:.0f} s)",
-            "(reported)",
-            True,
-        )
-    )
+    rows.append(_daemon_cpu_row("daemon CPU per event at 50 events/s, MQTT on", r))
     return rows
 
 
