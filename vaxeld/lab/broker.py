@@ -16,10 +16,15 @@ from vaxeld.lab.asterisk import free_port
 
 class Mosquitto:
     """mosquitto on a free loopback port. With ``passwords`` it refuses anonymous
-    clients; ``acl`` is the text of an ACL file."""
+    clients; ``acl`` is the text of an ACL file; with ``tls`` (certificate and key
+    files, PEM) the listener speaks only TLS."""
 
     def __init__(
-        self, workdir: Path, passwords: Mapping[str, str] | None = None, acl: str | None = None
+        self,
+        workdir: Path,
+        passwords: Mapping[str, str] | None = None,
+        acl: str | None = None,
+        tls: tuple[Path, Path] | None = None,
     ) -> None:
         exe = shutil.which("mosquitto")
         if exe is None:
@@ -27,6 +32,8 @@ class Mosquitto:
         workdir.mkdir(parents=True, exist_ok=True)
         self.exe, self.workdir, self.port = exe, workdir, free_port()
         lines = [f"listener {self.port} 127.0.0.1", "persistence false"]
+        if tls is not None:
+            lines += [f"certfile {tls[0]}", f"keyfile {tls[1]}"]
         if passwords:
             passwd = workdir / "passwd"
             for i, (user, password) in enumerate(passwords.items()):
