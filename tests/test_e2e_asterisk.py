@@ -5,10 +5,12 @@ equal what Asterisk itself wrote to queue_log and reports for each queue."""
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import pytest
-from lab_fixtures import Lab
+from lab_fixtures import Lab, start_lab, stop_lab
 
+from vaxeld.calendar import local_midnight
 from vaxeld.lab.asterisk import count_queue_log
 from vaxeld.lab.vaxeld_process import Samples, VaxeldProcess, total
 
@@ -172,3 +174,52 @@ def test_event_filter_keeps_only_what_vaxeld_uses(lab: Lab, vaxeld: VaxeldProces
     # One answered call is about 76 events unfiltered; vaxeld asks for the queue,
     # agent and its own user events only.
     assert 4 <= events <= 25, events
+
+
+def test_a_vaxeld_started_during_the_day_shows_the_day_so_far_from_queue_log(
+    tmp_path: Path,
+) -> None:
+    """Today's service level survives a restart of vaxeld: the new one takes the day so
+    far from queue_log, equal to what the old one counted live and to queue_log itself,
+    while its counters start from zero."""
+    lab = start_lab(tmp_path, "today", queue_log=True)
+    first = lab.vaxeld("first").start()
+    try:
+        first.wait_synced()
+        for agent in ("1001", "1002", "1003", "1004"):  # the Swedish queue's agents
+            lab.control.set_agent(agent, answer_after=1, talk=2)
+        for i in range(3):
+            lab.control.call(lab.entry, "1", 12.0, caller_id=f"07200000{i:02d}")
+        first.wait_for(lambda s: sl_calls(s) == 3, 40)
+        for agent in ("1001", "1002", "1003", "1004"):
+            lab.control.set_agent(agent, answer_after=60, talk=2)
+        for i in range(2):
+            lab.control.call(lab.entry, "1", 7.0, caller_id=f"07300000{i:02d}")
+        lab.asterisk.wait_idle(timeout=60)
+        live = first.wait_for(lambda s: sl_calls(s) == 5, 20)
+        first.stop()
+
+        rows = [r for r in lab.asterisk.queue_log_events() if len(r) > 5 and r[2] == "sv"]
+        ended = [r for r in rows if r[4] in ("CONNECT", "ABANDON", "EXITWITHTIMEOUT", "EXITEMPTY")]
+        met = [r for r in rows if r[4] == "CONNECT" and int(r[5]) <= 20]
+        assert (len(met), len(ended)) == (3, 5)
+
+        second = lab.vaxeld("second").start()
+        try:
+            samples = second.wait_synced()
+            today = "vaxeld_queue_service_level_today_ratio"
+            assert total(samples, today, queue="sv") == total(live, today, queue="sv") == 3 / 5
+            assert total(samples, "vaxeld_queue_service_level_calls_total", queue="sv") == 0
+            first_line = int(lab.asterisk.queue_log_events()[0][0])
+            midnight = local_midnight("Europe/Stockholm", time.time())
+            since = total(samples, "vaxeld_service_level_today_since_timestamp_seconds")
+            assert since == max(first_line, midnight)
+        finally:
+            second.stop()
+    finally:
+        first.stop()
+        stop_lab(lab)
+
+
+def sl_calls(samples: Samples) -> float:
+    return total(samples, "vaxeld_queue_service_level_calls_total", queue="sv")

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import time
+from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from prometheus_client import generate_latest
 
@@ -10,10 +13,19 @@ from vaxeld.ami.session import SessionStats
 from vaxeld.config import load_config
 from vaxeld.lab.vaxeld_process import parse_metrics, total
 from vaxeld.metrics import Metrics, PbxView, wait_buckets
-from vaxeld.state.changes import CallAbandoned, CallAnswered, CallOffered, LanguageChosen
+from vaxeld.metrics_live import ServiceLevelToday
+from vaxeld.state.changes import (
+    CallAbandoned,
+    CallAnswered,
+    CallExited,
+    CallOffered,
+    Change,
+    LanguageChosen,
+)
 from vaxeld.state.model import Call, Member, SwitchboardState
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "config" / "vaxeld.example.yaml"
+STOCKHOLM = ZoneInfo("Europe/Stockholm")
 
 
 def make(
@@ -231,3 +243,56 @@ def test_agent_state_is_one_hot_per_configured_agent() -> None:
         "Lars Holm": "logged_out",
     }
     assert total(s, "vaxeld_agent_state", agent="Hodan Abdi", site="angered") == 1
+
+
+def _outcomes() -> list[Change]:
+    return [
+        CallAnswered("sv", "1", "A", 20.0),  # within sv's 20 s
+        CallAnswered("sv", "2", "A", 21.0),
+        CallAbandoned("sv", "3", 2.0),  # short
+        CallAbandoned("sv", "4", 40.0),
+        CallExited("sv", "5", "timeout", 900.0),
+        CallAnswered("ar", "6", "B", 5.0),
+    ]
+
+
+def test_today_seeded_from_the_day_so_far_equals_counting_it_live(tmp_path: Path) -> None:
+    """A vaxeld started during the day takes the day so far (from queue_log) and shows
+    the same "today" figures as one that counted it live, under either formula; a second
+    seed for the same PBX (a reload) replaces the first instead of adding to it."""
+    other = tmp_path / "c.yaml"
+    other.write_text(
+        EXAMPLE.read_text().replace(
+            "  port: 9468\n", "  port: 9468\n  service_level_formula: answered_and_long_abandoned\n"
+        )
+    )
+    for config in (load_config(EXAMPLE), load_config(other)):
+        live, seeded = (Metrics(config, lambda: [], clock=lambda: 0.0) for _ in range(2))
+        live.record("main", _outcomes())
+        seeded.seed_service_level_today("main", _outcomes(), since=time.time() - 60)
+        assert seeded.service_level_today() == live.service_level_today()
+        assert live.service_level_today()[("main", "ar")] == 1.0
+    # "offered": 1 met of 5 in sv; without short abandons and timeouts: 1 of 3.
+    assert live.service_level_today()[("main", "sv")] == 1 / 3
+    assert total(scrape(seeded), "vaxeld_queue_service_level_calls_total") == 0  # not counters
+    seeded.seed_service_level_today("main", [CallAnswered("sv", "9", "A", 1.0)], since=0.0)
+    assert seeded.service_level_today() == {("main", "sv"): 1.0}
+
+
+def test_today_says_from_when_it_counts() -> None:
+    clock = [datetime(2026, 11, 23, 10, 0, tzinfo=STOCKHOLM).timestamp()]
+    today = ServiceLevelToday("Europe/Stockholm", {"sv": "sv"}, clock=lambda: clock[0])
+    midnight = datetime(2026, 11, 23, tzinfo=STOCKHOLM).timestamp()
+    today.started("main")  # no queue_log: from vaxeld's start
+    today.seed("north", [("sv", True)], since=midnight - 3600)  # a file older than today
+
+    def since() -> dict[str, float]:
+        fams = {f.name: f for f in today.collect()}
+        family = fams["vaxeld_service_level_today_since_timestamp_seconds"]
+        return {s.labels["pbx"]: s.value for s in family.samples}
+
+    assert since() == {"main": clock[0], "north": midnight}
+    today.add("main", "sv", False)
+    clock[0] += 86400  # the next day: every PBX counts from its midnight, from zero
+    assert today.ratios() == {}
+    assert since() == {"main": midnight + 86400, "north": midnight + 86400}

@@ -5,6 +5,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
 from vaxeld.queuelog import QueueLogReader, parse_line
 
 
@@ -23,11 +27,11 @@ def test_parse_line() -> None:
     assert parse_line("x|1|2|3|4") is None
 
 
-def test_starts_at_the_end_and_returns_only_complete_new_lines(tmp_path: Path) -> None:
+def test_skipping_all_then_returns_only_complete_new_lines(tmp_path: Path) -> None:
     path = tmp_path / "queue_log"
     path.write_text("1|1.1|sv|NONE|ENTERQUEUE||070|1\n")
     reader = QueueLogReader(path)
-    reader.start_at_end()
+    reader.start_at_time(float("inf"))  # skip all that is there
     assert reader.read_new() == []
     with path.open("a") as fh:
         fh.write("2|1.1|sv|NONE|ABANDON|1|1|5\n3|1.2|sv|NONE|ENTER")
@@ -39,11 +43,39 @@ def test_starts_at_the_end_and_returns_only_complete_new_lines(tmp_path: Path) -
     assert (entry.uniqueid, entry.event) == ("1.2", "ENTERQUEUE")
 
 
+@given(
+    times=st.lists(st.integers(1_000, 1_100), max_size=60).map(sorted),
+    since=st.integers(990, 1_110),
+    junk=st.sets(st.integers(0, 60), max_size=3),
+)
+def test_start_at_time_returns_the_lines_from_then_on_and_continues_after_them(
+    tmp_path_factory: pytest.TempPathFactory, times: list[int], since: int, junk: set[int]
+) -> None:
+    """Bisecting the file finds exactly the lines of ``since`` or later, also with
+    malformed lines in between; read_new then returns only what is appended."""
+    path = tmp_path_factory.mktemp("ql") / "queue_log"
+    lines = [f"{t}|{i}.1|sv|NONE|ENTERQUEUE||070|1\n" for i, t in enumerate(times)]
+    for at in sorted(junk, reverse=True):
+        lines.insert(min(at, len(lines)), "not a queue_log line\n")
+    path.write_text("".join(lines))
+    reader = QueueLogReader(path)
+    entries, first = reader.start_at_time(since)
+    assert [e.time for e in entries] == [t for t in times if t >= since]
+    assert first == (times[0] if times else None)
+    with path.open("a") as fh:
+        fh.write("2000|9.9|en|NONE|ENTERQUEUE||070|1\n")
+    assert [e.uniqueid for e in reader.read_new()] == ["9.9"]
+
+
+def test_start_at_time_without_a_file_is_empty(tmp_path: Path) -> None:
+    assert QueueLogReader(tmp_path / "none").start_at_time(0) == ([], None)
+
+
 def test_rotation_finishes_the_old_file_then_reads_the_new_one(tmp_path: Path) -> None:
     path = tmp_path / "queue_log"
     path.write_text("")
     reader = QueueLogReader(path)
-    reader.start_at_end()
+    reader.start_at_time(float("inf"))  # skip all that is there
     with path.open("a") as fh:
         fh.write("1|1.1|sv|NONE|ENTERQUEUE||070|1\n")
     assert len(reader.read_new()) == 1

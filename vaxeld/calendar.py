@@ -95,3 +95,10 @@ def decide(schedule: ScheduleConfig, special: dict[date, SpecialDay], local: dat
 def today_in(tz: str) -> date:
     """Today's date where the switchboard is (the config's time zone)."""
     return datetime.now(ZoneInfo(tz)).date()
+
+
+def local_midnight(tz: str, at: float) -> float:
+    """Unix time of the midnight that began the local day of ``at`` (Unix time)."""
+    zone = ZoneInfo(tz)
+    day = datetime.fromtimestamp(at, zone).date()
+    return datetime(day.year, day.month, day.day, tzinfo=zone).timestamp()

@@ -55,7 +55,13 @@ class Daemon:
         self._tasks: dict[str, list[asyncio.Task[None]]] = {}
 
     def _tracker(self, pbx: PbxConfig, config: Config) -> PbxTracker:
-        return PbxTracker(pbx, read_secret(pbx, self._env), self._changed, config.timezone)
+        tracker = PbxTracker(pbx, read_secret(pbx, self._env), self._changed, config.timezone)
+        if tracker.day_so_far is None:
+            self.metrics.following(pbx.name)
+        else:  # replaces what was counted today: a reload makes a new tracker too
+            self.metrics.seed_service_level_today(pbx.name, tracker.day_so_far, tracker.day_since)
+            tracker.day_so_far = None
+        return tracker
 
     def _changed(self, pbx: str, changes: list[Change]) -> None:
         """Every change: counted in the metrics, and (coalesced) pushed to MQTT. Called

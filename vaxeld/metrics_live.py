@@ -4,15 +4,15 @@ and today's service level per queue."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
-from zoneinfo import ZoneInfo
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from vaxeld.ami.session import SessionStats
+from vaxeld.calendar import local_midnight
 from vaxeld.config import Config
 from vaxeld.state.model import (
     DEVICE_BUSY,
@@ -241,23 +241,42 @@ class SnapshotCollector(Collector):
 
 class ServiceLevelToday(Collector):
     """Service level since local midnight, per queue (for wallboards and Grafana's "today").
-    Starts from zero at midnight in the config's time zone, and when vaxeld starts."""
 
-    def __init__(self, tz: str, languages: dict[str, str]) -> None:
-        self._tz, self._languages = ZoneInfo(tz), languages
-        self._day = datetime.now(self._tz).date()
+    Starts from zero at midnight in the config's time zone. A vaxeld that starts during
+    the day is seeded with the day so far from queue_log (``seed``); without one, the
+    day starts when vaxeld does, and ``..._since_timestamp_seconds`` says from when."""
+
+    def __init__(
+        self, tz: str, languages: dict[str, str], clock: Callable[[], float] = time.time
+    ) -> None:
+        self._tz_name, self._languages, self._clock = tz, languages, clock
+        self._day = self._today()
         self._counts: dict[tuple[str, str], list[int]] = {}
+        self._started = clock()
+        self._since: dict[str, float] = {}  # per PBX: from when today's figures count calls
+
+    def _today(self) -> float:
+        return local_midnight(self._tz_name, self._clock())
 
     def _roll(self) -> None:
-        today = datetime.now(self._tz).date()
+        today = self._today()
         if today != self._day:
             self._day, self._counts = today, {}
+            self._since = dict.fromkeys(self._since, today)
 
     def add(self, pbx: str, queue: str, met: bool) -> None:
         self._roll()
         counts = self._counts.setdefault((pbx, queue), [0, 0])
         counts[0] += met
         counts[1] += 1
+
+    def seed(self, pbx: str, outcomes: Iterable[tuple[str, bool]], since: float) -> None:
+        """Replace ``pbx``'s figures with (queue, met) outcomes counted from ``since``."""
+        self._roll()
+        self._counts = {key: c for key, c in self._counts.items() if key[0] != pbx}
+        for queue, met in outcomes:
+            self.add(pbx, queue, met)
+        self._since[pbx] = max(since, self._day)
 
     def ratios(self) -> dict[tuple[str, str], float]:
         self._roll()
@@ -273,3 +292,16 @@ class ServiceLevelToday(Collector):
         for (pbx, queue), ratio in sorted(self.ratios().items()):
             family.add_metric([pbx, queue, self._languages.get(queue, OTHER)], ratio)
         yield family
+        since = GaugeMetricFamily(
+            "vaxeld_service_level_today_since_timestamp_seconds",
+            "Unix time from which the today ratios count calls: local midnight, or later "
+            "when vaxeld started during the day without a queue_log covering it.",
+            labels=["pbx"],
+        )
+        for pbx, at in sorted(self._since.items()):
+            since.add_metric([pbx], at)
+        yield since
+
+    def started(self, pbx: str) -> None:
+        """``pbx`` is followed from now on, with no queue_log to tell the day so far."""
+        self._since.setdefault(pbx, max(self._started, self._day))

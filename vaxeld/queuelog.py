@@ -67,10 +67,42 @@ class QueueLogReader:
         """(inode, offset) of the next unread byte."""
         return (self._ino, self._fh.tell() - len(self._partial) if self._fh else 0)
 
-    def start_at_end(self) -> None:
-        """Skip what is already there: a fresh vaxeld counts from now, from zero."""
-        if self._open(at_end=True):
-            self._partial = b""
+    def start_at_time(self, since: float) -> tuple[list[QueueLogEntry], int | None]:
+        """Skip the lines older than ``since`` (Unix time) and return the rest, so that
+        read_new continues after them; and the time of the file's first line (None when
+        there is no file or no line yet). Lines are in time order, so the first line of
+        ``since`` or later is found by bisecting the file, not by reading all of it."""
+        if not self._open(at_end=False):
+            return [], None
+        assert self._fh is not None
+        first = self._time_of_line_at(0)
+        lo, hi = 0, os.fstat(self._fh.fileno()).st_size
+        while lo < hi:  # the first line starting at or after `lo` is the one wanted
+            mid = (lo + hi) // 2
+            found = self._time_of_line_at(mid)
+            if found is None or found[1] >= since:
+                hi = mid
+            else:
+                lo = mid + 1
+        start = self._time_of_line_at(lo)
+        self._fh.seek(start[0] if start else os.fstat(self._fh.fileno()).st_size)
+        self._partial = b""
+        return self._drain(), (first[1] if first else None)
+
+    def _time_of_line_at(self, offset: int) -> tuple[int, int] | None:
+        """(offset, time) of the first well-formed line starting at or after ``offset``."""
+        assert self._fh is not None
+        self._fh.seek(max(offset - 1, 0))
+        if offset > 0:
+            self._fh.readline(MAX_LINE)  # the rest of the line `offset` falls in
+        while True:
+            at = self._fh.tell()
+            raw = self._fh.readline(MAX_LINE)
+            if not raw.endswith(b"\n"):
+                return None  # the end, or a line still being written
+            entry = parse_line(raw.decode("utf-8", "replace"))
+            if entry is not None:
+                return at, entry.time
 
     def _open(self, at_end: bool) -> bool:
         try:

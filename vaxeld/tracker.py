@@ -19,6 +19,7 @@ import structlog
 
 from vaxeld.ami.codec import Message
 from vaxeld.ami.session import AmiConnectionLost, AmiError, AmiSession
+from vaxeld.calendar import local_midnight
 from vaxeld.config import PbxConfig
 from vaxeld.metrics import PbxView
 from vaxeld.queuelog import QueueLogReader
@@ -27,7 +28,7 @@ from vaxeld.render.schedule import CALENDAR_VARIABLE
 from vaxeld.state import SwitchboardState, apply, resync
 from vaxeld.state.changes import Change
 from vaxeld.state.ledger import Ledger
-from vaxeld.state.recovery import recover
+from vaxeld.state.recovery import change_for, recover
 
 log = structlog.get_logger("vaxeld.tracker")
 
@@ -60,8 +61,11 @@ class PbxTracker:
         self._resync_buffer: list[Message] | None = None
         self.ledger = Ledger()
         self.queue_log = QueueLogReader(pbx.queue_log) if pbx.queue_log else None
+        # Counters start from zero, from now; the day so far is only for "today" figures.
+        self.day_so_far: list[Change] | None = None
+        self.day_since = 0.0
         if self.queue_log is not None:
-            self.queue_log.start_at_end()  # a fresh vaxeld counts from zero, from now
+            self._read_day_so_far(tz)
         self.recovered = 0
         self._tz = tz
         self.polled: dict[str, float] = {}
@@ -77,6 +81,22 @@ class PbxTracker:
             ping_timeout=pbx.ping_timeout_seconds,
             name=pbx.name,
         )
+
+    def _read_day_so_far(self, tz: str) -> None:
+        """The call outcomes queue_log holds for today, and from when it holds them."""
+        assert self.queue_log is not None
+        midnight = local_midnight(tz, time.time())
+        try:
+            entries, first = self.queue_log.start_at_time(midnight)
+        except OSError as exc:
+            log.warning("queue_log_unreadable", pbx=self.name, error=str(exc))
+            return
+        if first is None:
+            return  # no file or nothing in it yet: today starts now
+        changes = (change_for(e, "", 0) for e in entries)
+        self.day_so_far = [c for c in changes if c is not None]
+        # A file that starts after midnight was rotated since; an older one may hold more.
+        self.day_since = max(midnight, first)
 
     def on_event(self, msg: Message) -> None:
         if self._resync_buffer is not None:
