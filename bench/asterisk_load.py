@@ -13,13 +13,14 @@ import sys
 import tempfile
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from daemon_replay import cpu_seconds
 
 from vaxeld.ami.codec import encode_action
 from vaxeld.calendar import today_in
-from vaxeld.config import parse_config
+from vaxeld.config import Config, parse_config
 from vaxeld.lab.asterisk import AsteriskLab, ensure_chroot, free_port
 from vaxeld.lab.control import LabControl
 from vaxeld.lab.scenario import lab_agent_ids, lab_config_text
@@ -72,6 +73,50 @@ class Recorder:
         self.out.close()
 
 
+@dataclass
+class BenchLab:
+    """A lab Asterisk with the example config rendered and its agents answering (after 1
+    or 2 s, talking 2 to 4 s); `vaxeld.yaml` in ``work`` points a vaxeld at it."""
+
+    lab: AsteriskLab
+    control: LabControl
+    config: Config
+    work: Path
+    metrics_port: int
+    agents: list[str]
+
+    @classmethod
+    def start(cls, seed: int = 7) -> BenchLab:
+        rng = random.Random(seed)
+        work = Path(tempfile.mkdtemp(prefix="vaxeld-bench-"))
+        lab = AsteriskLab(ensure_chroot(), f"bench-{os.getpid()}")
+        metrics_port = free_port()
+        text = lab_config_text(lab.ami_port, metrics_port)
+        config = parse_config(text)
+        (work / "vaxeld.yaml").write_text(text)
+        write_atomically(work / "dialplans", render_all(config, today_in(config.timezone)))
+        lab.prepare(work / "dialplans")
+        lab.start()
+        try:
+            control = LabControl("127.0.0.1", lab.ami_port, "lab", lab.admin_secret)
+            agents = lab_agent_ids(text)
+            for agent in agents:
+                control.set_agent(
+                    agent, answer_after=rng.choice([1, 2]), talk=rng.choice([2, 3, 4])
+                )
+        except BaseException:
+            lab.stop()
+            raise
+        return cls(lab, control, config, work, metrics_port, agents)
+
+    def stop(self) -> None:
+        try:
+            self.control.close()
+        finally:
+            self.lab.stop()
+            self.lab.remove(keep_logs_in=self.work / "asterisk-logs")
+
+
 def place_calls(control: LabControl, lab: AsteriskLab, entry: str, calls: int, seed: int) -> None:
     """``calls`` simulated callers at CALLS_PER_SECOND; returns when all have ended."""
     rng = random.Random(seed)
@@ -102,27 +147,16 @@ def run_load(capture: Path) -> list[Row]:
     client besides the call generator (every extra client costs Asterisk CPU too, which
     would flatter the ratio). Then a shorter load with the minimal reader and the two
     recorders attached: the floor per event, the captures and the bytes per call."""
-    rng = random.Random(7)
-    work = Path(tempfile.mkdtemp(prefix="vaxeld-bench-"))
-    lab = AsteriskLab(ensure_chroot(), f"bench-{os.getpid()}")
-    metrics_port = free_port()
-    text = lab_config_text(lab.ami_port, metrics_port)
-    config = parse_config(text)
-    (work / "vaxeld.yaml").write_text(text)
-    write_atomically(work / "dialplans", render_all(config, today_in(config.timezone)))
-    lab.prepare(work / "dialplans")
-    lab.start()
-    control = LabControl("127.0.0.1", lab.ami_port, "lab", lab.admin_secret)
+    bench = BenchLab.start()
+    lab, control, config, work = bench.lab, bench.control, bench.config, bench.work
     vaxeld = VaxeldProcess(
         work / "vaxeld.yaml",
-        metrics_port,
+        bench.metrics_port,
         {"VAXELD_AMI_SECRET": lab.vaxeld_secret},
         work / "vaxeld.log",
     )
     reader: subprocess.Popen[str] | None = None
     try:
-        for agent in lab_agent_ids(text):
-            control.set_agent(agent, answer_after=rng.choice([1, 2]), talk=rng.choice([2, 3, 4]))
         vaxeld.start().wait_synced()
         assert vaxeld.proc is not None and lab.proc is not None
         time.sleep(1)
@@ -195,7 +229,5 @@ def run_load(capture: Path) -> list[Row]:
         if reader is not None and reader.poll() is None:
             reader.kill()
             reader.wait()
-        control.close()
         vaxeld.stop()
-        lab.stop()
-        lab.remove(keep_logs_in=work / "asterisk-logs")
+        bench.stop()

@@ -1,6 +1,6 @@
 """vaxeld's benchmarks, one command: figures measured in one run, printed with targets.
 
-    python bench/run.py            # everything, about 20 minutes (real Asterisk, as root)
+    python bench/run.py            # everything, about 22 minutes (real Asterisk, as root)
     python bench/run.py --quick    # the parts without Asterisk, about 7 minutes
 
 Every figure is a ratio or a distribution measured here and now, so a slow or busy
@@ -61,6 +61,18 @@ def throughput_one_by_one(capture: Path) -> Row:
         f"a read that does nothing {us['nothing']:.0f} us)"
     )
     return ("same, one event per read at 50/s", detail, "(reported)", True)
+
+
+def caller_cost() -> Row:
+    """Whether the load's Local-channel callers are cheap for Asterisk beside SIP ones."""
+    from caller_cost import asterisk_ms_per_call
+
+    ms = asterisk_ms_per_call(100)
+    detail = (
+        f"Local callers {ms['local']:.1f} ms, SIP callers with RTP {ms['sip']:.1f} ms "
+        f"(SIP / Local {ms['sip'] / ms['local']:.2f})"
+    )
+    return ("Asterisk CPU per call, 100 each", detail, "(reported)", True)
 
 
 def _daemon_cpu_row(name: str, r: dict[str, float]) -> Row:
@@ -220,6 +232,7 @@ def main() -> int:
         from asterisk_load import run_load
 
         rows += run_load(capture)
+        rows.append(caller_cost())
     if capture.exists():
         stream, label = capture.read_bytes(), "capture from real Asterisk"
     else:
