@@ -92,7 +92,7 @@ async def _mqtt_phase(
 
     async def waiting_becomes(expected: int) -> None:
         async for message in messages:
-            payload = json.loads(bytes(message.payload))  # type: ignore[arg-type]
+            payload = json.loads(bytes(message.payload))
             if str(message.topic) == topic and payload["waiting"] == expected:
                 return
 

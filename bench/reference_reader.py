@@ -57,11 +57,8 @@ async def main(port: int, username: str, secret: str) -> None:
         transport.write(
             encode_action("Filter", [("Operation", "Add"), ("Filter", expression)], f"ref-f{i}")
         )
-    stop = asyncio.Event()
-    loop.add_signal_handler(signal.SIGTERM, stop.set)
-    await asyncio.wait(
-        [asyncio.ensure_future(stop.wait()), reader.closed], return_when=asyncio.FIRST_COMPLETED
-    )
+    loop.add_signal_handler(signal.SIGTERM, reader.connection_lost, None)  # stop like a close
+    await reader.closed
     transport.close()
     print(reader.events, flush=True)
 

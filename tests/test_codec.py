@@ -1,6 +1,7 @@
 """vaxeld.ami.codec: framing, UTF-8 across reads, repeated keys, bounded garbage."""
 
 import itertools
+from collections.abc import Sequence
 
 import pytest
 from hypothesis import given
@@ -15,7 +16,7 @@ EVENT = (
 ).encode()
 
 
-def _messages(items: list[object]) -> list[Message]:
+def _messages(items: Sequence[object]) -> list[Message]:
     return [m for m in items if isinstance(m, Message)]
 
 
@@ -102,7 +103,7 @@ def test_stray_line_breaks_between_frames_are_skipped() -> None:
         st.tuples(
             st.from_regex(r"[A-Za-z0-9_-]{1,20}", fullmatch=True),
             st.text(
-                st.characters(blacklist_categories=("Cs",), blacklist_characters="\r\n"),
+                st.characters(exclude_categories=["Cs"], exclude_characters="\r\n"),
                 max_size=20,
             ),
         ),

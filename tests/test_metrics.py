@@ -11,7 +11,7 @@ from prometheus_client import generate_latest
 
 from vaxeld.ami.session import SessionStats
 from vaxeld.config import load_config
-from vaxeld.lab.vaxeld_process import parse_metrics, total
+from vaxeld.lab.vaxeld_process import Samples, parse_metrics, total
 from vaxeld.metrics import Metrics, PbxView, wait_buckets
 from vaxeld.metrics_live import ServiceLevelToday
 from vaxeld.state.changes import (
@@ -37,7 +37,7 @@ def make(
     )
 
 
-def scrape(metrics: Metrics) -> dict:
+def scrape(metrics: Metrics) -> Samples:
     return parse_metrics(generate_latest(metrics.registry).decode())
 
 

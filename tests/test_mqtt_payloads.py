@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import Iterable
 from datetime import date
 from pathlib import Path
@@ -13,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from vaxeld.ami.session import SessionStats
-from vaxeld.calendar import SpecialDay
+from vaxeld.calendar import SpecialDay, special_days
 from vaxeld.config import load_config
 from vaxeld.config.hours import ScheduleConfig
 from vaxeld.config.models import MqttConfig
@@ -70,7 +71,7 @@ def test_opening_state_computes_each_schedules_holidays_once(
 
     config = CONFIG
     computed: list[str] = []
-    real = mqtt.special_days
+    real = special_days  # what vaxeld.mqtt calls
 
     def counting(schedule: ScheduleConfig, years: Iterable[int]) -> dict[date, SpecialDay]:
         computed.append(str(id(schedule)))
@@ -92,10 +93,9 @@ async def test_a_held_back_change_that_is_undone_is_never_published(
     """Within the rate limit a change is held back; if the state returns to what
     subscribers already have before the limit ends, the stale change is dropped.
     The bridge's clock is set by the test, so the outcome does not hang on timing."""
-    import vaxeld.mqtt as mqtt
 
     clock = [1000.0]
-    monkeypatch.setattr(mqtt.time, "monotonic", lambda: clock[0])
+    monkeypatch.setattr(time, "monotonic", lambda: clock[0])  # the module vaxeld.mqtt uses
     mqtt_config = MqttConfig(min_interval_seconds=0.05)
     waiting = SwitchboardState(calls={"1": Call("1", queue="sv", waiting=True, joined_at=1.0)})
     current = [SwitchboardState()]

@@ -82,7 +82,7 @@ async def test_state_reaches_a_broker_whose_certificate_verifies(
     try:
         async with asyncio.timeout(15):
             async for message in viewer.messages:
-                seen[str(message.topic)] = bytes(message.payload)  # type: ignore[arg-type]
+                seen[str(message.topic)] = bytes(message.payload)
                 if "vaxeld/status" in seen and "vaxeld/main/queue/sv" in seen:
                     break
     finally:

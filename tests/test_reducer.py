@@ -11,6 +11,7 @@ from vaxeld.state.changes import (
     CallOffered,
     CallOutcomeUnknown,
     CallOverflowed,
+    Change,
     CrisisAnnounced,
     EventIgnored,
     LanguageChosen,
@@ -29,7 +30,9 @@ def user(kind: str, uid: str, **headers: str) -> Message:
     )
 
 
-def run(events: list[Message], state: SwitchboardState | None = None, now: float = 100.0):
+def run(
+    events: list[Message], state: SwitchboardState | None = None, now: float = 100.0
+) -> tuple[SwitchboardState, list[Change]]:
     state = state or SwitchboardState()
     changes = []
     for i, msg in enumerate(events):

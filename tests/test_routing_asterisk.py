@@ -9,7 +9,7 @@ compared with Asterisk's own queue_log.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import date, datetime
 from pathlib import Path
 from unittest import mock
@@ -29,7 +29,7 @@ pytestmark = pytest.mark.asterisk
 TZ = ZoneInfo("Europe/Stockholm")
 
 
-def with_entry_schedule(weekly: str) -> str:
+def with_entry_schedule(weekly: str) -> Callable[[int, int], str]:
     """Lab config whose entry number follows a schedule 'lab' with these weekly hours."""
 
     def make(ami: int, metrics: int) -> str:

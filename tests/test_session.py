@@ -156,7 +156,7 @@ async def test_garbage_and_oversize_input_are_counted_not_fatal(fake: FakeAmi) -
 
 
 def test_backoff_is_jittered_exponential_and_capped() -> None:
-    delays = backoff_delays(0.5, 30.0, random.Random(7))
+    delays = iter(backoff_delays(0.5, 30.0, random.Random(7)))
     first = [next(delays) for _ in range(12)]
     assert all(0.25 <= d <= 30.0 for d in first)
     assert max(first[:2]) <= 1.0 and max(first[8:]) > 2.0
