@@ -75,19 +75,26 @@ class QueueLogReader:
         if not self._open(at_end=False):
             return [], None
         assert self._fh is not None
-        first = self._time_of_line_at(0)
-        lo, hi = 0, os.fstat(self._fh.fileno()).st_size
-        while lo < hi:  # the first line starting at or after `lo` is the one wanted
-            mid = (lo + hi) // 2
-            found = self._time_of_line_at(mid)
-            if found is None or found[1] >= since:
-                hi = mid
-            else:
-                lo = mid + 1
-        start = self._time_of_line_at(lo)
-        self._fh.seek(start[0] if start else os.fstat(self._fh.fileno()).st_size)
-        self._partial = b""
-        return self._drain(), (first[1] if first else None)
+        size = os.fstat(self._fh.fileno()).st_size
+        try:
+            first = self._time_of_line_at(0)
+            lo, hi = 0, size
+            while lo < hi:  # the first line starting at or after `lo` is the one wanted
+                mid = (lo + hi) // 2
+                found = self._time_of_line_at(mid)
+                if found is None or found[1] >= since:
+                    hi = mid
+                else:
+                    lo = mid + 1
+            start = self._time_of_line_at(lo)
+            self._fh.seek(start[0] if start else size)
+            self._partial = b""
+            return self._drain(), (first[1] if first else None)
+        except OSError:
+            # Never leave the place in the middle: read_new would count old lines as new.
+            self._fh.seek(size)
+            self._partial = b""
+            raise
 
     def _time_of_line_at(self, offset: int) -> tuple[int, int] | None:
         """(offset, time) of the first well-formed line starting at or after ``offset``."""
