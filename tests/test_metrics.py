@@ -7,6 +7,7 @@ from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import pytest
 from prometheus_client import generate_latest
 
 from vaxeld.ami.session import SessionStats
@@ -296,3 +297,18 @@ def test_today_says_from_when_it_counts() -> None:
     clock[0] += 86400  # the next day: every PBX counts from its midnight, from zero
     assert today.ratios() == {}
     assert since() == {"main": midnight + 86400, "north": midnight + 86400}
+
+
+@pytest.mark.parametrize(("month", "day"), [(3, 29), (10, 25)])  # 23 and 25 hours long
+def test_today_rolls_over_at_local_midnight_on_days_of_23_and_25_hours(
+    month: int, day: int
+) -> None:
+    start = datetime(2026, month, day, 0, 30, tzinfo=STOCKHOLM).timestamp()
+    clock = [start]
+    today = ServiceLevelToday("Europe/Stockholm", {}, clock=lambda: clock[0])
+    today.add("main", "sv", True)
+    end_of_day = datetime(2026, month, day, 23, 59, tzinfo=STOCKHOLM).timestamp()
+    clock[0] = end_of_day
+    assert today.ratios() == {("main", "sv"): 1.0}  # still the same day
+    clock[0] = end_of_day + 120  # 00:01 the next day
+    assert today.ratios() == {}

@@ -250,19 +250,25 @@ class ServiceLevelToday(Collector):
         self, tz: str, languages: dict[str, str], clock: Callable[[], float] = time.time
     ) -> None:
         self._tz_name, self._languages, self._clock = tz, languages, clock
-        self._day = self._today()
-        self._counts: dict[tuple[str, str], list[int]] = {}
         self._started = clock()
+        self._day, self._next_day = self._day_around(self._started)
+        self._counts: dict[tuple[str, str], list[int]] = {}
         self._since: dict[str, float] = {}  # per PBX: from when today's figures count calls
 
-    def _today(self) -> float:
-        return local_midnight(self._tz_name, self._clock())
+    def _day_around(self, at: float) -> tuple[float, float]:
+        """Unix times of the local midnights that begin the day of ``at`` and the next
+        (36 h on lands in the next day, whether the day has 23, 24 or 25 hours)."""
+        day = local_midnight(self._tz_name, at)
+        return day, local_midnight(self._tz_name, day + 36 * 3600)
 
     def _roll(self) -> None:
-        today = self._today()
-        if today != self._day:
-            self._day, self._counts = today, {}
-            self._since = dict.fromkeys(self._since, today)
+        now = self._clock()
+        if self._day <= now < self._next_day:
+            return  # the usual case, on every call and scrape: two comparisons
+        day, self._next_day = self._day_around(now)
+        if day != self._day:
+            self._day, self._counts = day, {}
+            self._since = dict.fromkeys(self._since, day)
 
     def add(self, pbx: str, queue: str, met: bool) -> None:
         self._roll()
