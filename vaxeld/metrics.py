@@ -17,8 +17,8 @@ from typing import Any
 from prometheus_client import CollectorRegistry, Counter, Histogram, disable_created_metrics
 
 from vaxeld.config import Config
-from vaxeld.metrics_families import OTHER, MetricFamilies, wait_buckets
-from vaxeld.metrics_live import PbxView, ServiceLevelToday, SnapshotCollector
+from vaxeld.metrics_families import MetricFamilies, wait_buckets
+from vaxeld.metrics_live import OTHER, PbxView, ServiceLevelToday, SnapshotCollector
 from vaxeld.state.changes import (
     CallAbandoned,
     CallAnswered,
@@ -37,8 +37,6 @@ from vaxeld.state.changes import (
     MenuAttempt,
     RingNoAnswer,
 )
-
-# Wait buckets in seconds; every queue's service-level target is added to these
 
 _DIGIT = re.compile(r"[0-9*#A-D]")
 

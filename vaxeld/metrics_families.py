@@ -14,6 +14,8 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
 from vaxeld import __version__
 from vaxeld.config import Config
 
+# Wait buckets in seconds; every queue's service-level target is added to these
+# so "answered within target" is an exact bucket, never an interpolation.
 BASE_WAIT_BUCKETS = (5.0, 10.0, 15.0, 20.0, 30.0, 45.0, 60.0, 90.0, 120.0, 180.0, 300.0, 600.0)
 QUEUE_LABELS = ("pbx", "queue", "language", "entry")
 # Wait histograms are per queue, not per number: with ~15 buckets each, an `entry` label
@@ -21,7 +23,6 @@ QUEUE_LABELS = ("pbx", "queue", "language", "entry")
 WAIT_LABELS = ("pbx", "queue", "language")
 AGENT_LABELS = ("pbx", "agent", "site", "group")
 TALK_BUCKETS = (30.0, 60.0, 120.0, 180.0, 300.0, 600.0, 900.0, 1800.0, 3600.0)
-OTHER = "other"
 
 
 def agent_labels(config: Config) -> dict[str, tuple[str, str]]:
