@@ -19,13 +19,13 @@ from pathlib import Path
 
 from daemon_replay import cpu_seconds
 
+from lab.asterisk import AsteriskLab, ensure_chroot, free_port
+from lab.control import LabControl
+from lab.scenario import lab_agent_ids, lab_config_text
+from lab.vaxeld_process import VaxeldProcess, total
 from vaxeld.ami.codec import encode_action
 from vaxeld.calendar import today_in
 from vaxeld.config import Config, parse_config
-from vaxeld.lab.asterisk import AsteriskLab, ensure_chroot, free_port
-from vaxeld.lab.control import LabControl
-from vaxeld.lab.scenario import lab_agent_ids, lab_config_text
-from vaxeld.lab.vaxeld_process import VaxeldProcess, total
 from vaxeld.render import render_all, write_atomically
 from vaxeld.tracker import EVENT_FILTERS
 

@@ -20,7 +20,7 @@ from pathlib import Path
 from asterisk_load import CALLS_PER_SECOND, BenchLab
 from daemon_replay import cpu_seconds
 
-from vaxeld.lab.asterisk import free_port
+from lab.asterisk import free_port
 
 SCENARIO = Path(__file__).with_name("sipp") / "caller_rtp.xml"
 # As the SIPp scenario: the digit 1.5 s after the answer, hang-up 8.5 s after the digit.

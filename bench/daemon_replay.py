@@ -6,7 +6,7 @@ to the change being visible on /metrics and in MQTT.
 
     python bench/daemon_replay.py [--rate 500] [--profile]   # CPU per event only
 
-The fake server (bench/fake_ami.py, with no queues) speaks just enough AMI for vaxeld to
+The fake server (lab/fake_ami.py, with no queues) speaks just enough AMI for vaxeld to
 log in and resync; fakes are for benchmarks and faults only.
 """
 
@@ -22,11 +22,10 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from fake_ami import QueueStatusServer
-
-from vaxeld.lab.asterisk import free_port
-from vaxeld.lab.scenario import lab_config_text
-from vaxeld.lab.vaxeld_process import VaxeldProcess
+from lab.asterisk import free_port
+from lab.fake_ami import FakeAmi
+from lab.scenario import lab_config_text
+from lab.vaxeld_process import VaxeldProcess
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -92,7 +91,7 @@ async def cpu_per_event(
 ) -> dict[str, float]:
     """Stream ``frames`` into a real daemon at ``rate``/s, one frame per write, and
     return vaxeld's CPU per event, with the same daemon's idle CPU subtracted."""
-    ami = await QueueStatusServer().start()
+    ami = await FakeAmi().start()
     daemon = DaemonUnderTest(ami.port, extra_config)
     spy = None
     try:

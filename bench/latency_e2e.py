@@ -24,9 +24,9 @@ from pathlib import Path
 
 import aiomqtt
 from daemon_replay import DaemonUnderTest
-from fake_ami import QueueStatusServer
 
-from vaxeld.lab.broker import Mosquitto
+from lab.broker import Mosquitto
+from lab.fake_ami import FakeAmi
 
 QUEUE = "sv"
 DELAYS = (0.0005, 0.001, 0.002, 0.005)  # seconds between the event and a scrape's start
@@ -84,7 +84,7 @@ def quantiles(samples: list[float]) -> tuple[float, float, float]:
 
 
 async def _mqtt_phase(
-    ami: QueueStatusServer, client: aiomqtt.Client, samples: int, gap: float
+    ami: FakeAmi, client: aiomqtt.Client, samples: int, gap: float
 ) -> list[float]:
     topic = f"vaxeld/main/queue/{QUEUE}"
     await client.subscribe(topic)
@@ -115,7 +115,7 @@ def _scrape(url: str) -> str:
 
 
 async def _metrics_phase(
-    ami: QueueStatusServer, url: str, samples: int, gap: float
+    ami: FakeAmi, url: str, samples: int, gap: float
 ) -> tuple[list[float], list[float], dict[float, float]]:
     """Send a join, then scrape until a response shows it. Every other sample first
     waits a set delay and records whether the first scrape started then shows it."""
@@ -153,7 +153,7 @@ async def _metrics_phase(
 async def e2e_latency(samples: int = 300, gap: float = 0.06) -> dict[str, tuple[float, ...]]:
     work = Path(tempfile.mkdtemp(prefix="vaxeld-bench-latency-"))
     broker = Mosquitto(work / "broker").start()
-    ami = await QueueStatusServer().start()
+    ami = await FakeAmi().start()
     section = (
         f"\nmqtt:\n  host: 127.0.0.1\n  port: {broker.port}\n  topic_prefix: vaxeld\n"
         "  min_interval_seconds: 0.05\n  commands: false\n"

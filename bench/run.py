@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from codec_throughput import reference
 from replay import Pipeline, synthetic_chunks
 
-from vaxeld.lab.broker import Mosquitto
+from lab.broker import Mosquitto
 
 ROOT = Path(__file__).resolve().parents[1]
 Row = tuple[str, str, str, bool]
@@ -183,12 +183,11 @@ def memory() -> list[Row]:
 
 
 async def _resync_once(queues: int, members: int) -> float:
-    from fake_ami import QueueStatusServer
-
+    from lab.fake_ami import FakeAmi
     from vaxeld.config import load_config
     from vaxeld.tracker import PbxTracker
 
-    server = await QueueStatusServer(queues, members).start()
+    server = await FakeAmi(queues=queues, members=members).start()
     config = load_config(ROOT / "config" / "vaxeld.example.yaml")
     pbx = config.default_pbx.model_copy(update={"port": server.port})
     tracker = PbxTracker(pbx, "secret", lambda pbx, changes: None)

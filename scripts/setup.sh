@@ -44,5 +44,10 @@ else
     .venv/bin/python -m pip install -q --no-deps -e . >&2
 fi
 
+# The development tooling in lab/ (the demo's and the tests' Asterisk, callers, fakes) is
+# not part of the package: the venv finds it through the repository root.
+site=$(.venv/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
+echo "$PWD" > "$site/vaxeld-dev-root.pth"
+
 bash scripts/asterisk-chroot.sh >/dev/null
 log "ready"

@@ -17,12 +17,12 @@ from pathlib import Path
 
 import pytest
 
+from lab.asterisk import AsteriskLab, ensure_chroot, free_port
+from lab.control import LabControl, LabEvents
+from lab.scenario import lab_agent_ids, lab_config_text
+from lab.vaxeld_process import VaxeldProcess
 from vaxeld.calendar import today_in
 from vaxeld.config import Config, parse_config
-from vaxeld.lab.asterisk import AsteriskLab, ensure_chroot, free_port
-from vaxeld.lab.control import LabControl, LabEvents
-from vaxeld.lab.scenario import lab_agent_ids, lab_config_text
-from vaxeld.lab.vaxeld_process import VaxeldProcess
 from vaxeld.render import render_all, write_atomically
 
 _lab_ids = itertools.count(1)

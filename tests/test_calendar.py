@@ -13,10 +13,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from lab_fixtures import Lab, start_lab, stop_lab
 
+from lab.scenario import lab_config_text
 from vaxeld.calendar import DECISIONS, decide, special_days, today_in
 from vaxeld.config import load_config, parse_config
 from vaxeld.config.hours import ScheduleConfig
-from vaxeld.lab.scenario import lab_config_text
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "config" / "vaxeld.example.yaml"
 CONFIG = load_config(EXAMPLE)

@@ -8,7 +8,7 @@ import time
 import pytest
 from lab_fixtures import Lab
 
-from vaxeld.lab.vaxeld_process import VaxeldProcess, total
+from lab.vaxeld_process import VaxeldProcess, total
 
 pytestmark = pytest.mark.asterisk
 

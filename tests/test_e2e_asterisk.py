@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from lab_fixtures import Lab, start_lab, stop_lab
 
+from lab.asterisk import count_queue_log
+from lab.vaxeld_process import Samples, VaxeldProcess, total
 from vaxeld.calendar import local_midnight
-from vaxeld.lab.asterisk import count_queue_log
-from vaxeld.lab.vaxeld_process import Samples, VaxeldProcess, total
 
 pytestmark = pytest.mark.asterisk
 

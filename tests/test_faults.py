@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from lab_fixtures import Lab, start_lab, stop_lab
 
-from vaxeld.lab.asterisk import count_queue_log
-from vaxeld.lab.proxy import CuttableProxy
-from vaxeld.lab.vaxeld_process import total
+from lab.asterisk import count_queue_log
+from lab.proxy import CuttableProxy
+from lab.vaxeld_process import total
 
 pytestmark = pytest.mark.asterisk
 

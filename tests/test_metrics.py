@@ -10,9 +10,9 @@ from zoneinfo import ZoneInfo
 import pytest
 from prometheus_client import generate_latest
 
+from lab.vaxeld_process import Samples, parse_metrics, total
 from vaxeld.ami.session import SessionStats
 from vaxeld.config import load_config
-from vaxeld.lab.vaxeld_process import Samples, parse_metrics, total
 from vaxeld.metrics import Metrics, PbxView, wait_buckets
 from vaxeld.metrics_live import ServiceLevelToday
 from vaxeld.state.changes import (

@@ -18,8 +18,8 @@ import pytest
 import yaml
 from lab_fixtures import Lab
 
-from vaxeld.lab.asterisk import free_port
-from vaxeld.lab.vaxeld_process import VaxeldProcess, total
+from lab.asterisk import free_port
+from lab.vaxeld_process import VaxeldProcess, total
 
 ROOT = Path(__file__).resolve().parents[1]
 MONITORING = ROOT / "monitoring"

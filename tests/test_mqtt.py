@@ -13,9 +13,9 @@ import aiomqtt
 import pytest
 from lab_fixtures import Lab, start_lab, stop_lab
 
-from vaxeld.lab.asterisk import count_queue_log
-from vaxeld.lab.broker import Mosquitto
-from vaxeld.lab.vaxeld_process import VaxeldProcess, total
+from lab.asterisk import count_queue_log
+from lab.broker import Mosquitto
+from lab.vaxeld_process import VaxeldProcess, total
 
 pytestmark = pytest.mark.asterisk
 

@@ -15,10 +15,10 @@ import pytest
 import trustme
 from structlog.testing import capture_logs
 
+from lab.broker import Mosquitto
 from vaxeld.ami.session import SessionStats
 from vaxeld.config import load_config
 from vaxeld.config.models import MqttConfig
-from vaxeld.lab.broker import Mosquitto
 from vaxeld.metrics_live import PbxView
 from vaxeld.mqtt import MqttBridge
 from vaxeld.state.model import Call, SwitchboardState

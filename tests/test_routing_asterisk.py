@@ -18,11 +18,11 @@ from zoneinfo import ZoneInfo
 import pytest
 from lab_fixtures import Lab, start_lab, stop_lab
 
+from lab.asterisk import count_queue_log
+from lab.scenario import lab_config_text
+from lab.vaxeld_process import total
 from vaxeld import calendar as calendar_module
 from vaxeld.config import Config
-from vaxeld.lab.asterisk import count_queue_log
-from vaxeld.lab.scenario import lab_config_text
-from vaxeld.lab.vaxeld_process import total
 from vaxeld.render import render_all
 
 pytestmark = pytest.mark.asterisk

@@ -12,15 +12,15 @@ import random
 from collections.abc import AsyncIterator, Callable
 
 import pytest
-from fakeami import FakeAmi
 
+from lab.fake_ami import FakeAmi
 from vaxeld.ami.codec import Message
 from vaxeld.ami.session import AmiConnectionLost, AmiSession, backoff_delays
 
 
 @pytest.fixture
 async def fake() -> AsyncIterator[FakeAmi]:
-    server = await FakeAmi().start()
+    server = await FakeAmi(queues=1, members=1, member_names=["Åsa"]).start()
     yield server
     await server.close()
 

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from lab_fixtures import Lab
 
-from vaxeld.lab.asterisk import free_port
-from vaxeld.lab.vaxeld_process import VaxeldProcess, total
+from lab.asterisk import free_port
+from lab.vaxeld_process import VaxeldProcess, total
 
 pytestmark = [pytest.mark.asterisk, pytest.mark.sipp]
 

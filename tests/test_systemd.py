@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from vaxeld.lab.asterisk import free_port
+from lab.asterisk import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 UNIT = ROOT / "systemd" / "vaxeld.service"

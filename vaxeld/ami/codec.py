@@ -132,10 +132,12 @@ Decoded = Message | Greeting | DecodeError
 class Decoder:
     """Feed raw AMI bytes; take complete messages. Never does I/O."""
 
-    def __init__(self, max_frame: int = DEFAULT_MAX_FRAME) -> None:
+    def __init__(self, max_frame: int = DEFAULT_MAX_FRAME, expect_greeting: bool = True) -> None:
+        """``expect_greeting``: the peer starts with Asterisk's banner (a server reading
+        a client's actions gets none)."""
         self._buf = bytearray()
         self._max_frame = max_frame
-        self._expect_greeting = True
+        self._expect_greeting = expect_greeting
         self._discarding = False  # inside an oversize frame, skipping to its end
         self._discarded = 0
 
@@ -146,7 +148,7 @@ class Decoder:
 
     def reset(self) -> None:
         """Forget everything; call on a new connection."""
-        self.__init__(self._max_frame)  # type: ignore[misc]
+        self.__init__(self._max_frame)  # type: ignore[misc]  # a new connection greets
 
     def feed(self, data: bytes) -> list[Decoded]:
         """Add ``data`` and return every complete item it finished."""

@@ -19,7 +19,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[1]
 CHROOT_SCRIPT = REPO / "scripts" / "asterisk-chroot.sh"
 LAB_ROOT_IN_CHROOT = "/vaxeld-lab"
 

@@ -11,7 +11,7 @@ import time
 from collections.abc import Mapping
 from pathlib import Path
 
-from vaxeld.lab.asterisk import free_port
+from lab.asterisk import free_port
 
 
 class Mosquitto:

@@ -1,7 +1,7 @@
 """The demo: real Asterisk 22, vaxeld, a real MQTT broker, simulated callers in five
 languages.
 
-    python -m vaxeld.lab.demo [--duration 300] [--calls-per-minute 40] [--seed 1]
+    python -m lab.demo [--duration 300] [--calls-per-minute 40] [--seed 1]
 
 Renders config/vaxeld.example.yaml (agents replaced by simulated ones), starts a
 lab Asterisk, mosquitto and `vaxeld run`, places callers who choose a language, wait
@@ -21,13 +21,13 @@ import threading
 import time
 from pathlib import Path
 
+from lab.asterisk import AsteriskLab, count_queue_log, ensure_chroot, free_port
+from lab.broker import Mosquitto
+from lab.control import LabControl
+from lab.scenario import lab_agent_ids, lab_config_text
+from lab.vaxeld_process import Samples, VaxeldProcess, total
 from vaxeld.calendar import today_in
 from vaxeld.config import parse_config
-from vaxeld.lab.asterisk import AsteriskLab, count_queue_log, ensure_chroot, free_port
-from vaxeld.lab.broker import Mosquitto
-from vaxeld.lab.control import LabControl
-from vaxeld.lab.scenario import lab_agent_ids, lab_config_text
-from vaxeld.lab.vaxeld_process import Samples, VaxeldProcess, total
 from vaxeld.render import render_all, write_atomically
 
 DEMO_METRICS_PORT = 9468

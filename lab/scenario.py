@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from vaxeld.lab.asterisk import REPO
+from lab.asterisk import REPO
 
 EXAMPLE_CONFIG = REPO / "config" / "vaxeld.example.yaml"
 
