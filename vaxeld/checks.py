@@ -9,7 +9,7 @@ from datetime import date
 from pathlib import Path
 
 from vaxeld.config import Config
-from vaxeld.render.dialplan import SOUND_DIRS, SOUND_FORMATS
+from vaxeld.contract import CALENDAR_VARIABLE, SOUND_DIRS, SOUND_FORMATS
 
 CALENDAR_WARN_DAYS = 60
 
@@ -45,7 +45,8 @@ def missing_prompts(config: Config, sounds_dir: Path) -> list[str]:
 
 
 def rendered_calendar_end(extensions_text: str) -> date | None:
-    m = re.search(r"^VAXELD_CALENDAR_END=(\d{4}-\d{2}-\d{2})$", extensions_text, re.MULTILINE)
+    pattern = rf"^{CALENDAR_VARIABLE}=([0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}})$"
+    m = re.search(pattern, extensions_text, re.MULTILINE)
     return date.fromisoformat(m.group(1)) if m else None
 
 

@@ -16,7 +16,7 @@ from typing import Literal
 from vaxeld.ami.blocking import AmiCommandError, BlockingAmi
 from vaxeld.config import Config
 from vaxeld.config.models import AgentGroupConfig, MemberConfig
-from vaxeld.render.dialplan import CRISIS_FAMILY
+from vaxeld.contract import CRISIS_FAMILY
 
 REASON_RE = r"[\w .-]{1,40}"
 CrisisMode = Literal["announce", "announce_only"]

@@ -21,10 +21,9 @@ from vaxeld.ami.codec import Message
 from vaxeld.ami.session import AmiConnectionLost, AmiError, AmiSession
 from vaxeld.calendar import local_midnight
 from vaxeld.config import PbxConfig
+from vaxeld.contract import CALENDAR_VARIABLE, CRISIS_FAMILY, CRISIS_MODE_KEY
 from vaxeld.metrics import PbxView
 from vaxeld.queuelog import QueueLogReader
-from vaxeld.render.dialplan import CRISIS_FAMILY
-from vaxeld.render.schedule import CALENDAR_VARIABLE
 from vaxeld.state import SwitchboardState, apply, resync
 from vaxeld.state.changes import Change
 from vaxeld.state.ledger import Ledger
@@ -184,7 +183,7 @@ class PbxTracker:
     async def _poll_once(self) -> None:
         try:
             items = await self.session.list_action(
-                "DBGet", "DBGetComplete", {"Family": CRISIS_FAMILY, "Key": "mode"}
+                "DBGet", "DBGetComplete", {"Family": CRISIS_FAMILY, "Key": CRISIS_MODE_KEY}
             )
             mode = next((m.get("Val") for m in items if m.event == "DBGetResponse"), "")
         except AmiError:  # "Database entry not found": the switch is off

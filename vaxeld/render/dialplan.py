@@ -14,18 +14,21 @@ from __future__ import annotations
 
 from datetime import date
 
+from vaxeld import contract
 from vaxeld.config import Config
 from vaxeld.config.models import ClosedConfig, QueueChoice
+from vaxeld.contract import (
+    CRISIS_FAMILY,
+    CRISIS_MESSAGE_KEY,
+    CRISIS_MODE_KEY,
+    REASON_CHOSEN,
+    REASON_DEFAULT,
+    REASON_DIRECT,
+    SOUND_DIRS,
+    SOUND_FORMATS,
+)
 from vaxeld.render.common import HEADER, Context
 from vaxeld.render.schedule import render_schedules
-
-# Where vaxeld-sound looks for a prompt, in order. Asterisk picks the format
-# itself; this only decides whether the prompt exists at all.
-SOUND_FORMATS = ("gsm", "wav", "ulaw", "alaw", "sln", "sln16", "g722", "wav16")
-SOUND_DIRS = ("${CHANNEL(language)}/", "en/", "")
-
-# AstDB keys of the crisis switch (written by `vaxeld crisis`).
-CRISIS_FAMILY = "vaxeld/crisis"
 
 
 def _entry(config: Config) -> str:
@@ -38,7 +41,7 @@ def _entry(config: Config) -> str:
         ctx.comment(legacy.label)
         ctx.ext(legacy.number, f"Set(__VAXELD_ENTRY={legacy.number})")
         if legacy.language is not None:
-            ctx.then("Set(__VAXELD_REASON=direct)")
+            ctx.then(f"Set(__VAXELD_REASON={REASON_DIRECT})")
             ctx.then(f"Set(__VAXELD_NEXT=vaxeld-lang-{legacy.language})")
         elif legacy.queue is not None:
             ctx.then(f"Set(__VAXELD_NEXT=vaxeld-queue-{legacy.queue})")
@@ -52,12 +55,16 @@ def _start(config: Config) -> str:
     ctx = Context("vaxeld-start", "Crisis switch first, then the entry's opening hours.")
     ctx.ext("s", "Set(CHANNEL(hangup_handler_push)=vaxeld-hangup,s,1)")
     ctx.then("Answer()")
-    ctx.then("UserEvent(VaxeldEntry,Entry: ${VAXELD_ENTRY})")
+    ctx.then(contract.ENTRY.app(Entry="${VAXELD_ENTRY}"))
     # FILTER: AstDB is written by vaxeld after validation, but never trust it here.
-    ctx.then(f"Set(VAXELD_CRISIS_MODE=${{FILTER(a-z_,${{DB({CRISIS_FAMILY}/mode)}})}})")
+    ctx.then(
+        f"Set(VAXELD_CRISIS_MODE=${{FILTER(a-z_,${{DB({CRISIS_FAMILY}/{CRISIS_MODE_KEY})}})}})"
+    )
     ctx.then('GotoIf($["${VAXELD_CRISIS_MODE}" = ""]?hours)')
-    ctx.then(f"Set(VAXELD_CRISIS_MSG=${{FILTER(a-z0-9_-,${{DB({CRISIS_FAMILY}/message)}})}})")
-    ctx.then("UserEvent(VaxeldCrisis,Mode: ${VAXELD_CRISIS_MODE},Message: ${VAXELD_CRISIS_MSG})")
+    ctx.then(
+        f"Set(VAXELD_CRISIS_MSG=${{FILTER(a-z0-9_-,${{DB({CRISIS_FAMILY}/{CRISIS_MESSAGE_KEY})}})}})"
+    )
+    ctx.then(contract.CRISIS.app(Mode="${VAXELD_CRISIS_MODE}", Message="${VAXELD_CRISIS_MSG}"))
     for msg_id, message in config.crisis.messages.items():
         ctx.then(f'GotoIf($["${{VAXELD_CRISIS_MSG}}" != "{msg_id}"]?not-{msg_id})')
         ctx.play(message.prompt)
@@ -85,7 +92,7 @@ def _closed(config: Config) -> str:
         "The entry number is closed: every language's closed message, then the configured action.",
     )
     ctx.ext("s", "Set(VAXELD_CLOSED_REASON=${CUT(GOSUB_RETVAL,-,2)})")
-    ctx.then("UserEvent(VaxeldClosed,Reason: ${VAXELD_CLOSED_REASON},Queue: )")
+    ctx.then(contract.CLOSED.app(Reason="${VAXELD_CLOSED_REASON}", Queue=""))
     for lang in dict.fromkeys(v for v in config.menu.options.values() if isinstance(v, str)):
         prompt = config.languages[lang].closed_prompt
         if prompt is not None:
@@ -107,12 +114,12 @@ def _menu(config: Config) -> str:
         ctx.then(f"Set(VAXELD_PROMPTS={sep}${{VAXELD_SOUND}})")
     ctx.then("Set(VAXELD_TRY=$[${VAXELD_TRY} + 1])", label="ask")
     ctx.then(f"Read(VAXELD_DIGIT,${{VAXELD_PROMPTS}},1,,1,{menu.timeout_seconds})")
-    ctx.then("Set(__VAXELD_REASON=chosen)")
+    ctx.then(f"Set(__VAXELD_REASON={REASON_CHOSEN})")
     choices = Context("vaxeld-choice", "Menu digits that go straight to a queue.")
     for digit, choice in menu.options.items():
         if isinstance(choice, QueueChoice):
             target = f"vaxeld-choice,{digit}"
-            choices.ext(digit, f"UserEvent(VaxeldMenu,Result: chosen,Digit: {digit})")
+            choices.ext(digit, contract.MENU.app(Result="chosen", Digit=digit))
             choices.then(f"Goto(vaxeld-queue-{choice.queue},s,1)")
         else:
             target = f"vaxeld-lang-{choice},s"
@@ -120,13 +127,13 @@ def _menu(config: Config) -> str:
     for first in dict.fromkeys(ext.bounds[0][0] for ext in menu.extensions):
         ctx.then(f'GotoIf($["${{VAXELD_DIGIT}}" = "{first}"]?vaxeld-extension,s,1)')
     ctx.then('GotoIf($["${VAXELD_DIGIT}" = ""]?timeout)')
-    ctx.then("UserEvent(VaxeldMenu,Result: invalid,Digit: ${VAXELD_DIGIT})", label="invalid")
+    ctx.then(contract.MENU.app(Result="invalid", Digit="${VAXELD_DIGIT}"), label="invalid")
     if menu.invalid_sound:
         ctx.play(menu.invalid_sound)
     ctx.then("Goto(retry)")
-    ctx.then("UserEvent(VaxeldMenu,Result: timeout,Digit: )", label="timeout")
+    ctx.then(contract.MENU.app(Result="timeout", Digit=""), label="timeout")
     ctx.then(f"GotoIf($[${{VAXELD_TRY}} < {menu.attempts}]?ask)", label="retry")
-    ctx.then("Set(__VAXELD_REASON=default)")
+    ctx.then(f"Set(__VAXELD_REASON={REASON_DEFAULT})")
     ctx.then("Set(VAXELD_DIGIT=)")
     ctx.then(f"Goto(vaxeld-lang-{menu.default_language},s,1)")
     out = ctx.text()
@@ -149,9 +156,9 @@ def _extensions(config: Config) -> str:
             f"GotoIf($[${{LEN(${{VAXELD_EXT}})}} = {len(low)} & 0${{VAXELD_EXT}} >= {int(low)} & "
             f"0${{VAXELD_EXT}} <= {int(high)}]?dial)"
         )
-    ctx.then("UserEvent(VaxeldMenu,Result: invalid,Digit: ${VAXELD_EXT})")
+    ctx.then(contract.MENU.app(Result="invalid", Digit="${VAXELD_EXT}"))
     ctx.then("Goto(vaxeld-menu,s,retry)")
-    ctx.then("UserEvent(VaxeldExtension,Extension: ${VAXELD_EXT})", label="dial")
+    ctx.then(contract.EXTENSION.app(Extension="${VAXELD_EXT}"), label="dial")
     ctx.then(f"Dial(Local/${{VAXELD_EXT}}@{config.dial_context})")
     ctx.then("Hangup()")
     return ctx.text()
@@ -164,8 +171,7 @@ def _languages(config: Config) -> str:
         ctx.ext("s", f"Set(__VAXELD_LANG={lang})")
         ctx.then(f"Set(CHANNEL(language)={lang})")
         ctx.then(
-            f"UserEvent(VaxeldLanguage,Language: {lang},Digit: ${{VAXELD_DIGIT}},"
-            "Reason: ${VAXELD_REASON})"
+            contract.LANGUAGE.app(Language=lang, Digit="${VAXELD_DIGIT}", Reason="${VAXELD_REASON}")
         )
         ctx.then(f"Goto(vaxeld-queue-{config.queue_for_language(lang)},s,1)")
         out.append(ctx.text())
@@ -187,7 +193,7 @@ def _queues(config: Config) -> str:
         ctx.then(f"Queue({name},,,,{wait})")
         # Tells vaxeld why Queue() returned (TIMEOUT, JOINEMPTY, ...): Asterisk sends
         # QueueCallerAbandon for timeouts as well as hang-ups.
-        ctx.then(f"UserEvent(VaxeldQueueResult,Queue: {name},Status: ${{QUEUESTATUS}})")
+        ctx.then(contract.QUEUE_RESULT.app(Queue=name, Status="${QUEUESTATUS}"))
         if overflow is not None:
             statuses = []
             if overflow.after_seconds is not None and overflow.after_seconds < q.max_wait_seconds:
@@ -201,14 +207,13 @@ def _queues(config: Config) -> str:
         ctx.then("Hangup()")
         if overflow is not None:
             ctx.then(
-                f"UserEvent(VaxeldOverflow,From: {name},To: {overflow.to},"
-                "Status: ${QUEUESTATUS})",
+                contract.OVERFLOW.app(From=name, To=overflow.to, Status="${QUEUESTATUS}"),
                 label="overflow",
             )
             ctx.then(f"Goto(vaxeld-queue-{overflow.to},s,1)")
         if q.schedule is not None and q.schedule != config.entry.schedule:
             ctx.then("Set(VAXELD_CLOSED_REASON=${CUT(GOSUB_RETVAL,-,2)})", label="closed")
-            ctx.then(f"UserEvent(VaxeldClosed,Reason: ${{VAXELD_CLOSED_REASON}},Queue: {name})")
+            ctx.then(contract.CLOSED.app(Reason="${VAXELD_CLOSED_REASON}", Queue=name))
             prompt = config.languages[q.language].closed_prompt
             if prompt is not None:
                 ctx.play(prompt)
@@ -227,7 +232,7 @@ def _helpers(config: Config) -> str:
     end.then("Hangup()")
 
     hangup = Context("vaxeld-hangup", "Hang-up handler: tells vaxeld the caller is gone.")
-    hangup.ext("s", "UserEvent(VaxeldHangup,Language: ${VAXELD_LANG},Queue: ${VAXELD_QUEUE})")
+    hangup.ext("s", contract.HANGUP.app(Language="${VAXELD_LANG}", Queue="${VAXELD_QUEUE}"))
     hangup.then("Return()")
 
     sound = Context(

@@ -20,9 +20,8 @@ from datetime import date
 from vaxeld.calendar import SpecialDay, calendar_end, special_days
 from vaxeld.config import Config
 from vaxeld.config.hours import Minutes, ScheduleConfig, format_minutes
+from vaxeld.contract import CALENDAR_VARIABLE
 from vaxeld.render.common import Context
-
-CALENDAR_VARIABLE = "VAXELD_CALENDAR_END"
 
 
 def _hhmm(minutes: int) -> int:

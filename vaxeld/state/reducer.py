@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterable
 
+from vaxeld import contract
 from vaxeld.ami.codec import Message
 from vaxeld.state.changes import (
     CallAbandoned,
@@ -43,9 +44,15 @@ from vaxeld.state.model import Call, Member, MemberKey, SwitchboardState
 
 Result = tuple[SwitchboardState, list[Change]]
 
-# The UserEvents the rendered dialplan sends (see vaxeld/render/dialplan.py).
-USER_ENTRY, USER_LANGUAGE = "VaxeldEntry", "VaxeldLanguage"
-USER_QUEUE_RESULT, USER_HANGUP = "VaxeldQueueResult", "VaxeldHangup"
+# The UserEvents the rendered dialplan sends (vaxeld.contract names them for both sides).
+USER_ENTRY, USER_LANGUAGE = contract.ENTRY.name, contract.LANGUAGE.name
+USER_QUEUE_RESULT, USER_HANGUP = contract.QUEUE_RESULT.name, contract.HANGUP.name
+USER_CLOSED, USER_OVERFLOW = contract.CLOSED.name, contract.OVERFLOW.name
+USER_CRISIS, USER_MENU, USER_EXTENSION = (
+    contract.CRISIS.name,
+    contract.MENU.name,
+    contract.EXTENSION.name,
+)
 
 
 def _int(msg: Message, key: str, default: int = 0) -> int:
@@ -174,7 +181,7 @@ def _user_event(state: SwitchboardState, msg: Message, now: float) -> Result:
         return _with_call(state, call), [change]
     if kind == USER_QUEUE_RESULT:
         return _queue_result(state, msg)
-    if kind == "VaxeldExtension" or (kind == "VaxeldCrisis" and msg.get("Mode") == "announce_only"):
+    if kind == USER_EXTENSION or (kind == USER_CRISIS and msg.get("Mode") == "announce_only"):
         # Dialled a staff extension, or heard an announcement-only message: not a menu abandon.
         call = _call(state, msg)._replace(routed=True)
         state = _with_call(state, call)
@@ -189,19 +196,23 @@ def _user_event(state: SwitchboardState, msg: Message, now: float) -> Result:
 
 
 _SIMPLE_USER_EVENTS: dict[str, Callable[[Call, Message], Change]] = {
-    "VaxeldClosed": lambda c, m: CallClosed(c.uniqueid, c.entry, m.get("Queue"), m.get("Reason")),
-    "VaxeldOverflow": lambda c, m: CallOverflowed(
+    USER_CLOSED: lambda c, m: CallClosed(c.uniqueid, c.entry, m.get("Queue"), m.get("Reason")),
+    USER_OVERFLOW: lambda c, m: CallOverflowed(
         c.uniqueid, c.entry, m.get("From"), m.get("To"), m.get("Status").lower()
     ),
-    "VaxeldCrisis": lambda c, m: CrisisAnnounced(
-        c.uniqueid, c.entry, m.get("Mode"), m.get("Message")
-    ),
-    "VaxeldMenu": lambda c, m: MenuAttempt(c.uniqueid, m.get("Result"), m.get("Digit")),
+    USER_CRISIS: lambda c, m: CrisisAnnounced(c.uniqueid, c.entry, m.get("Mode"), m.get("Message")),
+    USER_MENU: lambda c, m: MenuAttempt(c.uniqueid, m.get("Result"), m.get("Digit")),
 }
 
 
 # After these the caller has left the menu: a hang-up is no longer a menu abandon.
-_ROUTING_USER_EVENTS = frozenset({"VaxeldClosed", "VaxeldOverflow"})
+_ROUTING_USER_EVENTS = frozenset({USER_CLOSED, USER_OVERFLOW})
+
+# Every UserEvent of the contract that the reducer acts on (a test holds it to the contract).
+HANDLED_USER_EVENTS = frozenset(
+    {USER_ENTRY, USER_LANGUAGE, USER_QUEUE_RESULT, USER_HANGUP, USER_EXTENSION}
+    | set(_SIMPLE_USER_EVENTS)
+)
 
 
 def _queue_result(state: SwitchboardState, msg: Message) -> Result:

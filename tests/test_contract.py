@@ -1,0 +1,66 @@
+"""vaxeld.contract: the dialplan and the daemon speak the same UserEvents."""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from vaxeld import contract
+from vaxeld.checks import rendered_calendar_end
+from vaxeld.config import load_config
+from vaxeld.render import render_all
+from vaxeld.render.files import EXTENSIONS_FILE
+from vaxeld.state.reducer import HANDLED_USER_EVENTS
+
+EXAMPLE = Path(__file__).resolve().parents[1] / "config" / "vaxeld.example.yaml"
+RENDERED = render_all(load_config(EXAMPLE), date(2026, 12, 1))[EXTENSIONS_FILE]
+USER_EVENT = re.compile(r"UserEvent\((\w+)((?:,[A-Za-z]+: [^,)]*)*)\)")
+
+
+def emitted() -> dict[str, set[tuple[str, ...]]]:
+    """UserEvent name -> the header lists it is sent with in the rendered example."""
+    out: dict[str, set[tuple[str, ...]]] = {}
+    for name, rest in USER_EVENT.findall(RENDERED):
+        headers = tuple(part.split(":")[0] for part in rest.split(",")[1:])
+        out.setdefault(name, set()).add(headers)
+    return out
+
+
+def test_every_user_event_the_dialplan_sends_is_in_the_contract_with_its_headers() -> None:
+    assert RENDERED.count("UserEvent(") == sum(1 for _ in USER_EVENT.finditer(RENDERED))
+    for name, header_lists in emitted().items():
+        assert name in contract.USER_EVENTS, name
+        assert header_lists == {contract.USER_EVENTS[name].headers}, name
+
+
+def test_the_reducer_handles_every_user_event_of_the_contract() -> None:
+    assert set(contract.USER_EVENTS) == HANDLED_USER_EVENTS
+
+
+def test_the_example_dialplan_sends_every_user_event_of_the_contract() -> None:
+    """No event in the contract is dead: the example config uses every feature."""
+    assert set(emitted()) == set(contract.USER_EVENTS)
+
+
+def test_a_user_event_is_rendered_only_with_exactly_its_headers() -> None:
+    assert (
+        contract.CLOSED.app(Reason="hours", Queue="")
+        == "UserEvent(VaxeldClosed,Reason: hours,Queue: )"
+    )
+    with pytest.raises(ValueError, match="takes the headers Reason, Queue"):
+        contract.CLOSED.app(Reason="hours")
+    with pytest.raises(ValueError):
+        contract.CLOSED.app(Reason="hours", Queue="", Extra="x")
+
+
+def test_the_calendar_end_check_reads_the_variable_the_renderer_writes() -> None:
+    assert f"\n{contract.CALENDAR_VARIABLE}=2027-12-31\n" in RENDERED
+    assert rendered_calendar_end(RENDERED) == date(2027, 12, 31)
+
+
+def test_the_crisis_switch_keys_are_the_ones_the_dialplan_reads() -> None:
+    for key in (contract.CRISIS_MODE_KEY, contract.CRISIS_MESSAGE_KEY):
+        assert f"${{DB({contract.CRISIS_FAMILY}/{key})}}" in RENDERED

@@ -1,0 +1,77 @@
+"""The contract between the rendered dialplan and the daemon, named once.
+
+The dialplan vaxeld renders tells the daemon what happened to a caller with
+``UserEvent()``s, keeps the crisis switch in AstDB and the calendar's end in a
+global variable, and looks for prompts in a fixed order of folders and formats.
+The renderer writes these names and the reducer, the poller and ``vaxeld check``
+read them: both sides import them from here, so neither can drift from the other.
+
+Nothing here imports anything of vaxeld's: it is the bottom layer.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class UserEventSpec:
+    """One UserEvent the dialplan sends: its name and, in order, its headers."""
+
+    name: str
+    headers: tuple[str, ...]
+
+    def app(self, **values: str) -> str:
+        """The dialplan application that sends it, e.g. ``UserEvent(VaxeldEntry,Entry: ...)``.
+        Every header must be given, and nothing else: a typo fails at render time."""
+        if set(values) != set(self.headers):
+            raise ValueError(
+                f"{self.name} takes the headers {', '.join(self.headers)}, not {', '.join(values)}"
+            )
+        return (
+            "UserEvent(" + ",".join([self.name, *(f"{h}: {values[h]}" for h in self.headers)]) + ")"
+        )
+
+
+# A caller reached an entry or legacy number (the first thing vaxeld-start does).
+ENTRY = UserEventSpec("VaxeldEntry", ("Entry",))
+# The crisis switch was on: the caller heard a message (Mode announce or announce_only).
+CRISIS = UserEventSpec("VaxeldCrisis", ("Mode", "Message"))
+# The entry number (Queue empty) or a queue with its own hours was closed.
+CLOSED = UserEventSpec("VaxeldClosed", ("Reason", "Queue"))
+# A menu attempt: Result chosen (a digit that goes to a queue), invalid or timeout.
+MENU = UserEventSpec("VaxeldMenu", ("Result", "Digit"))
+# The menu settled on a language: Reason chosen (by Digit), default (after retries) or direct.
+LANGUAGE = UserEventSpec("VaxeldLanguage", ("Language", "Digit", "Reason"))
+# The caller dialled a staff extension from the menu.
+EXTENSION = UserEventSpec("VaxeldExtension", ("Extension",))
+# Queue() returned, with QUEUESTATUS: Asterisk sends QueueCallerAbandon for a timeout as
+# well as for a hang-up, and this is how the daemon tells them apart.
+QUEUE_RESULT = UserEventSpec("VaxeldQueueResult", ("Queue", "Status"))
+# The caller moved from one queue to another (Status: why Queue() returned).
+OVERFLOW = UserEventSpec("VaxeldOverflow", ("From", "To", "Status"))
+# The hang-up handler: the caller is gone.
+HANGUP = UserEventSpec("VaxeldHangup", ("Language", "Queue"))
+
+USER_EVENTS: dict[str, UserEventSpec] = {
+    spec.name: spec
+    for spec in (ENTRY, CRISIS, CLOSED, MENU, LANGUAGE, EXTENSION, QUEUE_RESULT, OVERFLOW, HANGUP)
+}
+
+# Values of the LANGUAGE event's Reason header.
+REASON_CHOSEN, REASON_DEFAULT, REASON_DIRECT = "chosen", "default", "direct"
+# Values of the CRISIS event's Mode header (and of the AstDB key CRISIS_MODE_KEY).
+CRISIS_MODES = ("announce", "announce_only")
+
+# The crisis switch: two AstDB keys in one family, written by `vaxeld crisis` (message
+# first, so a caller never meets a mode without one) and read by the dialplan.
+CRISIS_FAMILY = "vaxeld/crisis"
+CRISIS_MODE_KEY, CRISIS_MESSAGE_KEY = "mode", "message"
+
+# A [globals] variable of the rendered dialplan: the last day its holiday calendar covers.
+CALENDAR_VARIABLE = "VAXELD_CALENDAR_END"
+
+# Where the dialplan's vaxeld-sound looks for a prompt, in this order, and in which file
+# formats. Asterisk picks the format itself; this only decides whether a prompt exists.
+SOUND_DIRS = ("${CHANNEL(language)}/", "en/", "")
+SOUND_FORMATS = ("gsm", "wav", "ulaw", "alaw", "sln", "sln16", "g722", "wav16")
