@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from vaxeld.queuelog import parse_line
 from vaxeld.state.changes import CallAbandoned, CallAnswered, CallEntered, CallOffered
 from vaxeld.state.ledger import Ledger
 from vaxeld.state.model import Call, SwitchboardState
+from vaxeld.state.queuelog_lines import parse_line
 from vaxeld.state.recovery import recover
 
 

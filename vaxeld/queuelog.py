@@ -1,54 +1,20 @@
-"""Asterisk's queue_log: parse it, and follow it incrementally through rotation.
+"""Asterisk's queue_log file, followed incrementally through rotation (the lines
+themselves are parsed by the core, vaxeld.state.queuelog_lines).
 
 queue_log is Asterisk's own record of every queue call. vaxeld reads it to
 recover what it could not see over AMI (an outage, a dropped frame), so its
-counts end up equal to Asterisk's. Lines look like
-
-    time|uniqueid|queue|agent|EVENT|data1|data2|data3
-
-The reader keeps its place (file identity and offset) between reads, finishes
-a rotated file before opening the new one, starts over when the file was
-truncated, and never returns a line that is not yet complete.
+counts end up equal to Asterisk's. The reader keeps its place (file identity and
+offset) between reads, finishes a rotated file before opening the new one, starts
+over when the file was truncated, and never returns a line that is not yet complete.
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
-# The events that decide vaxeld's counts.
-COUNTED_EVENTS = frozenset({"ENTERQUEUE", "CONNECT", "ABANDON", "EXITWITHTIMEOUT", "EXITEMPTY"})
-MAX_LINE = 4096
-
-
-@dataclass(frozen=True, slots=True)
-class QueueLogEntry:
-    time: int
-    uniqueid: str
-    queue: str
-    agent: str
-    event: str
-    data: tuple[str, ...]
-
-    def field(self, n: int) -> str:
-        """data1 is field(1)."""
-        return self.data[n - 1] if len(self.data) >= n else ""
-
-    def int_field(self, n: int) -> int:
-        try:
-            return int(self.field(n))
-        except ValueError:
-            return 0
-
-
-def parse_line(line: str) -> QueueLogEntry | None:
-    """One queue_log line, or None when it is not a well-formed line."""
-    parts = line.rstrip("\r\n").split("|")
-    if len(parts) < 5 or not parts[0].isdigit():
-        return None
-    return QueueLogEntry(int(parts[0]), parts[1], parts[2], parts[3], parts[4], tuple(parts[5:]))
+from vaxeld.state.queuelog_lines import MAX_LINE, QueueLogEntry, parse_line
 
 
 class QueueLogReader:
@@ -59,13 +25,7 @@ class QueueLogReader:
         self._fh: IO[bytes] | None = None
         self._ino: int | None = None
         self._partial = b""
-        self.lines_read = 0
         self.bad_lines = 0
-
-    @property
-    def position(self) -> tuple[int | None, int]:
-        """(inode, offset) of the next unread byte."""
-        return (self._ino, self._fh.tell() - len(self._partial) if self._fh else 0)
 
     def start_at_time(self, since: float) -> tuple[list[QueueLogEntry], int | None]:
         """Skip the lines older than ``since`` (Unix time) and return the rest, so that
@@ -157,7 +117,6 @@ class QueueLogReader:
         out = []
         for raw in lines:
             entry = parse_line(raw.decode("utf-8", "replace"))
-            self.lines_read += 1
             if entry is None:
                 self.bad_lines += 1
             else:

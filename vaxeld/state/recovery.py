@@ -11,7 +11,6 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterable
 
-from vaxeld.queuelog import QueueLogEntry
 from vaxeld.state.changes import (
     CallAbandoned,
     CallAnswered,
@@ -21,6 +20,7 @@ from vaxeld.state.changes import (
 )
 from vaxeld.state.ledger import Ledger
 from vaxeld.state.model import SwitchboardState
+from vaxeld.state.queuelog_lines import QueueLogEntry
 
 _EXIT_REASONS = {"EXITWITHTIMEOUT": "timeout", "EXITEMPTY": "leaveempty"}
 _ENDS = frozenset({"CONNECT", "ABANDON", *_EXIT_REASONS})

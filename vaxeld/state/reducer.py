@@ -19,7 +19,6 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Iterable
 
 from vaxeld import contract
-from vaxeld.ami.codec import Message
 from vaxeld.state.changes import (
     CallAbandoned,
     CallAnswered,
@@ -40,6 +39,7 @@ from vaxeld.state.changes import (
     Resynced,
     RingNoAnswer,
 )
+from vaxeld.state.event import AmiEvent
 from vaxeld.state.model import Call, Member, MemberKey, SwitchboardState
 
 Result = tuple[SwitchboardState, list[Change]]
@@ -55,14 +55,14 @@ USER_CRISIS, USER_MENU, USER_EXTENSION = (
 )
 
 
-def _int(msg: Message, key: str, default: int = 0) -> int:
+def _int(msg: AmiEvent, key: str, default: int = 0) -> int:
     try:
         return int(msg.get(key) or default)
     except ValueError:
         return default
 
 
-def _float(msg: Message, key: str) -> float:
+def _float(msg: AmiEvent, key: str) -> float:
     try:
         return float(msg.get(key) or 0)
     except ValueError:
@@ -84,7 +84,7 @@ def _without_call(state: SwitchboardState, uniqueid: str) -> SwitchboardState:
     return SwitchboardState(state.pbx, calls, state.members, state.synced)
 
 
-def _call(state: SwitchboardState, msg: Message) -> Call:
+def _call(state: SwitchboardState, msg: AmiEvent) -> Call:
     uid = msg.get("Uniqueid")
     return state.calls.get(uid) or Call(uniqueid=uid, linkedid=msg.get("Linkedid"))
 
@@ -92,7 +92,7 @@ def _call(state: SwitchboardState, msg: Message) -> Call:
 # -- queue caller events -------------------------------------------------------------
 
 
-def _caller_join(state: SwitchboardState, msg: Message, now: float) -> Result:
+def _caller_join(state: SwitchboardState, msg: AmiEvent, now: float) -> Result:
     call = _call(state, msg)
     queue = msg.get("Queue")
     call = call._replace(
@@ -111,7 +111,7 @@ def _caller_join(state: SwitchboardState, msg: Message, now: float) -> Result:
     return _with_call(state, call), [change]
 
 
-def _agent_connect(state: SwitchboardState, msg: Message, now: float) -> Result:
+def _agent_connect(state: SwitchboardState, msg: AmiEvent, now: float) -> Result:
     call = _call(state, msg)
     if call.answered_by:
         return state, []
@@ -130,7 +130,7 @@ def _agent_connect(state: SwitchboardState, msg: Message, now: float) -> Result:
     return _with_call(state, call), [change]
 
 
-def _caller_abandon(state: SwitchboardState, msg: Message, now: float) -> Result:
+def _caller_abandon(state: SwitchboardState, msg: AmiEvent, now: float) -> Result:
     call = _call(state, msg)
     call = call._replace(
         queue=msg.get("Queue") or call.queue,
@@ -141,7 +141,7 @@ def _caller_abandon(state: SwitchboardState, msg: Message, now: float) -> Result
     return _with_call(state, call), []
 
 
-def _agent_complete(state: SwitchboardState, msg: Message, now: float) -> Result:
+def _agent_complete(state: SwitchboardState, msg: AmiEvent, now: float) -> Result:
     member = msg.get("MemberName") or msg.get("Interface")
     change = CallCompleted(
         msg.get("Queue"),
@@ -153,13 +153,13 @@ def _agent_complete(state: SwitchboardState, msg: Message, now: float) -> Result
     return state, [change]
 
 
-def _ring_no_answer(state: SwitchboardState, msg: Message, now: float) -> Result:
+def _ring_no_answer(state: SwitchboardState, msg: AmiEvent, now: float) -> Result:
     member = msg.get("MemberName") or msg.get("Interface")
     # RingTime is in milliseconds on this event (HoldTime fields are in seconds).
     return state, [RingNoAnswer(msg.get("Queue"), member, _int(msg, "RingTime") / 1000.0)]
 
 
-def _caller_leave(state: SwitchboardState, msg: Message, now: float) -> Result:
+def _caller_leave(state: SwitchboardState, msg: AmiEvent, now: float) -> Result:
     call = state.calls.get(msg.get("Uniqueid"))
     if call is None:
         return state, []
@@ -169,7 +169,7 @@ def _caller_leave(state: SwitchboardState, msg: Message, now: float) -> Result:
 # -- the dialplan's own UserEvents --------------------------------------------------
 
 
-def _user_event(state: SwitchboardState, msg: Message, now: float) -> Result:
+def _user_event(state: SwitchboardState, msg: AmiEvent, now: float) -> Result:
     kind = msg.get("UserEvent")
     uid = msg.get("Uniqueid")
     if kind == USER_ENTRY:
@@ -195,12 +195,14 @@ def _user_event(state: SwitchboardState, msg: Message, now: float) -> Result:
     return state, []  # VaxeldExtension (handled above) and user events of others
 
 
-_SIMPLE_USER_EVENTS: dict[str, Callable[[Call, Message], Change]] = {
+_SIMPLE_USER_EVENTS: dict[str, Callable[[Call, AmiEvent], Change]] = {
     USER_CLOSED: lambda c, m: CallClosed(c.uniqueid, c.entry, m.get("Queue"), m.get("Reason")),
     USER_OVERFLOW: lambda c, m: CallOverflowed(
         c.uniqueid, c.entry, m.get("From"), m.get("To"), m.get("Status").lower()
     ),
-    USER_CRISIS: lambda c, m: CrisisAnnounced(c.uniqueid, c.entry, m.get("Mode"), m.get("Message")),
+    USER_CRISIS: lambda c, m: CrisisAnnounced(
+        c.uniqueid, c.entry, m.get("Mode"), m.get("Message")
+    ),
     USER_MENU: lambda c, m: MenuAttempt(c.uniqueid, m.get("Result"), m.get("Digit")),
 }
 
@@ -215,7 +217,7 @@ HANDLED_USER_EVENTS = frozenset(
 )
 
 
-def _queue_result(state: SwitchboardState, msg: Message) -> Result:
+def _queue_result(state: SwitchboardState, msg: AmiEvent) -> Result:
     call = state.calls.get(msg.get("Uniqueid"))
     status = msg.get("Status").strip().lower()
     if call is None or not call.abandon_pending:
@@ -243,7 +245,7 @@ def _hangup(state: SwitchboardState, uid: str) -> Result:
 # -- members -------------------------------------------------------------------------
 
 
-def _member_from(msg: Message, old: Member | None) -> Member:
+def _member_from(msg: AmiEvent, old: Member | None) -> Member:
     queue = msg.get("Queue")
     interface = msg.get("Interface") or msg.get("Location")
     return Member(
@@ -256,7 +258,7 @@ def _member_from(msg: Message, old: Member | None) -> Member:
     )
 
 
-def _member_update(state: SwitchboardState, msg: Message, now: float) -> Result:
+def _member_update(state: SwitchboardState, msg: AmiEvent, now: float) -> Result:
     key: MemberKey = (msg.get("Queue"), msg.get("Interface") or msg.get("Location"))
     if not all(key):
         return state, [EventIgnored(msg.event, "missing Queue or Interface")]
@@ -264,7 +266,7 @@ def _member_update(state: SwitchboardState, msg: Message, now: float) -> Result:
     return SwitchboardState(state.pbx, state.calls, members, state.synced), [MemberChanged(*key)]
 
 
-def _member_removed(state: SwitchboardState, msg: Message, now: float) -> Result:
+def _member_removed(state: SwitchboardState, msg: AmiEvent, now: float) -> Result:
     key: MemberKey = (msg.get("Queue"), msg.get("Interface"))
     members = dict(state.members)
     if members.pop(key, None) is None:
@@ -272,7 +274,7 @@ def _member_removed(state: SwitchboardState, msg: Message, now: float) -> Result
     return SwitchboardState(state.pbx, state.calls, members, state.synced), [MemberChanged(*key)]
 
 
-_HANDLERS: dict[str, Callable[[SwitchboardState, Message, float], Result]] = {
+_HANDLERS: dict[str, Callable[[SwitchboardState, AmiEvent, float], Result]] = {
     "QueueCallerJoin": _caller_join,
     "AgentConnect": _agent_connect,
     "AgentComplete": _agent_complete,
@@ -295,7 +297,7 @@ _NEEDS_UNIQUEID = frozenset(
 _NEEDS_QUEUE = frozenset(e for e in _HANDLERS if e.startswith("Queue") and e != "QueueCallerLeave")
 
 
-def apply(state: SwitchboardState, msg: Message, now: float) -> Result:
+def apply(state: SwitchboardState, msg: AmiEvent, now: float) -> Result:
     """Apply one AMI event. Events vaxeld does not use return the state unchanged."""
     event = msg.event
     handler = _HANDLERS.get(event)
@@ -310,7 +312,7 @@ def apply(state: SwitchboardState, msg: Message, now: float) -> Result:
 
 def resync(
     state: SwitchboardState,
-    status: Iterable[Message],
+    status: Iterable[AmiEvent],
     now: float,
     keep: Collection[str] = (),
 ) -> Result:
@@ -322,7 +324,7 @@ def resync(
     are kept as they are, and those events are applied next.
     """
     members: dict[MemberKey, Member] = {}
-    entries: dict[str, Message] = {}
+    entries: dict[str, AmiEvent] = {}
     for msg in status:
         if msg.event == "QueueMember":
             member = _member_from(msg, None)
