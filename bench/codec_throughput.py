@@ -18,7 +18,7 @@ from pathlib import Path
 from vaxeld.ami.codec import Decoder, Message
 from vaxeld.config import load_config
 from vaxeld.metrics import Metrics
-from vaxeld.state import SwitchboardState, apply
+from vaxeld.state.core import PbxCore
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -68,7 +68,7 @@ def reference(stream: bytes, chunk: int) -> int:
 
 def vaxeld_path(stream: bytes, chunk: int) -> int:
     config = load_config(ROOT / "config" / "vaxeld.example.yaml")
-    state = SwitchboardState()
+    core = PbxCore("main")
     metrics = Metrics(config, lambda: [])
     decoder = Decoder()
     count = 0
@@ -76,12 +76,12 @@ def vaxeld_path(stream: bytes, chunk: int) -> int:
     for i in range(0, len(stream), chunk):
         for item in decoder.feed(stream[i : i + chunk]):
             if isinstance(item, Message):
-                state, changes = apply(state, item, now)
+                changes = core.on_event(item, now)
                 if changes:
                     metrics.record("main", changes)
                 count += 1
         now += 0.001
-    assert not state.calls, "finished calls must leave the state"
+    assert not core.state.calls, "finished calls must leave the state"
     return count
 
 

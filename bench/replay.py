@@ -18,8 +18,7 @@ from codec_throughput import ABANDONED, ANSWERED
 from vaxeld.ami.codec import Decoder, Message
 from vaxeld.config import load_config
 from vaxeld.metrics import Metrics
-from vaxeld.state import SwitchboardState, apply
-from vaxeld.state.ledger import Ledger
+from vaxeld.state.core import PbxCore
 
 ROOT = Path(__file__).resolve().parents[1]
 READ_SIZE = 256_000
@@ -37,11 +36,11 @@ def synthetic_chunks(calls: int, per_chunk: int = 1000) -> Iterator[bytes]:
 
 
 class Pipeline:
-    """vaxeld's per-event work, without sockets: what the daemon does for each read."""
+    """vaxeld's per-event work, without sockets: what the daemon does for each read
+    (the same PbxCore the tracker feeds)."""
 
     def __init__(self) -> None:
-        self.state = SwitchboardState()
-        self.ledger = Ledger()
+        self.core = PbxCore("main")
         self.metrics = Metrics(CONFIG, lambda: [])
         self.decoder = Decoder()
         self.events = 0
@@ -51,9 +50,9 @@ class Pipeline:
         for item in self.decoder.feed(data):
             if isinstance(item, Message):
                 self.now += seconds_per_event
-                self.state, changes = apply(self.state, item, self.now)
+                changes = self.core.on_event(item, self.now)
                 if changes:
-                    self.metrics.record("main", self.ledger.admit(changes, "ami", self.now))
+                    self.metrics.record("main", changes)
                 self.events += 1
 
 
@@ -73,7 +72,7 @@ def memory_after(calls: int) -> tuple[float, int, int]:
         # In reads no larger than the daemon's (uvloop reads up to 256 000 bytes).
         for i in range(0, len(chunk), READ_SIZE):
             pipe.feed(chunk[i : i + READ_SIZE], seconds_per_event=20.0 / 7)
-    return rss_mb(), len(pipe.state.calls), len(pipe.ledger)
+    return rss_mb(), len(pipe.core.state.calls), len(pipe.core.ledger)
 
 
 if __name__ == "__main__":

@@ -190,13 +190,13 @@ async def _resync_once(queues: int, members: int) -> float:
     server = await FakeAmi(queues=queues, members=members).start()
     config = load_config(ROOT / "config" / "vaxeld.example.yaml")
     pbx = config.default_pbx.model_copy(update={"port": server.port})
-    tracker = PbxTracker(pbx, "secret", lambda pbx, changes: None)
+    tracker = PbxTracker(pbx, "secret", lambda pbx, changes: None, config.timezone)
     t0 = time.perf_counter()
     task = asyncio.create_task(tracker.session.run())
-    while not tracker.state.synced:
+    while not tracker.core.state.synced:
         await asyncio.sleep(0.001)
     elapsed = time.perf_counter() - t0
-    assert len(tracker.state.members) == queues * members
+    assert len(tracker.core.state.members) == queues * members
     task.cancel()
     await server.close()
     return elapsed

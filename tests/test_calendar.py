@@ -4,7 +4,7 @@ dialplan decides the same as the Python reference."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from lab_fixtures import Lab, start_lab, stop_lab
 
 from lab.scenario import lab_config_text
-from vaxeld.calendar import DECISIONS, decide, special_days, today_in
+from vaxeld.calendar import DECISIONS, SpecialDay, decide, special_days, today_in
 from vaxeld.config import load_config, parse_config
 from vaxeld.config.hours import ScheduleConfig
 
@@ -145,3 +145,52 @@ def test_dialplan_decides_like_the_calendar_for_any_instant(
             assert expected in DECISIONS
             assert got[epoch] == expected, f"{name} at {local.isoformat()}: dialplan {got[epoch]}"
     assert timedelta(minutes=max(minutes)) < timedelta(days=732)
+
+
+def test_opening_now_computes_each_schedules_holidays_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """MQTT asks for the opening state on every change; the holidays behind each
+    schedule are computed once, not again for every call."""
+    import vaxeld.calendar as calendar
+
+    computed: list[ScheduleConfig] = []
+    real = calendar.special_days
+
+    def counting(schedule: ScheduleConfig, years: Iterable[int]) -> dict[date, SpecialDay]:
+        computed.append(schedule)
+        return real(schedule, years)
+
+    monkeypatch.setattr(calendar, "special_days", counting)
+    calendar._SPECIAL_CACHE.clear()
+    now = at(2026, 12, 24, 10, 0)
+    first = calendar.opening_now(CONFIG, now)
+    assert first["entry"] == "closed-holiday"  # julafton
+    assert len(computed) == 2  # kontorstid (entry) and tolkservice (two queues)
+    for _ in range(5):
+        assert calendar.opening_now(CONFIG, now) == first
+    assert len(computed) == 2
+
+
+def test_a_reloaded_schedule_never_gets_the_old_schedules_days() -> None:
+    """The cache is keyed by the schedule's content. Keyed by id(), a new schedule object
+    that reuses a freed one's id (CPython does this at once) got the old one's days."""
+    from vaxeld.calendar import _SPECIAL_CACHE, cached_special_days
+
+    _SPECIAL_CACHE.clear()
+    years = (2026, 2027)
+    christmas = date(2026, 12, 25)
+    closed = schedule(public_holidays="closed")
+    old_id = id(closed)
+    assert christmas in cached_special_days(closed, years)
+    del closed
+    reloaded = None
+    for _ in range(1000):  # a schedule object in the freed slot, open on holidays
+        candidate = schedule(public_holidays="open")
+        if id(candidate) == old_id:
+            reloaded = candidate
+            break
+        del candidate
+    if reloaded is None:
+        pytest.skip("this interpreter did not reuse the id")
+    assert christmas not in cached_special_days(reloaded, years)

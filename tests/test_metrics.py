@@ -3,18 +3,13 @@
 from __future__ import annotations
 
 import time
-from datetime import datetime
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
-import pytest
 from prometheus_client import generate_latest
 
 from lab.vaxeld_process import Samples, parse_metrics, total
-from vaxeld.ami.session import SessionStats
 from vaxeld.config import load_config
-from vaxeld.metrics import Metrics, PbxView, wait_buckets
-from vaxeld.metrics_live import ServiceLevelToday
+from vaxeld.metrics import Metrics, wait_buckets
 from vaxeld.state.changes import (
     CallAbandoned,
     CallAnswered,
@@ -24,17 +19,15 @@ from vaxeld.state.changes import (
     LanguageChosen,
 )
 from vaxeld.state.model import Call, Member, SwitchboardState
+from vaxeld.state.view import LinkHealth, PbxView
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "config" / "vaxeld.example.yaml"
-STOCKHOLM = ZoneInfo("Europe/Stockholm")
 
 
-def make(
-    state: SwitchboardState, stats: SessionStats | None = None, now: float = 1000.0
-) -> Metrics:
+def make(state: SwitchboardState, link: LinkHealth | None = None, now: float = 1000.0) -> Metrics:
     config = load_config(EXAMPLE)
     return Metrics(
-        config, lambda: [PbxView("main", state, stats or SessionStats())], clock=lambda: now
+        config, lambda: [PbxView("main", state, link or LinkHealth())], clock=lambda: now
     )
 
 
@@ -95,7 +88,7 @@ def test_gauges_read_waiting_callers_and_members_from_the_snapshot() -> None:
         },
         synced=True,
     )
-    stats = SessionStats(connected=True, events=30, reads=12, bytes_received=9000)
+    stats = LinkHealth(connected=True, events=30, reads=12, bytes_received=9000)
     s = scrape(make(state, stats, now=1000.0))
     assert total(s, "vaxeld_ami_events_total") == 30
     assert total(s, "vaxeld_ami_reads_total") == 12
@@ -111,7 +104,7 @@ def test_gauges_read_waiting_callers_and_members_from_the_snapshot() -> None:
 
 
 def test_disconnected_pbx_is_not_reported_synced() -> None:
-    s = scrape(make(SwitchboardState(synced=True), SessionStats(connected=False)))
+    s = scrape(make(SwitchboardState(synced=True), LinkHealth(connected=False)))
     assert total(s, "vaxeld_ami_connected") == 0
     assert total(s, "vaxeld_state_synced") == 0
 
@@ -278,37 +271,3 @@ def test_today_seeded_from_the_day_so_far_equals_counting_it_live(tmp_path: Path
     assert total(scrape(seeded), "vaxeld_queue_service_level_calls_total") == 0  # not counters
     seeded.seed_service_level_today("main", [CallAnswered("sv", "9", "A", 1.0)], since=0.0)
     assert seeded.service_level_today() == {("main", "sv"): 1.0}
-
-
-def test_today_says_from_when_it_counts() -> None:
-    clock = [datetime(2026, 11, 23, 10, 0, tzinfo=STOCKHOLM).timestamp()]
-    today = ServiceLevelToday("Europe/Stockholm", {"sv": "sv"}, clock=lambda: clock[0])
-    midnight = datetime(2026, 11, 23, tzinfo=STOCKHOLM).timestamp()
-    today.started("main")  # no queue_log: from vaxeld's start
-    today.seed("north", [("sv", True)], since=midnight - 3600)  # a file older than today
-
-    def since() -> dict[str, float]:
-        fams = {f.name: f for f in today.collect()}
-        family = fams["vaxeld_service_level_today_since_timestamp_seconds"]
-        return {s.labels["pbx"]: s.value for s in family.samples}
-
-    assert since() == {"main": clock[0], "north": midnight}
-    today.add("main", "sv", False)
-    clock[0] += 86400  # the next day: every PBX counts from its midnight, from zero
-    assert today.ratios() == {}
-    assert since() == {"main": midnight + 86400, "north": midnight + 86400}
-
-
-@pytest.mark.parametrize(("month", "day"), [(3, 29), (10, 25)])  # 23 and 25 hours long
-def test_today_rolls_over_at_local_midnight_on_days_of_23_and_25_hours(
-    month: int, day: int
-) -> None:
-    start = datetime(2026, month, day, 0, 30, tzinfo=STOCKHOLM).timestamp()
-    clock = [start]
-    today = ServiceLevelToday("Europe/Stockholm", {}, clock=lambda: clock[0])
-    today.add("main", "sv", True)
-    end_of_day = datetime(2026, month, day, 23, 59, tzinfo=STOCKHOLM).timestamp()
-    clock[0] = end_of_day
-    assert today.ratios() == {("main", "sv"): 1.0}  # still the same day
-    clock[0] = end_of_day + 120  # 00:01 the next day
-    assert today.ratios() == {}

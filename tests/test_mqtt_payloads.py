@@ -1,26 +1,21 @@
-"""vaxeld.mqtt without a broker: payloads from a snapshot, the bounded outbox, slugs."""
+"""vaxeld.mqtt without a broker: payloads from a view, the bounded outbox, slugs."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import time
-from collections.abc import Iterable
-from datetime import date
 from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from vaxeld.ami.session import SessionStats
-from vaxeld.calendar import SpecialDay, special_days
 from vaxeld.config import load_config
-from vaxeld.config.hours import ScheduleConfig
 from vaxeld.config.models import MqttConfig
-from vaxeld.metrics_live import PbxView
 from vaxeld.mqtt import MqttBridge, Outbox, Touched, slug, state_messages, touched_since
 from vaxeld.state.model import Call, Member, SwitchboardState
+from vaxeld.state.view import LinkHealth, PbxView
 
 CONFIG = load_config(Path(__file__).resolve().parents[1] / "config" / "vaxeld.example.yaml")
 
@@ -40,7 +35,7 @@ def test_queue_and_agent_payloads_come_from_the_snapshot() -> None:
             )
         },
     )
-    view = PbxView("main", state, SessionStats(connected=True), {"crisis_active": 1.0})
+    view = PbxView("main", state, LinkHealth(connected=True), crisis_active=True)
     msgs = state_messages(
         CONFIG, view, 100.0, {("main", "sv"): 0.75}, {"entry": "closed-holiday", "ar": "open"}
     )
@@ -62,31 +57,6 @@ def test_outbox_drops_the_oldest_and_counts_it() -> None:
     assert first == ("t/2", b"x")
 
 
-def test_opening_state_computes_each_schedules_holidays_once(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    """MQTT asks for the opening state on every change; the holidays behind each
-    schedule are computed once, not again for every call."""
-    import vaxeld.mqtt as mqtt
-
-    config = CONFIG
-    computed: list[str] = []
-    real = special_days  # what vaxeld.mqtt calls
-
-    def counting(schedule: ScheduleConfig, years: Iterable[int]) -> dict[date, SpecialDay]:
-        computed.append(str(id(schedule)))
-        return real(schedule, years)
-
-    monkeypatch.setattr(mqtt, "special_days", counting)
-    mqtt._SPECIAL_CACHE.clear()
-    first = mqtt.opening_now(config)
-    calls_after_first = len(computed)
-    for _ in range(5):
-        assert mqtt.opening_now(config) == first
-    assert calls_after_first == 2  # kontorstid (entry) and tolkservice (two queues)
-    assert len(computed) == calls_after_first
-
-
 async def test_a_held_back_change_that_is_undone_is_never_published(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -101,7 +71,7 @@ async def test_a_held_back_change_that_is_undone_is_never_published(
     current = [SwitchboardState()]
 
     def views() -> list[PbxView]:
-        return [PbxView("main", current[0], SessionStats(connected=True), {})]
+        return [PbxView("main", current[0], LinkHealth(connected=True))]
 
     async def no_command(name: str, body: dict[str, object]) -> str:
         return ""
@@ -168,7 +138,7 @@ def test_building_only_touched_topics_gives_what_a_full_build_gives(
     Over the topics it had, that must give exactly what rebuilding everything gives."""
 
     def build(state: SwitchboardState, touched: Touched | None = None) -> dict[str, object]:
-        view = PbxView("main", state, SessionStats(connected=True), {})
+        view = PbxView("main", state, LinkHealth(connected=True))
         return dict(state_messages(CONFIG, view, 100.0, {("main", "sv"): 0.5}, {}, touched))
 
     before = build(old)

@@ -16,12 +16,11 @@ import trustme
 from structlog.testing import capture_logs
 
 from lab.broker import Mosquitto
-from vaxeld.ami.session import SessionStats
 from vaxeld.config import load_config
 from vaxeld.config.models import MqttConfig
-from vaxeld.metrics_live import PbxView
 from vaxeld.mqtt import MqttBridge
 from vaxeld.state.model import Call, SwitchboardState
+from vaxeld.state.view import LinkHealth, PbxView
 
 CONFIG = load_config(Path(__file__).resolve().parents[1] / "config" / "vaxeld.example.yaml")
 WAITING = SwitchboardState(calls={"1": Call("1", queue="sv", waiting=True, joined_at=1.0)})
@@ -68,7 +67,7 @@ def bridge_for(broker: Mosquitto, ca_file: Path) -> MqttBridge:
     mqtt = MqttConfig(port=broker.port, tls=True, ca_file=ca_file, min_interval_seconds=0.05)
 
     def views() -> list[PbxView]:
-        return [PbxView("main", WAITING, SessionStats(connected=True), {})]
+        return [PbxView("main", WAITING, LinkHealth(connected=True))]
 
     return MqttBridge(CONFIG, mqtt, None, views, dict, dict, no_command)
 

@@ -15,7 +15,8 @@ import pytest
 
 from lab.fake_ami import FakeAmi
 from vaxeld.ami.codec import Message
-from vaxeld.ami.session import AmiConnectionLost, AmiSession, backoff_delays
+from vaxeld.ami.session import AmiConnectionLost, AmiSession
+from vaxeld.backoff import backoff_delays
 
 
 @pytest.fixture

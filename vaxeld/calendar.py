@@ -15,6 +15,7 @@ from typing import Literal
 from zoneinfo import ZoneInfo
 
 from vaxeld.config.hours import Minutes, ScheduleConfig
+from vaxeld.config.models import Config
 
 Decision = Literal["open", "closed-hours", "closed-holiday", "closed-exception"]
 DECISIONS: tuple[Decision, ...] = ("open", "closed-hours", "closed-holiday", "closed-exception")
@@ -28,11 +29,6 @@ class SpecialDay:
     ranges: tuple[Minutes, ...]  # open within these; empty = closed all day
     closed_reason: Literal["hours", "holiday", "exception"]
     note: str
-
-
-def calendar_years(today: date) -> tuple[int, int]:
-    """The rendered calendar covers the current and the next calendar year."""
-    return (today.year, today.year + 1)
 
 
 def calendar_end(years: Iterable[int]) -> date:
@@ -102,3 +98,37 @@ def local_midnight(tz: str, at: float) -> float:
     zone = ZoneInfo(tz)
     day = datetime.fromtimestamp(at, zone).date()
     return datetime(day.year, day.month, day.day, tzinfo=zone).timestamp()
+
+
+def opening_now(config: Config, local: datetime) -> dict[str, str]:
+    """'entry' and each queue with hours of its own -> open / closed-hours / ... at
+    ``local`` (a time in the config's time zone)."""
+    years = (local.year, local.year + 1)
+    out = {}
+    wanted = {"entry": config.entry.schedule}
+    wanted.update({q: c.schedule for q, c in config.queues.items() if c.schedule})
+    for key, name in wanted.items():
+        if name is None:
+            out[key] = "open"
+            continue
+        schedule = config.schedules[name]
+        out[key] = decide(schedule, cached_special_days(schedule, years), local)
+    return out
+
+
+_SPECIAL_CACHE: dict[tuple[str, tuple[int, int]], dict[date, SpecialDay]] = {}
+_SPECIAL_CACHE_SIZE = 64  # schedules x years; old years and reloaded configs fall out
+
+
+def cached_special_days(schedule: ScheduleConfig, years: tuple[int, int]) -> dict[date, SpecialDay]:
+    """special_days(), remembered by the schedule's content: computing a year's holidays
+    takes about a millisecond, and the open/closed state is asked for on every update.
+    Keyed by content, not by the object: a reloaded schedule may reuse a freed object's
+    id, and must never be given the old schedule's days."""
+    key = (schedule.model_dump_json(), years)
+    found = _SPECIAL_CACHE.get(key)
+    if found is None:
+        if len(_SPECIAL_CACHE) >= _SPECIAL_CACHE_SIZE:
+            _SPECIAL_CACHE.clear()
+        found = _SPECIAL_CACHE[key] = special_days(schedule, years)
+    return found

@@ -4,23 +4,17 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from vaxeld import __version__
-from vaxeld.ami.blocking import AmiCommandError, BlockingAmi
+from vaxeld import __version__, commands
+from vaxeld.ami.blocking import AmiCommandError, BlockingAmi, crisis_status
 from vaxeld.calendar import today_in
 from vaxeld.checks import calendar_warning, missing_prompts
-from vaxeld.commands import (
-    CommandError,
-    agent_actions,
-    crisis_off_actions,
-    crisis_on_actions,
-    crisis_status,
-    run_actions,
-)
+from vaxeld.commands import CommandError, CommandRefused
 from vaxeld.config import Config, ConfigError, PbxConfig, load_config, read_secret
 from vaxeld.logs import configure_logging
 from vaxeld.render import render_all, write_atomically
@@ -111,18 +105,9 @@ def _config_path(args: argparse.Namespace) -> Path:
     return Path(args.config or os.environ.get("VAXELD_CONFIG", DEFAULT_CONFIG))
 
 
-def _ami_for(config: Config, pbx: PbxConfig) -> BlockingAmi:
+def _ami_for(pbx: PbxConfig) -> BlockingAmi:
     secret = read_secret(pbx, dict(os.environ))
     return BlockingAmi(pbx.host, pbx.port, pbx.username, secret)
-
-
-def _pbxs(config: Config, name: str | None) -> list[PbxConfig]:
-    if name is None:
-        return list(config.pbxs)
-    chosen = [p for p in config.pbxs if p.name == name]
-    if not chosen:
-        raise CommandError(f"no pbx named {name!r} in the config")
-    return chosen
 
 
 def _remote(args: argparse.Namespace, work: Callable[[Config], int]) -> int:
@@ -131,7 +116,10 @@ def _remote(args: argparse.Namespace, work: Callable[[Config], int]) -> int:
         return 1
     try:
         return work(config)
-    except CommandError as exc:
+    except CommandRefused as exc:  # Asterisk said no
+        print(f"vaxeld: {exc}", file=sys.stderr)
+        return 1
+    except CommandError as exc:  # the command itself is wrong
         print(f"vaxeld: {exc}", file=sys.stderr)
         return 2
     except ConfigError as exc:
@@ -143,28 +131,43 @@ def _remote(args: argparse.Namespace, work: Callable[[Config], int]) -> int:
         return 1
 
 
+def _carry_out(config: Config, plan: commands.Plan) -> list[str]:
+    """The plan over a blocking AMI connection per PBX: the same plan, scope and errors
+    as an MQTT command's."""
+    pbxs = {p.name: p for p in config.pbxs}
+    with contextlib.ExitStack() as stack:
+        connected: dict[str, BlockingAmi] = {}
+
+        def send(pbx: str, action: commands.Action) -> commands.Reply:
+            if pbx not in connected:
+                connected[pbx] = stack.enter_context(_ami_for(pbxs[pbx]))
+            return connected[pbx].action(*action)
+
+        return commands.carry_out(plan, send)
+
+
 def cmd_crisis(args: argparse.Namespace) -> int:
     def work(config: Config) -> int:
-        for pbx in _pbxs(config, args.pbx):
-            if args.action == "on":
-                actions = crisis_on_actions(config, args.message, args.mode.replace("-", "_"))
-            elif args.action == "off":
-                actions = crisis_off_actions()
-            with _ami_for(config, pbx) as ami:
-                if args.action == "status":
+        if args.action == "status":
+            pbxs = {p.name: p for p in config.pbxs}
+            for name in commands.crisis_pbxs(config, args.pbx):
+                with _ami_for(pbxs[name]) as ami:
                     state = crisis_status(ami)
-                    shown = (
-                        f"on, mode {state['mode']}, message {state['message'] or '-'}"
-                        if state["mode"]
-                        else "off"
-                    )
-                    print(f"{pbx.name}: crisis {shown}")
-                    continue
-                run_actions(ami, actions, tolerate=("not found",))
-                print(
-                    f"{pbx.name}: crisis {args.action}"
-                    + (f" ({args.message}, {args.mode})" if args.action == "on" else "")
+                shown = (
+                    f"on, mode {state['mode']}, message {state['message'] or '-'}"
+                    if state["mode"]
+                    else "off"
                 )
+                print(f"{name}: crisis {shown}")
+            return 0
+        body = {"message": args.message, "mode": args.mode, "pbx": args.pbx}
+        plan = commands.plan(config, f"crisis/{args.action}", body)
+        _carry_out(config, plan)
+        for name in plan.pbxs:
+            print(
+                f"{name}: crisis {args.action}"
+                + (f" ({args.message}, {args.mode})" if args.action == "on" else "")
+            )
         return 0
 
     if args.action == "on" and not args.message:
@@ -175,11 +178,9 @@ def cmd_crisis(args: argparse.Namespace) -> int:
 
 def cmd_agent(args: argparse.Namespace) -> int:
     def work(config: Config) -> int:
-        actions = agent_actions(config, args.name, args.action, args.reason)
-        for pbx in _pbxs(config, args.pbx or config.default_pbx.name):
-            with _ami_for(config, pbx) as ami:
-                for line in run_actions(ami, actions):
-                    print(f"{pbx.name}: {line}")
+        body = {"agent": args.name, "reason": args.reason, "pbx": args.pbx}
+        for line in _carry_out(config, commands.plan(config, f"agent/{args.action}", body)):
+            print(line)
         return 0
 
     return _remote(args, work)

@@ -1,50 +1,76 @@
-"""Operator commands over AMI: the crisis switch and agent membership.
+"""Operator commands: the crisis switch and agent membership, one path for the CLI and
+MQTT.
 
-Every value is checked against the config before anything is sent: a crisis
-message must be one the config names, an agent must be a configured member,
-a pause reason must match a strict pattern. The actions themselves are built
-by pure functions, so what is sent can be tested without Asterisk.
+A command is turned into a plan by a pure function: which AMI actions, on which PBXs,
+and which answers from Asterisk still count as done. Every value is checked against
+the config first: a crisis message must be one the config names, an agent a configured
+member, a pause reason must match a strict pattern. The CLI (blocking) and the daemon
+(its own AMI sessions) only carry plans out, and judge Asterisk's answers with the same
+``reply_problem``, so a command has the same scope and the same errors either way.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import Literal
+from typing import Protocol
 
-from vaxeld.ami.blocking import AmiCommandError, BlockingAmi
 from vaxeld.config import Config
 from vaxeld.config.models import AgentGroupConfig, MemberConfig
-from vaxeld.contract import CRISIS_FAMILY
+from vaxeld.contract import CRISIS_FAMILY, CRISIS_MESSAGE_KEY, CRISIS_MODE_KEY, CRISIS_MODES
 
 REASON_RE = r"[\w .-]{1,40}"
-CrisisMode = Literal["announce", "announce_only"]
-Action = tuple[str, list[tuple[str, str]]]
+Action = tuple[str, tuple[tuple[str, str], ...]]
+COMMANDS = (
+    "agent/login",
+    "agent/logout",
+    "agent/pause",
+    "agent/unpause",
+    "crisis/on",
+    "crisis/off",
+)
 
 
 class CommandError(ValueError):
     """The command cannot be carried out as asked; the message says why."""
 
 
-def crisis_on_actions(config: Config, message: str, mode: CrisisMode) -> list[Action]:
-    if message not in config.crisis.messages:
-        known = ", ".join(config.crisis.messages) or "none configured"
-        raise CommandError(f"unknown crisis message {message!r} (configured: {known})")
-    if mode not in ("announce", "announce_only"):
-        raise CommandError(f"mode must be announce or announce_only, not {mode!r}")
+class CommandRefused(CommandError):
+    """Asterisk answered an action of the command with an error."""
+
+
+class Reply(Protocol):
+    """What a plan needs of Asterisk's answer to an action."""
+
+    @property
+    def response(self) -> str: ...
+
+    def get(self, key: str, default: str = "") -> str: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    command: str
+    actions: tuple[Action, ...]
+    pbxs: tuple[str, ...]  # carried out on each of these, in order
+    # Answers that still mean done: deleting a crisis key that is not there is "off".
+    tolerate: tuple[str, ...] = ()
+
+
+def crisis_on_actions(message: str, mode: str) -> tuple[Action, ...]:
     # The message first: a caller arriving in between must never see a mode without one.
-    return [
-        ("DBPut", [("Family", CRISIS_FAMILY), ("Key", "message"), ("Val", message)]),
-        ("DBPut", [("Family", CRISIS_FAMILY), ("Key", "mode"), ("Val", mode)]),
-    ]
+    return (
+        ("DBPut", (("Family", CRISIS_FAMILY), ("Key", CRISIS_MESSAGE_KEY), ("Val", message))),
+        ("DBPut", (("Family", CRISIS_FAMILY), ("Key", CRISIS_MODE_KEY), ("Val", mode))),
+    )
 
 
-def crisis_off_actions() -> list[Action]:
-    return [
-        ("DBDel", [("Family", CRISIS_FAMILY), ("Key", "mode")]),
-        ("DBDel", [("Family", CRISIS_FAMILY), ("Key", "message")]),
-    ]
+def crisis_off_actions() -> tuple[Action, ...]:
+    return (
+        ("DBDel", (("Family", CRISIS_FAMILY), ("Key", CRISIS_MODE_KEY))),
+        ("DBDel", (("Family", CRISIS_FAMILY), ("Key", CRISIS_MESSAGE_KEY))),
+    )
 
 
 @dataclass(frozen=True)
@@ -69,7 +95,9 @@ def find_agent(config: Config, who: str) -> Agent:
     return found[0]
 
 
-def agent_actions(config: Config, who: str, verb: str, reason: str | None = None) -> list[Action]:
+def agent_actions(
+    config: Config, who: str, verb: str, reason: str | None = None
+) -> tuple[Action, ...]:
     agent = find_agent(config, who)
     interface = agent.member.interface
     if verb in ("login", "logout"):
@@ -79,24 +107,24 @@ def agent_actions(config: Config, who: str, verb: str, reason: str | None = None
                 f"{agent.group_name} (always logged in via queues.conf); "
                 "use pause/unpause, or set membership: dynamic"
             )
-        actions: list[Action] = []
-        for queue, penalty in agent.group.queues.items():
-            if verb == "login":
-                actions.append(
+        if verb == "login":
+            return tuple(
+                (
+                    "QueueAdd",
                     (
-                        "QueueAdd",
-                        [
-                            ("Queue", queue),
-                            ("Interface", interface),
-                            ("Penalty", str(penalty + agent.member.penalty)),
-                            ("MemberName", agent.member.name),
-                            ("Paused", "false"),
-                        ],
-                    )
+                        ("Queue", queue),
+                        ("Interface", interface),
+                        ("Penalty", str(penalty + agent.member.penalty)),
+                        ("MemberName", agent.member.name),
+                        ("Paused", "false"),
+                    ),
                 )
-            else:
-                actions.append(("QueueRemove", [("Queue", queue), ("Interface", interface)]))
-        return actions
+                for queue, penalty in agent.group.queues.items()
+            )
+        return tuple(
+            ("QueueRemove", (("Queue", queue), ("Interface", interface)))
+            for queue in agent.group.queues
+        )
     if verb in ("pause", "unpause"):
         headers = [("Interface", interface), ("Paused", "true" if verb == "pause" else "false")]
         if reason is not None:
@@ -105,53 +133,103 @@ def agent_actions(config: Config, who: str, verb: str, reason: str | None = None
                     f"reason {reason!r} must be 1-40 letters, digits, spaces, '.', '_' or '-'"
                 )
             headers.append(("Reason", reason))
-        return [("QueuePause", headers)]
+        return (("QueuePause", tuple(headers)),)
     raise CommandError(f"unknown agent command {verb!r}")
 
 
-def run_actions(
-    ami: BlockingAmi, actions: Sequence[Action], tolerate: Sequence[str] = ()
-) -> list[str]:
-    """Send each action; return a line per action. Errors named in ``tolerate`` pass."""
-    lines = []
-    for name, headers in actions:
-        reply = ami.action(name, headers)
-        text = reply.get("Message") or reply.response
-        if reply.response.lower() != "success" and not any(t in text for t in tolerate):
-            raise AmiCommandError(f"{name} {dict(headers)}: {text}")
-        lines.append(f"{name} {' '.join(v for k, v in headers if k != 'Val')}: {text}")
-    return lines
+def _pbxs(config: Config, pbx: str | None, default: tuple[str, ...]) -> tuple[str, ...]:
+    if pbx is None:
+        return default
+    if pbx not in {p.name for p in config.pbxs}:
+        raise CommandError(f"no pbx named {pbx!r} in the config")
+    return (pbx,)
 
 
-def crisis_status(ami: BlockingAmi) -> dict[str, str]:
-    out = {}
-    for key in ("mode", "message"):
-        items = ami.list_action("DBGet", "DBGetComplete", [("Family", CRISIS_FAMILY), ("Key", key)])
-        values = [m.get("Val") for m in items if m.event == "DBGetResponse"]
-        out[key] = values[0] if values else ""
-    return out
+def crisis_pbxs(config: Config, pbx: str | None = None) -> tuple[str, ...]:
+    """The crisis switch is on every PBX of the centre, unless one is named."""
+    return _pbxs(config, pbx, tuple(p.name for p in config.pbxs))
 
 
-def command_actions(config: Config, name: str, body: dict[str, object]) -> list[Action]:
-    """The actions for an MQTT command (`agent/pause`, `agent/unpause`, `crisis/on`,
-    `crisis/off`), checked exactly like the CLI's."""
+def agent_pbxs(config: Config, pbx: str | None = None) -> tuple[str, ...]:
+    """An agent is on the default PBX, unless another is named."""
+    return _pbxs(config, pbx, (config.default_pbx.name,))
 
-    def text(key: str, default: str | None = None) -> str | None:
-        value = body.get(key, default)
+
+def plan(config: Config, command: str, body: Mapping[str, object]) -> Plan:
+    """The plan for ``command`` with its arguments in ``body`` (as an MQTT command's JSON
+    object, or the CLI's options): ``agent`` and ``reason`` for agent/*, ``message`` and
+    ``mode`` for crisis/on, and ``pbx`` for any of them.
+
+    Scope: the crisis switch goes to every PBX (or the one named), an agent command to
+    the default PBX (or the one named)."""
+
+    def text(key: str) -> str | None:
+        value = body.get(key)
         if value is not None and not isinstance(value, str):
             raise CommandError(f"{key} must be a string")
         return value
 
-    if name in ("agent/pause", "agent/unpause"):
+    if command.startswith("agent/") and command in COMMANDS:
         agent = text("agent")
         if not agent:
             raise CommandError("agent is required")
-        return agent_actions(config, agent, name.split("/")[1], text("reason"))
-    if name == "crisis/on":
-        mode = (text("mode", "announce") or "announce").replace("-", "_")
-        return crisis_on_actions(config, text("message") or "", mode)  # type: ignore[arg-type]
-    if name == "crisis/off":
-        return crisis_off_actions()
-    raise CommandError(
-        f"unknown command {name!r} (agent/pause, agent/unpause, crisis/on, crisis/off)"
-    )
+        actions = agent_actions(config, agent, command.split("/")[1], text("reason"))
+        return Plan(command, actions, agent_pbxs(config, text("pbx")))
+    if command == "crisis/on":
+        message = text("message") or ""
+        mode = (text("mode") or "announce").replace("-", "_")
+        if message not in config.crisis.messages:
+            known = ", ".join(config.crisis.messages) or "none configured"
+            raise CommandError(f"unknown crisis message {message!r} (configured: {known})")
+        if mode not in CRISIS_MODES:
+            raise CommandError(f"mode must be announce or announce_only, not {mode!r}")
+        return Plan(command, crisis_on_actions(message, mode), crisis_pbxs(config, text("pbx")))
+    if command == "crisis/off":
+        actions = crisis_off_actions()
+        return Plan(command, actions, crisis_pbxs(config, text("pbx")), ("not found",))
+    raise CommandError(f"unknown command {command!r} ({', '.join(COMMANDS)})")
+
+
+def reply_problem(plan: Plan, action: Action, reply: Reply) -> str | None:
+    """Why Asterisk's ``reply`` to ``action`` means the command failed, or None."""
+    text = reply.get("Message") or reply.response
+    if reply.response.lower() == "success" or any(t in text for t in plan.tolerate):
+        return None
+    return f"{action[0]} {dict(action[1])}: {text}"
+
+
+def done_line(action: Action, reply: Reply) -> str:
+    """One line per action carried out, for people (AstDB values left out)."""
+    name, headers = action
+    text = reply.get("Message") or reply.response
+    return f"{name} {' '.join(v for k, v in headers if k != 'Val')}: {text}"
+
+
+Send = Callable[[str, Action], Reply]
+SendAsync = Callable[[str, Action], Awaitable[Reply]]
+
+
+def carry_out(plan: Plan, send: Send) -> list[str]:
+    """Send each action of ``plan`` to each of its PBXs through ``send(pbx, action)``;
+    a line per action done, or CommandError at the first one Asterisk refused."""
+    lines = []
+    for pbx in plan.pbxs:
+        for action in plan.actions:
+            lines.append(_judged(plan, pbx, action, send(pbx, action)))
+    return lines
+
+
+async def carry_out_async(plan: Plan, send: SendAsync) -> list[str]:
+    """carry_out() for the daemon's own AMI sessions."""
+    lines = []
+    for pbx in plan.pbxs:
+        for action in plan.actions:
+            lines.append(_judged(plan, pbx, action, await send(pbx, action)))
+    return lines
+
+
+def _judged(plan: Plan, pbx: str, action: Action, reply: Reply) -> str:
+    problem = reply_problem(plan, action, reply)
+    if problem is not None:
+        raise CommandRefused(f"{pbx}: {problem}")
+    return f"{pbx}: {done_line(action, reply)}"

@@ -1,8 +1,13 @@
-"""The asyncio shell: one TaskGroup owns a tracker per PBX and the metrics server;
-SIGTERM/SIGINT stop it, SIGHUP reloads the config (only when the new one is valid).
+"""The asyncio shell: one TaskGroup owns a tracker per PBX, the HTTP server for
+/metrics and the MQTT bridge; SIGTERM/SIGINT stop it, SIGHUP reloads the config
+(read off the loop, swapped in only when the new one is valid).
 
-Everything here is wiring. The decisions live in the pure reducer; this module
-feeds it events with a monotonic clock and hands its changes to the metrics.
+Everything here is wiring. The decisions live in the core; this module feeds it
+events with a monotonic clock and hands its changes to the metrics and MQTT.
+
+Start-up order: the config is loaded (by the CLI); the daemon is constructed (no
+I/O but the secrets); ``run()`` listens for HTTP, reads each PBX's day so far from
+queue_log in a thread, then starts the AMI sessions, and only then says READY=1.
 """
 
 from __future__ import annotations
@@ -11,20 +16,27 @@ import asyncio
 import os
 import signal
 import socket
+import time
 from collections.abc import Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import structlog
+from prometheus_client import CONTENT_TYPE_LATEST
 
-from vaxeld.commands import CommandError, command_actions
+from vaxeld import commands
+from vaxeld.calendar import opening_now
+from vaxeld.commands import Action
 from vaxeld.config import Config, ConfigError, PbxConfig, load_config, read_secret
 from vaxeld.config.load import read_mqtt_password
-from vaxeld.metrics import Metrics, PbxView
-from vaxeld.metrics_server import MetricsServer
-from vaxeld.mqtt import MqttBridge, MqttCollector, opening_now
+from vaxeld.metrics import Metrics
+from vaxeld.mqtt import MqttBridge, MqttCollector
 from vaxeld.state.changes import Change
+from vaxeld.state.view import PbxView
 from vaxeld.tracker import PbxTracker
+from vaxeld.web.server import HttpServer, Request, Response
 
 log = structlog.get_logger("vaxeld.daemon")
 
@@ -46,22 +58,26 @@ class Daemon:
         self, config: Config, config_path: Path, environ: dict[str, str] | None = None
     ) -> None:
         self.config, self.config_path = config, config_path
+        # The environment the daemon was given: reloads read secrets from it, not from
+        # whatever os.environ has become.
         self._env = dict(os.environ if environ is None else environ)
         self.metrics = Metrics(config, self.views)
-        self.mqtt = self._mqtt_bridge(config)
+        self.mqtt: MqttBridge | None = None
+        self._mqtt_password = read_mqtt_password(config.mqtt, self._env) if config.mqtt else None
+        self.metrics.registry.register(MqttCollector(lambda: self.mqtt))
         self.trackers: dict[str, PbxTracker] = {
             pbx.name: self._tracker(pbx, config) for pbx in config.pbxs
         }
+        m = config.metrics
+        self.http = HttpServer(m.listen_address, m.port, {"/metrics": self._metrics_page})
         self._tasks: dict[str, list[asyncio.Task[None]]] = {}
+        self._mqtt_task: asyncio.Task[None] | None = None
+        self._reloading = asyncio.Lock()
+        self._stop = asyncio.Event()
+        self._tg: asyncio.TaskGroup | None = None
 
     def _tracker(self, pbx: PbxConfig, config: Config) -> PbxTracker:
-        tracker = PbxTracker(pbx, read_secret(pbx, self._env), self._changed, config.timezone)
-        if tracker.day_so_far is None:
-            self.metrics.following(pbx.name)
-        else:  # replaces what was counted today: a reload makes a new tracker too
-            self.metrics.seed_service_level_today(pbx.name, tracker.day_so_far, tracker.day_since)
-            tracker.day_so_far = None
-        return tracker
+        return PbxTracker(pbx, read_secret(pbx, self._env), self._changed, config.timezone)
 
     def _changed(self, pbx: str, changes: list[Change]) -> None:
         """Every change: counted in the metrics, and (coalesced) pushed to MQTT. Called
@@ -70,40 +86,36 @@ class Daemon:
         if self.mqtt is not None:
             self.mqtt.notify()
 
-    def _mqtt_bridge(self, config: Config) -> MqttBridge | None:
-        if config.mqtt is None:
-            return None
-        bridge = MqttBridge(
-            config,
-            config.mqtt,
-            read_mqtt_password(config.mqtt, self._env),
-            self.views,
-            self.metrics.service_level_today,
-            self._opening,
-            self._command,
-        )
-        self.metrics.registry.register(MqttCollector(bridge))
-        return bridge
-
-    def _opening(self) -> dict[str, str]:
-        """Open or closed now, by the entry's and each queue's own schedule."""
-        return opening_now(self.config)
-
-    async def _command(self, name: str, body: dict[str, Any]) -> str:
-        """An MQTT command, validated as strictly as the CLI's, sent over AMI."""
-        actions = command_actions(self.config, name, body)
-        tracker = self.trackers[self.config.default_pbx.name]
-        for action, headers in actions:
-            reply = await tracker.session.action(action, dict(headers), check=False)
-            text = reply.get("Message") or reply.response
-            if reply.response.lower() != "success" and "not found" not in text:
-                raise CommandError(f"{action}: {text}")
-        return f"{len(actions)} action(s) done"
-
     def views(self) -> Sequence[PbxView]:
         return [t.view() for t in list(self.trackers.values())]
 
-    def _start(self, tg: asyncio.TaskGroup, tracker: PbxTracker) -> None:
+    async def _metrics_page(self, request: Request) -> Response:
+        return Response(200, self.metrics.exposition(), CONTENT_TYPE_LATEST)
+
+    def _opening(self) -> dict[str, str]:
+        """Open or closed now, by the entry's and each queue's own schedule."""
+        return opening_now(self.config, datetime.now(ZoneInfo(self.config.timezone)))
+
+    async def _command(self, name: str, body: dict[str, Any]) -> str:
+        """An MQTT command: the same plan, scope and errors as the CLI's."""
+        plan = commands.plan(self.config, name, body)
+
+        async def send(pbx: str, action: Action) -> commands.Reply:
+            session = self.trackers[pbx].session
+            return await session.action(action[0], dict(action[1]), check=False)
+
+        lines = await commands.carry_out_async(plan, send)
+        return f"{len(lines)} action(s) done on {', '.join(plan.pbxs)}"
+
+    # -- tasks -----------------------------------------------------------------------
+
+    async def _start(self, tg: asyncio.TaskGroup, tracker: PbxTracker) -> None:
+        """Take the PBX's day so far from queue_log (off the loop), then follow it."""
+        day = await asyncio.to_thread(tracker.read_day_so_far, time.time())
+        if day is None:
+            self.metrics.following(tracker.name)
+        else:  # replaces what was counted today: a reload makes a new tracker too
+            self.metrics.seed_service_level_today(tracker.name, day.outcomes, day.since)
         self._tasks[tracker.name] = [
             tg.create_task(tracker.session.run(), name=f"ami-{tracker.name}"),
             tg.create_task(tracker.poll_forever(), name=f"poll-{tracker.name}"),
@@ -115,60 +127,105 @@ class Daemon:
             task.cancel()
         self.trackers.pop(name, None)
 
-    def reload(self, tg: asyncio.TaskGroup) -> bool:
-        """Re-read the config; swap only when it is valid. Returns whether it was."""
-        try:
-            new = load_config(self.config_path)
-            fresh = {p.name: p for p in new.pbxs}
-            old = {p.name: p for p in self.config.pbxs}
-            changed = [p for name, p in fresh.items() if old.get(name) != p]
-            env = dict(os.environ)
-            for pbx in changed:
-                read_secret(pbx, env)  # fail before touching anything
-        except ConfigError as exc:
-            self.metrics.reload_result(ok=False)
-            log.error(
-                "config_reload_failed",
-                path=str(self.config_path),
-                problems=[str(p) for p in exc.problems],
-                kept="the running config",
+    def _follow_mqtt(self, tg: asyncio.TaskGroup, config: Config, password: str | None) -> None:
+        """Start, reconfigure or stop the MQTT bridge for ``config``."""
+        if config.mqtt is None:
+            if self._mqtt_task is not None:
+                self._mqtt_task.cancel()
+            self.mqtt = self._mqtt_task = None
+        elif self.mqtt is None:
+            self.mqtt = MqttBridge(
+                config,
+                config.mqtt,
+                password,
+                self.views,
+                self.metrics.service_level_today,
+                self._opening,
+                self._command,
             )
-            return False
-        self.metrics.reconfigure(new)
-        self._env = env
-        for name in set(old) - set(fresh):
-            self._stop_tracker(name)
-        for pbx in changed:
-            self._stop_tracker(pbx.name)
-            self.trackers[pbx.name] = tracker = self._tracker(pbx, new)
-            self._start(tg, tracker)
-        self.config = new
-        if self.mqtt is not None:
-            self.mqtt.config = new  # topics follow the reloaded queues and agents
-        self.metrics.reload_result(ok=True)
-        log.info(
-            "config_reloaded", path=str(self.config_path), restarted_pbxs=[p.name for p in changed]
-        )
-        return True
+            self._mqtt_task = tg.create_task(self.mqtt.run(), name="mqtt")
+        else:
+            self.mqtt.reconfigure(config, config.mqtt, password)
+
+    # -- reload ----------------------------------------------------------------------
+
+    async def reload(self, tg: asyncio.TaskGroup) -> bool:
+        """Re-read the config off the loop; swap only when it is valid. Returns whether
+        it was. Every failure is counted and logged, and the old config keeps running."""
+        async with self._reloading:
+            try:
+                new, changed, password = await asyncio.to_thread(self._load_new)
+            except Exception as exc:  # any failure, not only a ConfigError, is a failed reload
+                problems = (
+                    [str(p) for p in exc.problems]
+                    if isinstance(exc, ConfigError)
+                    else [f"{type(exc).__name__}: {exc}"]
+                )
+                self.metrics.reload_result(ok=False)
+                log.error(
+                    "config_reload_failed",
+                    path=str(self.config_path),
+                    problems=problems,
+                    kept="the running config",
+                )
+                return False
+            old = {p.name for p in self.config.pbxs}
+            self.metrics.reconfigure(new)
+            for name in old - {p.name for p in new.pbxs}:
+                self._stop_tracker(name)
+            self.config = new
+            for pbx, secret in changed:
+                self._stop_tracker(pbx.name)
+                self.trackers[pbx.name] = tracker = PbxTracker(
+                    pbx, secret, self._changed, new.timezone
+                )
+                await self._start(tg, tracker)
+            self._follow_mqtt(tg, new, password)
+            self.metrics.reload_result(ok=True)
+            log.info(
+                "config_reloaded",
+                path=str(self.config_path),
+                restarted_pbxs=[p.name for p, _ in changed],
+            )
+            return True
+
+    def _load_new(self) -> tuple[Config, list[tuple[PbxConfig, str]], str | None]:
+        """Blocking: the new config, its changed PBXs with their secrets, and the MQTT
+        password; raises before anything is touched."""
+        new = load_config(self.config_path)
+        old = {p.name: p for p in self.config.pbxs}
+        changed = [(p, read_secret(p, self._env)) for p in new.pbxs if old.get(p.name) != p]
+        password = read_mqtt_password(new.mqtt, self._env) if new.mqtt else None
+        return new, changed, password
+
+    # -- run -------------------------------------------------------------------------
+
+    def stop(self) -> None:
+        """Stop running (what SIGTERM and SIGINT do)."""
+        self._stop.set()
+
+    def request_reload(self) -> asyncio.Task[bool]:
+        """Reload in a task of the running daemon (what SIGHUP does)."""
+        assert self._tg is not None, "not running"
+        return self._tg.create_task(self.reload(self._tg), name="reload")
 
     async def run(self) -> None:
+        await self.http.start()
         m = self.config.metrics
-        server = MetricsServer(self.metrics.registry, m.listen_address, m.port).start()
-        log.info("metrics_listening", url=f"http://{m.listen_address}:{m.port}/metrics")
-        stop = asyncio.Event()
+        log.info("metrics_listening", url=f"http://{m.listen_address}:{self.http.port}/metrics")
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, stop.set)
+            loop.add_signal_handler(sig, self.stop)
         try:
             async with asyncio.TaskGroup() as tg:
-                loop.add_signal_handler(signal.SIGHUP, self.reload, tg)
-                for tracker in self.trackers.values():
-                    self._start(tg, tracker)
-                if self.mqtt is not None:
-                    tg.create_task(self.mqtt.run(), name="mqtt")
+                self._tg = tg
+                loop.add_signal_handler(signal.SIGHUP, self.request_reload)
+                for tracker in list(self.trackers.values()):
+                    await self._start(tg, tracker)
+                self._follow_mqtt(tg, self.config, self._mqtt_password)
                 tg.create_task(_watchdog(), name="systemd-watchdog")
                 _sd_notify("READY=1")
-                await stop.wait()
+                await self._stop.wait()
                 log.info("stopping")
                 _sd_notify("STOPPING=1")
                 raise _Stop
@@ -177,7 +234,8 @@ class Daemon:
         finally:
             for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
                 loop.remove_signal_handler(sig)
-            server.stop()
+            self._tg = None
+            await self.http.close()
             log.info("stopped")
 
 

@@ -10,6 +10,7 @@ import socket
 from collections.abc import Iterable
 
 from vaxeld.ami.codec import Decoder, Message, encode_action
+from vaxeld.contract import CRISIS_FAMILY, CRISIS_MESSAGE_KEY, CRISIS_MODE_KEY
 
 
 class AmiCommandError(RuntimeError):
@@ -68,9 +69,12 @@ class BlockingAmi:
         self._sock.sendall(encode_action(name, list(headers), action_id))
         return [m for m in self._read_until(action_id, complete_event) if "Event" in m]
 
-    def checked(self, name: str, headers: Iterable[tuple[str, str]] = ()) -> Message:
-        """Like action(), but raise AmiCommandError when Asterisk says Error."""
-        reply = self.action(name, headers)
-        if reply.response.lower() != "success":
-            raise AmiCommandError(f"{name}: {reply.get('Message') or reply.response}")
-        return reply
+
+def crisis_status(ami: BlockingAmi) -> dict[str, str]:
+    """The crisis switch's AstDB keys as they are now ("" when a key is not set)."""
+    out = {}
+    for key in (CRISIS_MODE_KEY, CRISIS_MESSAGE_KEY):
+        items = ami.list_action("DBGet", "DBGetComplete", [("Family", CRISIS_FAMILY), ("Key", key)])
+        values = [m.get("Val") for m in items if m.event == "DBGetResponse"]
+        out[key] = values[0] if values else ""
+    return out

@@ -23,6 +23,8 @@ from dataclasses import dataclass, field
 import structlog
 
 from vaxeld.ami.codec import DecodeError, Decoder, Greeting, Message, encode_action
+from vaxeld.ami.stats import SessionStats
+from vaxeld.backoff import backoff_delays
 
 log = structlog.get_logger("vaxeld.ami")
 
@@ -43,32 +45,10 @@ class AmiAuthError(AmiError):
 
 
 @dataclass
-class SessionStats:
-    connected: bool = False
-    connects: int = 0
-    reconnects: int = 0
-    events: int = 0
-    decode_errors: int = 0
-    handler_errors: int = 0
-    bytes_received: int = 0
-    reads: int = 0  # socket reads; events per read shows how bursty the stream is
-    auth_failures: int = 0
-    outage_seconds: float = 0.0  # finished outages; an ongoing one runs from down_since
-    down_since: float | None = None  # monotonic time the connection was lost
-    last_event_at: float = 0.0  # wall-clock time of the last event
-
-
-@dataclass
 class _PendingList:
     future: asyncio.Future[list[Message]]
     complete_event: str
     items: list[Message] = field(default_factory=list)
-
-
-def backoff_delays(base: float, cap: float, rng: random.Random) -> Iterable[float]:
-    """Full-jitter exponential backoff: uniform(0, min(cap, base * 2**n))."""
-    for attempt in itertools.count():
-        yield rng.uniform(base / 2, min(cap, base * 2 ** min(attempt, 30)))
 
 
 class AmiSession:
@@ -168,7 +148,7 @@ class AmiSession:
                     username=self._username,
                     reason=str(exc),
                 )
-            except (OSError, asyncio.IncompleteReadError, AmiConnectionLost, TimeoutError) as exc:
+            except (OSError, AmiConnectionLost, TimeoutError) as exc:
                 log.warning(
                     "ami_connection_lost",
                     pbx=self.name,

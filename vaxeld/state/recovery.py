@@ -70,3 +70,10 @@ def recover(
         calls = {uid: c for uid, c in state.calls.items() if uid not in gone}
         state = dataclasses.replace(state, calls=calls)
     return state, changes
+
+
+def outcomes_of(entries: Iterable[QueueLogEntry]) -> list[Change]:
+    """What queue_log lines stand for, each line on its own (no ledger, no live state):
+    the day so far, for today's figures after a restart."""
+    changes = (change_for(entry, "", 0) for entry in entries)
+    return [change for change in changes if change is not None]

@@ -200,9 +200,7 @@ _SIMPLE_USER_EVENTS: dict[str, Callable[[Call, AmiEvent], Change]] = {
     USER_OVERFLOW: lambda c, m: CallOverflowed(
         c.uniqueid, c.entry, m.get("From"), m.get("To"), m.get("Status").lower()
     ),
-    USER_CRISIS: lambda c, m: CrisisAnnounced(
-        c.uniqueid, c.entry, m.get("Mode"), m.get("Message")
-    ),
+    USER_CRISIS: lambda c, m: CrisisAnnounced(c.uniqueid, c.entry, m.get("Mode"), m.get("Message")),
     USER_MENU: lambda c, m: MenuAttempt(c.uniqueid, m.get("Result"), m.get("Digit")),
 }
 

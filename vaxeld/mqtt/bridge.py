@@ -1,7 +1,8 @@
-"""MQTT adapter: live state as retained JSON, and a few validated commands.
+"""The MQTT bridge: live state as retained JSON, and a few validated commands.
 
 The AMI path never waits for the broker. Trackers only call `notify()`, which
-marks the PBX dirty; a publisher task builds payloads from the latest snapshot (only
+marks the PBX dirty; a publisher task builds payloads (vaxeld.mqtt.payloads) from the
+latest views (only
 for the queues and agents that changed since the last one, and all of them at least
 once per `min_interval_seconds`), skips topics whose payload did not change, waits
 `min_interval_seconds` between publishes per topic, and hands them to a bounded outbox
@@ -13,144 +14,29 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import json
 import random
-import re
 import ssl
 import time
-import unicodedata
 from collections.abc import Awaitable, Callable, Iterator, Sequence
-from dataclasses import dataclass
-from datetime import date, datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import aiomqtt
 import structlog
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from vaxeld.ami.session import backoff_delays
-from vaxeld.calendar import SpecialDay, decide, special_days
+from vaxeld.backoff import backoff_delays
 from vaxeld.config import Config
-from vaxeld.config.hours import ScheduleConfig
 from vaxeld.config.models import MqttConfig
-from vaxeld.metrics_live import PbxView, agent_state_of
+from vaxeld.mqtt.outbox import Outbox
+from vaxeld.mqtt.payloads import state_messages, touched_since
 from vaxeld.state.model import SwitchboardState
+from vaxeld.state.view import PbxView
 
 log = structlog.get_logger("vaxeld.mqtt")
 
 Command = Callable[[str, dict[str, Any]], Awaitable[str]]
-
-
-@functools.lru_cache(maxsize=4096)  # asked for every agent on every update
-def slug(name: str) -> str:
-    """'Åsa Lindqvist' -> 'asa-lindqvist': safe as one MQTT topic level."""
-    ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
-    return re.sub(r"[^a-z0-9]+", "-", ascii_name.lower()).strip("-") or "unnamed"
-
-
-Touched = tuple[set[str], set[str]]  # queue names, agent names
-
-
-def touched_since(old: SwitchboardState, new: SwitchboardState) -> Touched:
-    """The queues and agents whose topics can differ between two snapshots: those of
-    every call and member that was added, removed or changed."""
-    queues: set[str] = set()
-    agents: set[str] = set()
-    if old.calls is not new.calls:
-        queues.update(call.queue for _, call in old.calls.items() ^ new.calls.items())
-    if old.members is not new.members:
-        for _, member in old.members.items() ^ new.members.items():
-            queues.add(member.queue)
-            agents.add(member.name)
-    return queues, agents
-
-
-def state_messages(
-    config: Config,
-    view: PbxView,
-    now: float,
-    service_level_today: dict[tuple[str, str], float],
-    opening: dict[str, str],
-    touched: Touched | None = None,
-) -> dict[str, dict[str, Any]]:
-    """Topic (below the prefix) -> payload for everything about one PBX, or with
-    ``touched`` only for those queues and agents. Pure."""
-    out: dict[str, dict[str, Any]] = {}
-    state = view.state
-    waiting_by_queue, members_by_queue = state.waiting_by_queue(), state.members_by_queue()
-    by_name = state.members_by_name()
-    for queue, q in config.queues.items():
-        if touched is not None and queue not in touched[0]:
-            continue
-        calls = waiting_by_queue.get(queue, [])
-        members = members_by_queue.get(queue, [])
-        waits = [now - c.joined_at for c in calls if c.joined_at is not None]
-        out[f"{view.name}/queue/{queue}"] = {
-            "queue": queue,
-            "language": q.language,
-            "waiting": len(calls),
-            "longest_wait_seconds": round(max(waits, default=0.0)),
-            "members_logged_in": len(members),
-            "members_available": sum(1 for m in members if m.available),
-            "members_paused": sum(1 for m in members if m.paused),
-            "service_level_target_seconds": q.service_level_seconds,
-            "service_level_today": service_level_today.get((view.name, queue)),
-        }
-    for gname, group in config.agent_groups.items():
-        for member in group.members:
-            if touched is not None and member.name not in touched[1]:
-                continue
-            mine = by_name.get(member.name, [])
-            out[f"{view.name}/agent/{slug(member.name)}"] = {
-                "name": member.name,
-                "state": agent_state_of(mine),
-                "queues": sorted({m.queue for m in mine}),
-                "site": group.site,
-                "group": gname,
-            }
-    if touched is not None:
-        return out  # the crisis switch and opening hours are polled and timed, not events
-    out[f"{view.name}/crisis"] = {"active": bool(view.polled.get("crisis_active", 0.0))}
-    out[f"{view.name}/opening"] = {
-        "state": opening.get("entry", "open"),
-        **{f"queue_{k}": v for k, v in opening.items() if k != "entry"},
-    }
-    return out
-
-
-@dataclass
-class Outbox:
-    """Bounded FIFO of (topic, payload); the oldest is dropped when full."""
-
-    size: int
-
-    def __post_init__(self) -> None:
-        self._items: list[tuple[str, bytes]] = []
-        self._ready = asyncio.Event()
-        self.dropped = 0
-
-    def put(self, topic: str, payload: bytes) -> None:
-        if len(self._items) >= self.size:
-            self._items.pop(0)
-            self.dropped += 1
-        self._items.append((topic, payload))
-        self._ready.set()
-
-    async def get(self) -> tuple[str, bytes]:
-        while not self._items:
-            self._ready.clear()
-            await self._ready.wait()
-        return self._items.pop(0)
-
-    def requeue(self, item: tuple[str, bytes]) -> None:
-        self._items.insert(0, item)
-        self._ready.set()
-
-    def __len__(self) -> int:
-        return len(self._items)
 
 
 class MqttBridge:
@@ -180,6 +66,19 @@ class MqttBridge:
         self.published = 0
         self.connects = 0
         self.commands: dict[str, int] = {}
+        self._reconnect = asyncio.Event()
+
+    def reconfigure(self, config: Config, mqtt: MqttConfig, password: str | None) -> None:
+        """Take a reloaded config. Topics follow its queues and agents at once; another
+        broker, account, TLS setting or topic prefix means a new connection, and the old
+        prefix's status is set offline before it is left."""
+        self.config = config
+        if (mqtt, password) == (self.mqtt, self._password):
+            return
+        self.mqtt, self._password = mqtt, password
+        self.outbox.reset(mqtt.queue_size)  # its topics may carry the old prefix
+        self._reconnect.set()
+        self.notify()
 
     def notify(self) -> None:
         """Something changed: publish the new state soon. Never blocks."""
@@ -257,6 +156,7 @@ class MqttBridge:
     async def _connection(self) -> None:
         delays = iter(backoff_delays(0.5, 30.0, random.Random()))
         while True:
+            self._reconnect.clear()
             try:
                 async with self._client() as client:
                     self.connected = True
@@ -272,11 +172,15 @@ class MqttBridge:
                         tg.create_task(self._send(client))
                         if self.mqtt.commands:
                             tg.create_task(self._listen(client))
+                        tg.create_task(self._leave_when_reconfigured(client))
             except aiomqtt.MqttError as exc:
                 log.warning(
                     "mqtt_unavailable", host=self.mqtt.host, port=self.mqtt.port, error=str(exc)
                 )
             except ExceptionGroup as group:  # from the send/listen TaskGroup
+                if group.subgroup(_Reconfigured) is not None:
+                    self.connected = False
+                    continue  # at once, with the new settings
                 if group.subgroup(aiomqtt.MqttError) is None:
                     raise
                 log.warning(
@@ -287,6 +191,14 @@ class MqttBridge:
                 )
             self.connected = False
             await asyncio.sleep(next(delays))
+
+    async def _leave_when_reconfigured(self, client: aiomqtt.Client) -> None:
+        status = self.topic("status")  # under the prefix this connection was made with
+        await self._reconnect.wait()
+        log.info("mqtt_reconfigured", host=self.mqtt.host, port=self.mqtt.port)
+        with contextlib.suppress(aiomqtt.MqttError):
+            await client.publish(status, b"offline", qos=1, retain=True)
+        raise _Reconfigured
 
     async def _send(self, client: aiomqtt.Client) -> None:
         while True:
@@ -336,46 +248,20 @@ class MqttBridge:
         )
 
 
-def opening_now(config: Config) -> dict[str, str]:
-    """'entry' and each queue with its own hours -> open / closed-hours / ... right now."""
-    tz = ZoneInfo(config.timezone)
-    local = datetime.now(tz)
-    years = (local.year, local.year + 1)
-    out = {}
-    wanted = {"entry": config.entry.schedule}
-    wanted.update({q: c.schedule for q, c in config.queues.items() if c.schedule})
-    for key, name in wanted.items():
-        if name is None:
-            out[key] = "open"
-            continue
-        schedule = config.schedules[name]
-        out[key] = decide(schedule, _special(name, schedule, years), local)
-    return out
-
-
-_SPECIAL_CACHE: dict[tuple[str, int, tuple[int, int]], dict[date, SpecialDay]] = {}
-
-
-def _special(name: str, schedule: ScheduleConfig, years: tuple[int, int]) -> dict[date, SpecialDay]:
-    key = (name, id(schedule), years)
-    found = _SPECIAL_CACHE.get(key)
-    if found is None:
-        # One entry per schedule: clearing on every miss made the entry's and the queues'
-        # schedules evict each other, and every MQTT update recomputed the holidays (1 ms).
-        if len(_SPECIAL_CACHE) >= 64:  # old years and reloaded configs
-            _SPECIAL_CACHE.clear()
-        found = _SPECIAL_CACHE[key] = special_days(schedule, years)
-    return found
+class _Reconfigured(Exception):
+    """Leave the connection: a reload changed how to connect."""
 
 
 class MqttCollector(Collector):
     """The bridge's health as metrics: connected, published, dropped, commands."""
 
-    def __init__(self, bridge: MqttBridge) -> None:
+    def __init__(self, bridge: Callable[[], MqttBridge | None]) -> None:
         self._bridge = bridge
 
     def collect(self) -> Iterator[Metric]:
-        b = self._bridge
+        b = self._bridge()
+        if b is None:
+            return
         connected = GaugeMetricFamily("vaxeld_mqtt_connected", "1 while connected to the broker.")
         connected.add_metric([], 1.0 if b.connected else 0.0)
         published = CounterMetricFamily("vaxeld_mqtt_published", "Messages published.")

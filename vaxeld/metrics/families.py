@@ -1,8 +1,8 @@
 """vaxeld's Prometheus families: names, help texts, labels and buckets, with every
 bounded series created at zero so rate() and dashboards see them at once.
 
-vaxeld.metrics counts the reducer's changes into them. Label values are bounded by
-the config: an entry number or queue vaxeld was not configured with is "other".
+vaxeld.metrics.counting counts the reducer's changes into them; every label value
+comes from vaxeld.metrics.labels.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
 
 from vaxeld import __version__
 from vaxeld.config import Config
+from vaxeld.metrics.labels import LabelRules
 
 # Wait buckets in seconds; every queue's service-level target is added to these
 # so "answered within target" is an exact bucket, never an interpolation.
@@ -25,15 +26,6 @@ AGENT_LABELS = ("pbx", "agent", "site", "group")
 TALK_BUCKETS = (30.0, 60.0, 120.0, 180.0, 300.0, 600.0, 900.0, 1800.0, 3600.0)
 
 
-def agent_labels(config: Config) -> dict[str, tuple[str, str]]:
-    """Member name -> (site, group), from the first group that lists the member."""
-    out: dict[str, tuple[str, str]] = {}
-    for gname, group in config.agent_groups.items():
-        for member in group.members:
-            out.setdefault(member.name, (group.site, gname))
-    return out
-
-
 def wait_buckets(config: Config) -> tuple[float, ...]:
     targets = {float(q.service_level_seconds) for q in config.queues.values()}
     return tuple(sorted(set(BASE_WAIT_BUCKETS) | targets))
@@ -42,9 +34,8 @@ def wait_buckets(config: Config) -> tuple[float, ...]:
 class MetricFamilies:
     """Every counter, histogram and gauge fed from changes, in one registry."""
 
-    def __init__(self, config: Config, registry: CollectorRegistry) -> None:
+    def __init__(self, config: Config, labels: LabelRules, registry: CollectorRegistry) -> None:
         r = registry
-        self._configure(config)
 
         def counter(name: str, doc: str, labels: Sequence[str] = QUEUE_LABELS) -> Counter:
             return Counter(name, doc, labels, registry=r)
@@ -176,23 +167,15 @@ class MetricFamilies:
         self.reloads.labels("success")
         self.reloads.labels("failure")
         Info("vaxeld_build", "vaxeld build information.", registry=r).info({"version": __version__})
-        self._init_series(config)
+        self.init_series(config, labels)
 
-    def _configure(self, config: Config) -> None:
-        self._languages = {name: q.language for name, q in config.queues.items()}
-        self._entries = config.entries()
-        self._sl = {name: q.service_level_seconds for name, q in config.queues.items()}
-        self._short = config.metrics.short_abandon_seconds
-        self._formula = config.metrics.service_level_formula
-        self._agents = agent_labels(config)
-
-    def _init_series(self, config: Config) -> None:
+    def init_series(self, config: Config, labels: LabelRules) -> None:
         """Create every bounded series at zero, so rate() and dashboards see them at once."""
         for pbx in config.pbxs:
-            for entry in self._entries:
+            for entry in labels.entries:
                 self.entered.labels(pbx.name, entry)
                 self.cc_offered.labels(pbx.name, entry)
-                for queue, lang in self._languages.items():
+                for queue, lang in labels.languages.items():
                     for metric in (
                         self.offered,
                         self.answered,
@@ -205,21 +188,21 @@ class MetricFamilies:
                     ):
                         metric.labels(pbx.name, queue, lang, entry)
                 self.menu_abandoned.labels(pbx.name, entry)
-                for at in ("entry", *(q for q, c in config.queues.items() if c.schedule)):
+                for at in ("entry", *labels.scheduled_queues):
                     for reason in ("hours", "holiday", "exception"):
                         self.closed.labels(pbx.name, entry, at, reason)
                 for mode in ("announce", "announce_only"):
                     self.crisis.labels(pbx.name, entry, mode)
-            for queue, q in config.queues.items():
-                self.answer_wait.labels(pbx.name, queue, q.language)
-                self.abandon_wait.labels(pbx.name, queue, q.language)
+            for queue, lang in labels.languages.items():
+                self.answer_wait.labels(pbx.name, queue, lang)
+                self.abandon_wait.labels(pbx.name, queue, lang)
                 for reason in ("timeout", "leaveempty"):
-                    self.exited.labels(pbx.name, queue, q.language, config.entry.number, reason)
-                if q.overflow is not None:
-                    self.overflow_out.labels(pbx.name, queue, q.overflow.to)
-                    self.overflow_in.labels(pbx.name, q.overflow.to, queue)
+                    self.exited.labels(pbx.name, queue, lang, config.entry.number, reason)
+            for queue, to in labels.overflows:
+                self.overflow_out.labels(pbx.name, queue, to)
+                self.overflow_in.labels(pbx.name, to, queue)
             for result in ("timeout", "invalid"):
                 self.menu_failed.labels(pbx.name, result)
-            for agent, (site, group) in self._agents.items():
+            for agent, (site, group) in labels.agents.items():
                 for per_agent in (self.agent_answered, self.agent_rna, self.agent_talk):
                     per_agent.labels(pbx.name, agent, site, group)

@@ -1,0 +1,166 @@
+"""Count the reducer's changes into the metric families: one change, one increment,
+which is what keeps the counters equal to queue_log."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from prometheus_client import Counter, Histogram
+
+from vaxeld.metrics.families import MetricFamilies
+from vaxeld.metrics.labels import OTHER, LabelRules
+from vaxeld.metrics.today import ServiceLevelToday
+from vaxeld.state.changes import (
+    CallAbandoned,
+    CallAnswered,
+    CallClosed,
+    CallCompleted,
+    CallEntered,
+    CallExited,
+    CallOffered,
+    CallOutcomeUnknown,
+    CallOverflowed,
+    Change,
+    CrisisAnnounced,
+    EventIgnored,
+    LanguageChosen,
+    MenuAbandoned,
+    MenuAttempt,
+    RingNoAnswer,
+)
+from vaxeld.state.service_level import ServiceLevelRule
+
+
+class ChangeCounter:
+    def __init__(
+        self,
+        families: MetricFamilies,
+        labels: LabelRules,
+        rule: ServiceLevelRule,
+        today: ServiceLevelToday,
+    ) -> None:
+        self.f, self.labels, self.rule, self.today = families, labels, rule, today
+        self._children: dict[tuple[object, tuple[str, ...]], Any] = {}
+        self._handlers = self._change_handlers()
+
+    def reconfigure(self, labels: LabelRules, rule: ServiceLevelRule) -> None:
+        self.labels, self.rule = labels, rule
+
+    def _child(self, metric: Counter | Histogram, *labels: str) -> Any:
+        """``metric.labels(*labels)``, remembered: labels() takes a lock and checks its
+        arguments on every call, which measured half the cost of counting a change.
+        Label values are bounded (unknown queues, numbers and agents become "other")."""
+        key = (metric, labels)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = metric.labels(*labels)
+        return child
+
+    def record(self, pbx: str, changes: Iterable[Change]) -> None:
+        """Count what the reducer reported for ``pbx``."""
+        handlers = self._handlers
+        for ch in changes:
+            handler = handlers.get(type(ch))
+            if handler is not None:
+                handler(pbx, ch)
+
+    def _offered(self, pbx: str, ch: CallOffered) -> None:
+        self._child(self.f.offered, *self.labels.queue_labels(pbx, ch.queue, ch.entry)).inc()
+        if ch.first:
+            self._child(self.f.cc_offered, pbx, self.labels.entry(ch.entry)).inc()
+
+    def _answered(self, pbx: str, ch: CallAnswered) -> None:
+        f = self.f
+        labels = self.labels.queue_labels(pbx, ch.queue, ch.entry)
+        self._child(f.answered, *labels).inc()
+        self._child(f.answer_wait, *labels[:3]).observe(ch.wait_seconds)
+        if ch.direct:
+            self._child(f.answered_directly, *labels).inc()
+        met = bool(self.rule.met(ch))
+        if met:
+            self._child(f.sl_met, *labels).inc()
+        self._child(f.sl_calls, *labels).inc()
+        self.today.add(pbx, labels[1], met)
+        self._child(f.agent_answered, *self.labels.agent_labels(pbx, ch.member)).inc()
+
+    def _abandoned(self, pbx: str, ch: CallAbandoned) -> None:
+        f = self.f
+        labels = self.labels.queue_labels(pbx, ch.queue, ch.entry)
+        self._child(f.abandoned, *labels).inc()
+        self._child(f.abandon_wait, *labels[:3]).observe(ch.wait_seconds)
+        if ch.wait_seconds < self.rule.short_abandon_seconds:
+            self._child(f.abandoned_short, *labels).inc()
+        if self.rule.met(ch) is not None:
+            self._child(f.sl_calls, *labels).inc()
+            self.today.add(pbx, labels[1], False)
+
+    def _exited(self, pbx: str, ch: CallExited) -> None:
+        labels = self.labels.queue_labels(pbx, ch.queue, ch.entry)
+        self._child(self.f.exited, *labels, ch.reason).inc()
+        if self.rule.met(ch) is not None:
+            self._child(self.f.sl_calls, *labels).inc()
+            self.today.add(pbx, labels[1], False)
+
+    def _completed(self, pbx: str, ch: CallCompleted) -> None:
+        agent = self.labels.agent_labels(pbx, ch.member)
+        self._child(self.f.agent_talk, *agent).observe(ch.talk_seconds)
+
+    def _ring_no_answer(self, pbx: str, ch: RingNoAnswer) -> None:
+        self._child(self.f.agent_rna, *self.labels.agent_labels(pbx, ch.member)).inc()
+
+    def _menu_abandoned(self, pbx: str, ch: MenuAbandoned) -> None:
+        self._child(self.f.menu_abandoned, pbx, self.labels.entry(ch.entry)).inc()
+
+    def _unknown(self, pbx: str, ch: CallOutcomeUnknown) -> None:
+        self._child(self.f.unknown, *self.labels.queue_labels(pbx, ch.queue, ch.entry)).inc()
+
+    def _overflowed(self, pbx: str, ch: CallOverflowed) -> None:
+        src, dst = self.labels.queue(ch.from_queue), self.labels.queue(ch.to_queue)
+        self._child(self.f.overflow_out, pbx, src, dst).inc()
+        self._child(self.f.overflow_in, pbx, dst, src).inc()
+
+    def _closed(self, pbx: str, ch: CallClosed) -> None:
+        at = self.labels.queue(ch.queue) if ch.queue else "entry"
+        entry = self.labels.entry(ch.entry)
+        self._child(self.f.closed, pbx, entry, at, ch.reason or OTHER).inc()
+
+    def _crisis(self, pbx: str, ch: CrisisAnnounced) -> None:
+        entry = self.labels.entry(ch.entry)
+        self._child(self.f.crisis, pbx, entry, ch.mode or OTHER).inc()
+
+    def _entered(self, pbx: str, ch: CallEntered) -> None:
+        self._child(self.f.entered, pbx, self.labels.entry(ch.entry)).inc()
+
+    def _language(self, pbx: str, ch: LanguageChosen) -> None:
+        self._child(self.f.language, pbx, ch.language, ch.reason or OTHER).inc()
+        if ch.reason == "chosen":
+            self._child(self.f.menu_choices, pbx, self.labels.digit(ch.digit)).inc()
+
+    def _menu_attempt(self, pbx: str, ch: MenuAttempt) -> None:
+        if ch.result == "chosen":
+            self._child(self.f.menu_choices, pbx, self.labels.digit(ch.digit)).inc()
+        else:
+            self._child(self.f.menu_failed, pbx, ch.result or OTHER).inc()
+
+    def _ignored(self, pbx: str, ch: EventIgnored) -> None:
+        self._child(self.f.ignored, pbx, ch.event).inc()
+
+    def _change_handlers(self) -> dict[type[Change], Callable[[str, Any], None]]:
+        return {
+            CallOffered: self._offered,
+            CallAnswered: self._answered,
+            CallAbandoned: self._abandoned,
+            CallExited: self._exited,
+            CallCompleted: self._completed,
+            RingNoAnswer: self._ring_no_answer,
+            MenuAbandoned: self._menu_abandoned,
+            CallOutcomeUnknown: self._unknown,
+            CallOverflowed: self._overflowed,
+            CallClosed: self._closed,
+            CrisisAnnounced: self._crisis,
+            CallEntered: self._entered,
+            LanguageChosen: self._language,
+            MenuAttempt: self._menu_attempt,
+            EventIgnored: self._ignored,
+        }

@@ -1,0 +1,89 @@
+"""What vaxeld publishes over MQTT, built from views: pure, no broker in sight."""
+
+from __future__ import annotations
+
+import functools
+import re
+import unicodedata
+from typing import Any
+
+from vaxeld.config import Config
+from vaxeld.state.model import SwitchboardState
+from vaxeld.state.view import PbxView, agent_state_of
+
+
+@functools.lru_cache(maxsize=4096)  # asked for every agent on every update
+def slug(name: str) -> str:
+    """'Åsa Lindqvist' -> 'asa-lindqvist': safe as one MQTT topic level."""
+    ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
+    return re.sub(r"[^a-z0-9]+", "-", ascii_name.lower()).strip("-") or "unnamed"
+
+
+Touched = tuple[set[str], set[str]]  # queue names, agent names
+
+
+def touched_since(old: SwitchboardState, new: SwitchboardState) -> Touched:
+    """The queues and agents whose topics can differ between two snapshots: those of
+    every call and member that was added, removed or changed."""
+    queues: set[str] = set()
+    agents: set[str] = set()
+    if old.calls is not new.calls:
+        queues.update(call.queue for _, call in old.calls.items() ^ new.calls.items())
+    if old.members is not new.members:
+        for _, member in old.members.items() ^ new.members.items():
+            queues.add(member.queue)
+            agents.add(member.name)
+    return queues, agents
+
+
+def state_messages(
+    config: Config,
+    view: PbxView,
+    now: float,
+    service_level_today: dict[tuple[str, str], float],
+    opening: dict[str, str],
+    touched: Touched | None = None,
+) -> dict[str, dict[str, Any]]:
+    """Topic (below the prefix) -> payload for everything about one PBX, or with
+    ``touched`` only for those queues and agents. Pure."""
+    out: dict[str, dict[str, Any]] = {}
+    state = view.state
+    waiting_by_queue, members_by_queue = state.waiting_by_queue(), state.members_by_queue()
+    by_name = state.members_by_name()
+    for queue, q in config.queues.items():
+        if touched is not None and queue not in touched[0]:
+            continue
+        calls = waiting_by_queue.get(queue, [])
+        members = members_by_queue.get(queue, [])
+        waits = [now - c.joined_at for c in calls if c.joined_at is not None]
+        out[f"{view.name}/queue/{queue}"] = {
+            "queue": queue,
+            "language": q.language,
+            "waiting": len(calls),
+            "longest_wait_seconds": round(max(waits, default=0.0)),
+            "members_logged_in": len(members),
+            "members_available": sum(1 for m in members if m.available),
+            "members_paused": sum(1 for m in members if m.paused),
+            "service_level_target_seconds": q.service_level_seconds,
+            "service_level_today": service_level_today.get((view.name, queue)),
+        }
+    for gname, group in config.agent_groups.items():
+        for member in group.members:
+            if touched is not None and member.name not in touched[1]:
+                continue
+            mine = by_name.get(member.name, [])
+            out[f"{view.name}/agent/{slug(member.name)}"] = {
+                "name": member.name,
+                "state": agent_state_of(mine),
+                "queues": sorted({m.queue for m in mine}),
+                "site": group.site,
+                "group": gname,
+            }
+    if touched is not None:
+        return out  # the crisis switch and opening hours are polled and timed, not events
+    out[f"{view.name}/crisis"] = {"active": bool(view.crisis_active)}
+    out[f"{view.name}/opening"] = {
+        "state": opening.get("entry", "open"),
+        **{f"queue_{k}": v for k, v in opening.items() if k != "entry"},
+    }
+    return out
