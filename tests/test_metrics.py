@@ -18,7 +18,7 @@ from vaxeld.state.changes import (
     Change,
     LanguageChosen,
 )
-from vaxeld.state.model import Call, Member, SwitchboardState
+from vaxeld.state.model import Call, Member, Phase, SwitchboardState
 from vaxeld.state.view import LinkHealth, PbxView
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "config" / "vaxeld.example.yaml"
@@ -77,9 +77,9 @@ def test_wait_histogram_has_a_bucket_exactly_at_each_service_level() -> None:
 def test_gauges_read_waiting_callers_and_members_from_the_snapshot() -> None:
     state = SwitchboardState(
         calls={
-            "1": Call("1", queue="sv", waiting=True, joined_at=950.0),
-            "2": Call("2", queue="sv", waiting=True, joined_at=990.0),
-            "3": Call("3", queue="sv", answered_by="A"),
+            "1": Call("1", queue="sv", phase=Phase.WAITING, joined_at=950.0),
+            "2": Call("2", queue="sv", phase=Phase.WAITING, joined_at=990.0),
+            "3": Call("3", queue="sv", phase=Phase.ANSWERED, answered_by="A"),
         },
         members={
             ("sv", "PJSIP/1"): Member("sv", "PJSIP/1", "A", status=1),

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from vaxeld.config import load_config
 from vaxeld.config.models import MqttConfig
 from vaxeld.mqtt import MqttBridge, Outbox, Touched, slug, state_messages, touched_since
-from vaxeld.state.model import Call, Member, SwitchboardState
+from vaxeld.state.model import Call, Member, Phase, SwitchboardState
 from vaxeld.state.view import LinkHealth, PbxView
 
 CONFIG = load_config(Path(__file__).resolve().parents[1] / "config" / "vaxeld.example.yaml")
@@ -28,7 +28,7 @@ def test_slug_is_one_safe_topic_level() -> None:
 
 def test_queue_and_agent_payloads_come_from_the_snapshot() -> None:
     state = SwitchboardState(
-        calls={"1": Call("1", queue="sv", waiting=True, joined_at=90.0)},
+        calls={"1": Call("1", queue="sv", phase=Phase.WAITING, joined_at=90.0)},
         members={
             ("sv", "PJSIP/agent1001"): Member(
                 "sv", "PJSIP/agent1001", "Åsa Lindqvist", status=1, paused=True
@@ -67,7 +67,9 @@ async def test_a_held_back_change_that_is_undone_is_never_published(
     clock = [1000.0]
     monkeypatch.setattr(time, "monotonic", lambda: clock[0])  # the module vaxeld.mqtt uses
     mqtt_config = MqttConfig(min_interval_seconds=0.05)
-    waiting = SwitchboardState(calls={"1": Call("1", queue="sv", waiting=True, joined_at=1.0)})
+    waiting = SwitchboardState(
+        calls={"1": Call("1", queue="sv", phase=Phase.WAITING, joined_at=1.0)}
+    )
     current = [SwitchboardState()]
 
     def views() -> list[PbxView]:
@@ -107,7 +109,10 @@ _calls = st.dictionaries(
     st.sampled_from([str(i) for i in range(6)]),
     st.builds(
         lambda uid, queue, waiting, joined: Call(
-            uid, queue=queue, waiting=waiting, joined_at=joined
+            uid,
+            queue=queue,
+            phase=Phase.WAITING if waiting else Phase.ROUTED,
+            joined_at=joined,
         ),
         st.just(""),
         st.sampled_from(_QUEUES),
@@ -148,5 +153,5 @@ def test_building_only_touched_topics_gives_what_a_full_build_gives(
 
 
 def test_nothing_changed_touches_nothing() -> None:
-    state = SwitchboardState(calls={"1": Call("1", queue="sv", waiting=True)})
+    state = SwitchboardState(calls={"1": Call("1", queue="sv", phase=Phase.WAITING)})
     assert touched_since(state, state) == (set(), set())

@@ -19,11 +19,11 @@ from lab.broker import Mosquitto
 from vaxeld.config import load_config
 from vaxeld.config.models import MqttConfig
 from vaxeld.mqtt import MqttBridge
-from vaxeld.state.model import Call, SwitchboardState
+from vaxeld.state.model import Call, Phase, SwitchboardState
 from vaxeld.state.view import LinkHealth, PbxView
 
 CONFIG = load_config(Path(__file__).resolve().parents[1] / "config" / "vaxeld.example.yaml")
-WAITING = SwitchboardState(calls={"1": Call("1", queue="sv", waiting=True, joined_at=1.0)})
+WAITING = SwitchboardState(calls={"1": Call("1", queue="sv", phase=Phase.WAITING, joined_at=1.0)})
 
 
 @pytest.fixture

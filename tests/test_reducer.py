@@ -1,5 +1,9 @@
 """vaxeld.state.reducer: each caller followed from entry to answer, abandon or timeout."""
 
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from vaxeld.ami.codec import Message
 from vaxeld.state import SwitchboardState, apply, resync
 from vaxeld.state.changes import (
@@ -18,6 +22,7 @@ from vaxeld.state.changes import (
     MenuAttempt,
     Resynced,
 )
+from vaxeld.state.model import TRANSITIONS, Phase, Trigger
 
 
 def ev(event: str, **headers: str) -> Message:
@@ -294,3 +299,109 @@ def test_agent_complete_and_ring_no_answer_are_reported_in_seconds() -> None:
         RingNoAnswer("sv", "Johan", 15.0),
         CallCompleted("sv", "13.1", "Åsa", 95.0, "caller"),
     ]
+
+
+def phases(events: list[Message], uid: str = "1.1") -> list[str]:
+    """The caller's phase after each event ("gone" once it left the state)."""
+    state, out = SwitchboardState(), []
+    for i, msg in enumerate(events):
+        state, _ = apply(state, msg, 100.0 + i)
+        call = state.calls.get(uid)
+        out.append(call.phase.value if call else "gone")
+    return out
+
+
+ENTRY = user("VaxeldEntry", "1.1", Entry="0313650000")
+LANGUAGE = user("VaxeldLanguage", "1.1", Language="sv", Digit="1", Reason="chosen")
+JOIN = ev("QueueCallerJoin", Queue="sv", Uniqueid="1.1", Position="1")
+CONNECT = ev("AgentConnect", Queue="sv", Uniqueid="1.1", MemberName="Åsa", HoldTime="7")
+ABANDON = ev("QueueCallerAbandon", Queue="sv", Uniqueid="1.1", HoldTime="30")
+LEAVE = ev("QueueCallerLeave", Queue="sv", Uniqueid="1.1")
+TIMEOUT = user("VaxeldQueueResult", "1.1", Queue="sv", Status="TIMEOUT")
+HANGUP = user("VaxeldHangup", "1.1")
+
+
+@pytest.mark.parametrize(
+    ("events", "expected"),
+    [
+        (
+            [ENTRY, LANGUAGE, JOIN, CONNECT, LEAVE, HANGUP],
+            ["menu", "routed", "waiting", "answered", "answered", "gone"],
+        ),
+        (
+            [ENTRY, LANGUAGE, JOIN, ABANDON, LEAVE, HANGUP],
+            ["menu", "routed", "waiting", "leaving", "leaving", "gone"],
+        ),
+        (
+            [ENTRY, LANGUAGE, JOIN, ABANDON, LEAVE, TIMEOUT, JOIN, CONNECT],
+            ["menu", "routed", "waiting", "leaving", "leaving", "routed", "waiting", "answered"],
+        ),
+        # Left the queue without an answer or an abandon (leavewhenempty): no outcome yet.
+        ([ENTRY, LANGUAGE, JOIN, LEAVE], ["menu", "routed", "waiting", "routed"]),
+        # An abandon after the answer does not apply: the answered caller stays answered.
+        (
+            [ENTRY, JOIN, CONNECT, ABANDON, HANGUP],
+            ["menu", "waiting", "answered", "answered", "gone"],
+        ),
+        ([ENTRY, HANGUP], ["menu", "gone"]),
+    ],
+)
+def test_a_caller_moves_through_the_phases_of_the_transition_table(
+    events: list[Message], expected: list[str]
+) -> None:
+    assert phases(events) == expected
+
+
+def test_every_phase_is_reachable_and_every_live_phase_can_end() -> None:
+    reachable, todo = {Phase.MENU}, [Phase.MENU]
+    while todo:
+        for nxt in TRANSITIONS[todo.pop()].values():
+            if nxt not in reachable:
+                reachable.add(nxt)
+                todo.append(nxt)
+    assert reachable == set(Phase)
+    for phase in Phase:
+        if phase is not Phase.ENDED:
+            assert TRANSITIONS[phase][Trigger.HANGUP] is Phase.ENDED
+    assert TRANSITIONS[Phase.ENDED] == {}
+
+
+_EVENTS = [ENTRY, LANGUAGE, JOIN, CONNECT, ABANDON, LEAVE, TIMEOUT, HANGUP]
+_TRIGGERS = {
+    id(JOIN): Trigger.JOIN,
+    id(CONNECT): Trigger.CONNECT,
+    id(ABANDON): Trigger.ABANDON,
+    id(LEAVE): Trigger.LEAVE,
+    id(LANGUAGE): Trigger.ROUTE,
+    id(TIMEOUT): Trigger.QUEUE_RESULT,
+    id(HANGUP): Trigger.HANGUP,
+}
+
+
+@settings(max_examples=400)
+@given(st.lists(st.sampled_from(_EVENTS), max_size=12))
+def test_every_move_the_reducer_makes_is_in_the_table_and_outcomes_follow_the_moves(
+    events: list[Message],
+) -> None:
+    """In any order of events, a caller's phase changes only along TRANSITIONS, and each
+    outcome counted is the one its move stands for: answered on entering ANSWERED,
+    abandoned on hanging up from LEAVING, exited on Queue() returning from LEAVING."""
+    state = SwitchboardState()
+    for i, msg in enumerate(events):
+        before = state.calls.get("1.1")
+        state, changes = apply(state, msg, 100.0 + i)
+        after = state.calls.get("1.1")
+        if before is None and after is None:  # leave, result or hang-up of nobody known
+            assert changes == []
+            continue
+        old = before.phase if before else Phase.MENU  # a caller first heard of starts here
+        new = after.phase if after else Phase.ENDED
+        trigger = _TRIGGERS.get(id(msg))
+        if trigger is None or trigger not in TRANSITIONS[old]:
+            assert new is old
+        else:
+            assert new is TRANSITIONS[old][trigger]
+        kinds = {type(c) for c in changes}
+        assert (CallAnswered in kinds) == (trigger is Trigger.CONNECT and old is not Phase.ANSWERED)
+        assert (CallAbandoned in kinds) == (trigger is Trigger.HANGUP and old is Phase.LEAVING)
+        assert (CallExited in kinds) == (trigger is Trigger.QUEUE_RESULT and old is Phase.LEAVING)

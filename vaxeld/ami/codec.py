@@ -103,13 +103,6 @@ class Message:
     def action_id(self) -> str:
         return self.get("ActionID")
 
-    def as_dict(self) -> dict[str, str]:
-        """Headers as a dict; for repeated keys the first value wins."""
-        out: dict[str, str] = {}
-        for k, v in self.headers:
-            out.setdefault(k, v)
-        return out
-
 
 @dataclass(frozen=True, slots=True)
 class Greeting:

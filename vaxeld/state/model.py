@@ -8,6 +8,7 @@ the number of live calls and queue members.
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -21,6 +22,75 @@ _FREE_STATES = frozenset({DEVICE_UNKNOWN, DEVICE_NOT_INUSE})
 EMPTY: Mapping[str, object] = MappingProxyType({})
 
 
+class Phase(enum.Enum):
+    """Where a caller is. The reducer moves a caller only along TRANSITIONS."""
+
+    MENU = "menu"  # reached an entry number; nothing decided yet (a hang-up: menu abandon)
+    ROUTED = "routed"  # past the menu (language, closed, extension ...), in no queue now
+    WAITING = "waiting"  # in `queue`
+    LEAVING = "leaving"  # left `queue` unanswered: hang-up (abandoned) or Queue() returning
+    #                      (exited, e.g. timeout) decides which
+    ANSWERED = "answered"  # connected to a member
+    ENDED = "ended"  # hung up: leaves the state
+
+
+class Trigger(enum.Enum):
+    """What happened to a caller, from AMI: the events that can move a phase."""
+
+    JOIN = "QueueCallerJoin"
+    CONNECT = "AgentConnect"
+    ABANDON = "QueueCallerAbandon"  # also sent for a queue timeout: LEAVING decides
+    LEAVE = "QueueCallerLeave"
+    ROUTE = "routed by the dialplan"  # language, closed, overflow, extension, crisis-only
+    QUEUE_RESULT = "VaxeldQueueResult"
+    HANGUP = "VaxeldHangup"
+
+
+_P, _T = Phase, Trigger
+# Phase -> trigger -> next phase, as h11 writes its state machines. A trigger missing for
+# a phase does not apply to a caller in that phase: the event is ignored for that caller.
+TRANSITIONS: Mapping[Phase, Mapping[Trigger, Phase]] = MappingProxyType(
+    {
+        _P.MENU: {
+            _T.JOIN: _P.WAITING,
+            _T.CONNECT: _P.ANSWERED,
+            _T.ABANDON: _P.LEAVING,
+            _T.ROUTE: _P.ROUTED,
+            _T.HANGUP: _P.ENDED,
+        },
+        _P.ROUTED: {
+            _T.JOIN: _P.WAITING,
+            _T.CONNECT: _P.ANSWERED,
+            _T.ABANDON: _P.LEAVING,
+            _T.ROUTE: _P.ROUTED,
+            _T.HANGUP: _P.ENDED,
+        },
+        _P.WAITING: {
+            _T.JOIN: _P.WAITING,  # a QueueCallerJoin seen twice, or missed leave events
+            _T.CONNECT: _P.ANSWERED,
+            _T.ABANDON: _P.LEAVING,
+            _T.LEAVE: _P.ROUTED,  # left without an answer or abandon: e.g. leavewhenempty
+            _T.ROUTE: _P.WAITING,
+            _T.HANGUP: _P.ENDED,
+        },
+        _P.LEAVING: {
+            _T.JOIN: _P.WAITING,
+            _T.CONNECT: _P.ANSWERED,
+            _T.ABANDON: _P.LEAVING,
+            _T.QUEUE_RESULT: _P.ROUTED,  # still on the line: exited, not abandoned
+            _T.ROUTE: _P.LEAVING,
+            _T.HANGUP: _P.ENDED,  # hung up: abandoned
+        },
+        _P.ANSWERED: {
+            _T.JOIN: _P.WAITING,  # transferred into a queue again
+            _T.ROUTE: _P.ANSWERED,
+            _T.HANGUP: _P.ENDED,
+        },
+        _P.ENDED: {},
+    }
+)
+
+
 class Call(NamedTuple):
     """One caller, keyed by the Uniqueid of the channel that dialled the entry number.
 
@@ -32,15 +102,18 @@ class Call(NamedTuple):
     linkedid: str = ""
     entry: str = ""
     language: str = ""
-    queue: str = ""
+    queue: str = ""  # the queue the caller is in, or was in last
     position: int = 0
     joined_at: float | None = None  # the reducer's clock when the caller joined `queue`
-    waiting: bool = False  # in `queue` now
-    answered_by: str = ""
-    abandon_pending: bool = False  # QueueCallerAbandon seen; hang-up or timeout decides
-    abandon_wait: float = 0.0
+    phase: Phase = Phase.MENU
+    answered_by: str = ""  # the member, once ANSWERED
+    abandon_wait: float = 0.0  # HoldTime when the caller left `queue` unanswered
     queues_entered: int = 0  # 1 for the first queue; more after overflow
-    routed: bool = False  # past the menu: language chosen, closed, extension or crisis-only
+
+    @property
+    def waiting(self) -> bool:
+        """In `queue` now."""
+        return self.phase is Phase.WAITING
 
 
 class Member(NamedTuple):

@@ -40,7 +40,15 @@ from vaxeld.state.changes import (
     RingNoAnswer,
 )
 from vaxeld.state.event import AmiEvent
-from vaxeld.state.model import Call, Member, MemberKey, SwitchboardState
+from vaxeld.state.model import (
+    TRANSITIONS,
+    Call,
+    Member,
+    MemberKey,
+    Phase,
+    SwitchboardState,
+    Trigger,
+)
 
 Result = tuple[SwitchboardState, list[Change]]
 
@@ -89,21 +97,27 @@ def _call(state: SwitchboardState, msg: AmiEvent) -> Call:
     return state.calls.get(uid) or Call(uniqueid=uid, linkedid=msg.get("Linkedid"))
 
 
+def _moved(call: Call, trigger: Trigger) -> Call | None:
+    """``call`` in the phase ``trigger`` takes it to, or None when the trigger does not
+    apply to a caller in its phase (TRANSITIONS has no such move)."""
+    phase = TRANSITIONS[call.phase].get(trigger)
+    return None if phase is None else call._replace(phase=phase)
+
+
 # -- queue caller events -------------------------------------------------------------
 
 
 def _caller_join(state: SwitchboardState, msg: AmiEvent, now: float) -> Result:
-    call = _call(state, msg)
+    call = _moved(_call(state, msg), Trigger.JOIN)
+    if call is None:
+        return state, []
     queue = msg.get("Queue")
     call = call._replace(
         queue=queue,
         position=_int(msg, "Position"),
         joined_at=now,
-        waiting=True,
         answered_by="",
-        abandon_pending=False,
         queues_entered=call.queues_entered + 1,
-        routed=True,
     )
     change = CallOffered(
         queue, call.uniqueid, call.position, call.entry, first=call.queues_entered == 1
@@ -112,13 +126,11 @@ def _caller_join(state: SwitchboardState, msg: AmiEvent, now: float) -> Result:
 
 
 def _agent_connect(state: SwitchboardState, msg: AmiEvent, now: float) -> Result:
-    call = _call(state, msg)
-    if call.answered_by:
+    call = _moved(_call(state, msg), Trigger.CONNECT)
+    if call is None:  # answered already: counted once
         return state, []
     member = msg.get("MemberName") or msg.get("Interface")
-    call = call._replace(
-        queue=msg.get("Queue") or call.queue, waiting=False, answered_by=member or "?"
-    )
+    call = call._replace(queue=msg.get("Queue") or call.queue, answered_by=member or "?")
     change = CallAnswered(
         call.queue,
         call.uniqueid,
@@ -131,12 +143,11 @@ def _agent_connect(state: SwitchboardState, msg: AmiEvent, now: float) -> Result
 
 
 def _caller_abandon(state: SwitchboardState, msg: AmiEvent, now: float) -> Result:
-    call = _call(state, msg)
+    call = _moved(_call(state, msg), Trigger.ABANDON)
+    if call is None:
+        return state, []
     call = call._replace(
-        queue=msg.get("Queue") or call.queue,
-        waiting=False,
-        abandon_pending=True,
-        abandon_wait=float(_int(msg, "HoldTime")),
+        queue=msg.get("Queue") or call.queue, abandon_wait=float(_int(msg, "HoldTime"))
     )
     return _with_call(state, call), []
 
@@ -161,9 +172,10 @@ def _ring_no_answer(state: SwitchboardState, msg: AmiEvent, now: float) -> Resul
 
 def _caller_leave(state: SwitchboardState, msg: AmiEvent, now: float) -> Result:
     call = state.calls.get(msg.get("Uniqueid"))
-    if call is None:
+    moved = None if call is None else _moved(call, Trigger.LEAVE)
+    if moved is None:  # unknown, or not waiting (answered and abandoned callers leave too)
         return state, []
-    return _with_call(state, call._replace(waiting=False)), []
+    return _with_call(state, moved), []
 
 
 # -- the dialplan's own UserEvents --------------------------------------------------
@@ -175,24 +187,24 @@ def _user_event(state: SwitchboardState, msg: AmiEvent, now: float) -> Result:
     if kind == USER_ENTRY:
         call = _call(state, msg)._replace(entry=msg.get("Entry"))
         return _with_call(state, call), [CallEntered(uid, call.entry)]
-    if kind == USER_LANGUAGE:
-        call = _call(state, msg)._replace(language=msg.get("Language"), routed=True)
-        change = LanguageChosen(uid, call.language, msg.get("Digit"), msg.get("Reason"))
-        return _with_call(state, call), [change]
     if kind == USER_QUEUE_RESULT:
         return _queue_result(state, msg)
-    if kind == USER_EXTENSION or (kind == USER_CRISIS and msg.get("Mode") == "announce_only"):
-        # Dialled a staff extension, or heard an announcement-only message: not a menu abandon.
-        call = _call(state, msg)._replace(routed=True)
-        state = _with_call(state, call)
-    if kind in _SIMPLE_USER_EVENTS:
-        call = _call(state, msg)
-        if kind in _ROUTING_USER_EVENTS:
-            call = call._replace(routed=True)
-        return _with_call(state, call), [_SIMPLE_USER_EVENTS[kind](call, msg)]
     if kind == USER_HANGUP:
         return _hangup(state, uid)
-    return state, []  # VaxeldExtension (handled above) and user events of others
+    if kind not in _CALLER_USER_EVENTS:
+        return state, []  # user events of others
+    call = _call(state, msg)
+    # Past the menu: a hang-up from now on is not a menu abandon.
+    if kind in _ROUTING_USER_EVENTS or (kind == USER_CRISIS and msg.get("Mode") == "announce_only"):
+        call = _moved(call, Trigger.ROUTE) or call
+    if kind == USER_EXTENSION:
+        return _with_call(state, call), []
+    if kind == USER_LANGUAGE:
+        call = call._replace(language=msg.get("Language"))
+        change: Change = LanguageChosen(uid, call.language, msg.get("Digit"), msg.get("Reason"))
+    else:
+        change = _SIMPLE_USER_EVENTS[kind](call, msg)
+    return _with_call(state, call), [change]
 
 
 _SIMPLE_USER_EVENTS: dict[str, Callable[[Call, AmiEvent], Change]] = {
@@ -203,29 +215,25 @@ _SIMPLE_USER_EVENTS: dict[str, Callable[[Call, AmiEvent], Change]] = {
     USER_CRISIS: lambda c, m: CrisisAnnounced(c.uniqueid, c.entry, m.get("Mode"), m.get("Message")),
     USER_MENU: lambda c, m: MenuAttempt(c.uniqueid, m.get("Result"), m.get("Digit")),
 }
-
-
-# After these the caller has left the menu: a hang-up is no longer a menu abandon.
-_ROUTING_USER_EVENTS = frozenset({USER_CLOSED, USER_OVERFLOW})
+_CALLER_USER_EVENTS = frozenset({USER_LANGUAGE, USER_EXTENSION, *_SIMPLE_USER_EVENTS})
+# These take the caller past the menu (Trigger.ROUTE); so does an announce-only crisis.
+_ROUTING_USER_EVENTS = frozenset({USER_LANGUAGE, USER_EXTENSION, USER_CLOSED, USER_OVERFLOW})
 
 # Every UserEvent of the contract that the reducer acts on (a test holds it to the contract).
-HANDLED_USER_EVENTS = frozenset(
-    {USER_ENTRY, USER_LANGUAGE, USER_QUEUE_RESULT, USER_HANGUP, USER_EXTENSION}
-    | set(_SIMPLE_USER_EVENTS)
-)
+HANDLED_USER_EVENTS = frozenset({USER_ENTRY, USER_QUEUE_RESULT, USER_HANGUP} | _CALLER_USER_EVENTS)
 
 
 def _queue_result(state: SwitchboardState, msg: AmiEvent) -> Result:
     call = state.calls.get(msg.get("Uniqueid"))
-    status = msg.get("Status").strip().lower()
-    if call is None or not call.abandon_pending:
-        return state, []
+    moved = None if call is None else _moved(call, Trigger.QUEUE_RESULT)
+    if call is None or moved is None:
+        return state, []  # only a caller who left unanswered is decided by Queue() returning
     # Queue() returned with the caller still on the line: not a hang-up.
+    status = msg.get("Status").strip().lower()
     change = CallExited(
         call.queue, call.uniqueid, status or "unknown", call.abandon_wait, call.entry
     )
-    call = call._replace(abandon_pending=False, waiting=False)
-    return _with_call(state, call), [change]
+    return _with_call(state, moved), [change]
 
 
 def _hangup(state: SwitchboardState, uid: str) -> Result:
@@ -233,11 +241,11 @@ def _hangup(state: SwitchboardState, uid: str) -> Result:
     if call is None:
         return state, []
     changes: list[Change] = []
-    if call.abandon_pending:
+    if call.phase is Phase.LEAVING:
         changes.append(CallAbandoned(call.queue, uid, call.abandon_wait, call.entry))
-    elif call.entry and not call.routed and call.queues_entered == 0:
+    elif call.phase is Phase.MENU and call.entry:
         changes.append(MenuAbandoned(uid, call.entry))
-    return _without_call(state, uid), changes
+    return _without_call(state, uid), changes  # Phase.ENDED: gone from the state
 
 
 # -- members -------------------------------------------------------------------------
@@ -338,9 +346,8 @@ def resync(
         calls[uid] = base._replace(
             queue=entry.get("Queue"),
             position=_int(entry, "Position"),
-            waiting=True,
+            phase=Phase.WAITING,
             joined_at=now - _float(entry, "Wait"),
-            abandon_pending=False,
         )
     for uid, old in state.calls.items():
         if uid in calls:
@@ -350,7 +357,7 @@ def resync(
             continue
         # Callers not in a queue now are dropped: their hang-up may have been missed, and
         # keeping them could grow the state without bound. A later event re-creates them.
-        if old.waiting or old.abandon_pending:
+        if old.phase in (Phase.WAITING, Phase.LEAVING):
             changes.append(CallOutcomeUnknown(old.queue, uid, old.entry))
     changes.append(Resynced(waiting=len(entries), members=len(members)))
     return SwitchboardState(state.pbx, calls, members, synced=True), changes
