@@ -11,6 +11,8 @@ echo "== ruff"
 .venv/bin/ruff format --check .
 echo "== mypy --strict"
 .venv/bin/mypy
+echo "== import layers (lint-imports: shell > adapters > core > contract)"
+.venv/bin/lint-imports --no-cache
 echo "== pytest"
 set +e
 .venv/bin/pytest -ra "$@"

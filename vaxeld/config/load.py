@@ -13,7 +13,7 @@ from pydantic import ValidationError
 
 from vaxeld.config.models import Config, MqttConfig, PbxConfig
 from vaxeld.config.references import check_references
-from vaxeld.yamlload import LoadedYaml, YamlError, load_yaml
+from vaxeld.config.yamlload import LoadedYaml, YamlError, load_yaml
 
 
 @dataclass(frozen=True)

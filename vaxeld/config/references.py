@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from vaxeld.yamlload import Path
+from vaxeld.config.yamlload import Path
 
 Problem = tuple[Path, str]
 

@@ -1,8 +1,8 @@
-"""vaxeld.yamlload: strings stay strings, duplicates are errors, lines are known."""
+"""vaxeld.config.yamlload: strings stay strings, duplicates are errors, lines are known."""
 
 import pytest
 
-from vaxeld.yamlload import YamlError, load_yaml
+from vaxeld.config.yamlload import YamlError, load_yaml
 
 
 def test_phone_numbers_times_and_no_stay_strings() -> None:

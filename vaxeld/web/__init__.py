@@ -1,0 +1,1 @@
+"""Web adapter: the HTTP server on the event loop (/metrics; the wallboard)."""
