@@ -20,8 +20,8 @@ from hypothesis import strategies as st
 from lab_fixtures import Lab, start_lab, stop_lab
 
 from vaxeld.config import ConfigError, parse_config
-from vaxeld.render import render_all, write_atomically
 from vaxeld.config.yamlload import load_yaml
+from vaxeld.render import render_all, write_atomically
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "config" / "vaxeld.example.yaml"
 BASE: dict[str, Any] = load_yaml(EXAMPLE.read_text()).data
