@@ -13,17 +13,18 @@ from hypothesis import strategies as st
 
 from vaxeld.config import load_config
 from vaxeld.config.models import MqttConfig
-from vaxeld.mqtt import MqttBridge, Outbox, Touched, slug, state_messages, touched_since
+from vaxeld.config.names import agent_topic_id
+from vaxeld.mqtt import MqttBridge, Outbox, Touched, state_messages, touched_since
 from vaxeld.state.model import Call, Member, Phase, SwitchboardState
 from vaxeld.state.view import LinkHealth, PbxView
 
 CONFIG = load_config(Path(__file__).resolve().parents[1] / "config" / "vaxeld.example.yaml")
 
 
-def test_slug_is_one_safe_topic_level() -> None:
-    assert slug("Åsa Lindqvist") == "asa-lindqvist"
-    assert slug("Yusuf Haddad") == "yusuf-haddad"
-    assert slug("+/#") == "unnamed"
+def test_an_agents_topic_id_is_one_safe_topic_level() -> None:
+    assert agent_topic_id("Åsa Lindqvist") == "asa-lindqvist"
+    assert agent_topic_id("Yusuf Haddad") == "yusuf-haddad"
+    assert agent_topic_id("+/#").startswith("agent-")
 
 
 def test_queue_and_agent_payloads_come_from_the_snapshot() -> None:

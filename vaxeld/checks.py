@@ -1,5 +1,5 @@
-"""Warnings `vaxeld check` gives beyond validation: prompts missing on the Asterisk
-side, and a rendered holiday calendar about to run out."""
+"""What `vaxeld check` says beyond validation: prompts missing on the Asterisk side, a
+rendered holiday calendar about to run out, and secrets `vaxeld run` would refuse."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
-from vaxeld.config import Config
+from vaxeld.config import Config, ConfigError, read_secret
+from vaxeld.config.load import read_mqtt_password
 from vaxeld.contract import CALENDAR_VARIABLE, SOUND_DIRS, SOUND_FORMATS
 
 CALENDAR_WARN_DAYS = 60
@@ -61,3 +62,29 @@ def calendar_warning(extensions_text: str, today: date) -> str | None:
             "run `vaxeld render` again"
         )
     return None
+
+
+def secret_problems(config: Config, environ: dict[str, str]) -> tuple[list[str], list[str]]:
+    """(errors, warnings) about the secrets `vaxeld run` will read: a secret file that is
+    there but would be refused (not a regular file, too large, not a valid secret) is an
+    error; one that is not there, here, is a warning (check may run on another host)."""
+    errors: list[str] = []
+    warnings: list[str] = []
+    for pbx in config.pbxs:
+        where = f"pbxs.{pbx.name}.secret_file"
+        if pbx.secret_file is None:
+            continue
+        if not pbx.secret_file.exists():
+            warnings.append(f"{where}: {pbx.secret_file} is not here; `vaxeld run` needs it")
+            continue
+        try:
+            read_secret(pbx, environ)
+        except ConfigError as exc:
+            errors += [f"{where}: {p.message}" for p in exc.problems]
+    mqtt = config.mqtt
+    if mqtt is not None and mqtt.password_file is not None and mqtt.password_file.exists():
+        try:
+            read_mqtt_password(mqtt, environ)
+        except ConfigError as exc:
+            errors += [f"mqtt.password_file: {p.message}" for p in exc.problems]
+    return errors, warnings

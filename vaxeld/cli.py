@@ -13,9 +13,10 @@ from pathlib import Path
 from vaxeld import __version__, commands
 from vaxeld.ami.blocking import AmiCommandError, BlockingAmi, crisis_status
 from vaxeld.calendar import today_in
-from vaxeld.checks import calendar_warning, missing_prompts
+from vaxeld.checks import calendar_warning, missing_prompts, secret_problems
 from vaxeld.commands import CommandError, CommandRefused
 from vaxeld.config import Config, ConfigError, PbxConfig, load_config, read_secret
+from vaxeld.config.load import printable
 from vaxeld.logs import configure_logging
 from vaxeld.render import render_all, write_atomically
 from vaxeld.render.files import EXTENSIONS_FILE
@@ -37,7 +38,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     config = _load(args.config)
     if config is None:
         return 1
-    warnings: list[str] = []
+    errors, warnings = secret_problems(config, dict(os.environ))
     if config.sounds.directory is not None:
         if config.sounds.directory.is_dir():
             warnings += missing_prompts(config, config.sounds.directory)
@@ -52,7 +53,12 @@ def cmd_check(args: argparse.Namespace) -> int:
         if warning:
             warnings.append(f"{rendered}: {warning}")
     for warning in warnings:
-        print(f"warning: {warning}", file=sys.stderr)
+        print(f"warning: {printable(warning)}", file=sys.stderr)
+    if errors:
+        print(f"{args.config}: {len(errors)} error(s)", file=sys.stderr)
+        for error in errors:
+            print(f"  {printable(error)}", file=sys.stderr)
+        return 1
     print(
         f"{args.config}: OK ({len(config.queues)} queues, {len(config.languages)} languages, "
         f"{len(config.entries())} numbers, entry number {config.entry.number})"

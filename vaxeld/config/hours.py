@@ -34,7 +34,7 @@ def parse_range(value: object) -> Minutes:
     """'08:00-17:00' -> (480, 1020). '24:00' is allowed as an end."""
     if not isinstance(value, str):
         raise ValueError("must be a time range like 08:00-17:00")
-    m = re.fullmatch(r"\s*([0-2]\d):([0-5]\d)\s*-\s*([0-2]\d):([0-5]\d)\s*", value)
+    m = re.fullmatch(r"\s*([0-2][0-9]):([0-5][0-9])\s*-\s*([0-2][0-9]):([0-5][0-9])\s*", value)
     if not m:
         raise ValueError(f"{value!r} is not a time range like 08:00-17:00")
     h1, m1, h2, m2 = (int(g) for g in m.groups())

@@ -3,7 +3,9 @@ and every problem turned into a line ops can act on ("path (line N): message")."
 
 from __future__ import annotations
 
+import os
 import re
+import stat
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,10 +27,32 @@ class ConfigProblem:
     message: str
 
     def __str__(self) -> str:
-        where = self.path or "(top level)"
+        where = printable(self.path) or "(top level)"
         if self.line is not None:
             where = f"{where} (line {self.line})"
-        return f"{where}: {self.message}"
+        return f"{where}: {printable(self.message)}"
+
+
+# Control and format characters (and lone surrogates) are shown escaped: a key or value
+# holding an escape sequence must not rewrite the terminal it is printed on.
+_UNPRINTABLE = re.compile(
+    r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2060-\u206f\ufeff\ud800-\udfff]"
+)
+
+
+def printable(text: str) -> str:
+    return _UNPRINTABLE.sub(lambda m: m.group().encode("unicode_escape").decode(), text)
+
+
+SHOWN_CHARS = 60
+
+
+def shown(value: Any) -> str:
+    """A value quoted for a message: at most SHOWN_CHARS of it, and how long it was."""
+    text = value if isinstance(value, str) else repr(value)
+    if len(text) <= SHOWN_CHARS:
+        return repr(text)
+    return f"{text[:SHOWN_CHARS]!r}... ({len(text)} characters)"
 
 
 class ConfigError(Exception):
@@ -50,13 +74,13 @@ def _friendly(err: Any) -> str:
     if kind == "less_than_equal":
         return f"must be <= {ctx['le']}"
     if kind == "string_pattern_mismatch":
-        return f"{err['input']!r} is not allowed here (must match {ctx['pattern']})"
+        return f"{shown(err['input'])} is not allowed here (must match {ctx['pattern']})"
     if kind == "extra_forbidden":
         return "unknown key"
     if kind == "missing":
         return "required key is missing"
     if kind == "int_parsing":
-        return f"must be a whole number, not {err['input']!r}"
+        return f"must be a whole number, not {shown(err['input'])}"
     msg = str(err["msg"])
     return msg.removeprefix("Value error, ")
 
@@ -95,17 +119,40 @@ def parse_config(text: str) -> Config:
     return config
 
 
+MAX_FILE_BYTES = 1024 * 1024
+
+
 def load_config(path: Path) -> Config:
-    """Read and validate a config file."""
+    """Read and validate a config file (a regular file of at most MAX_FILE_BYTES)."""
     try:
-        text = path.read_text(encoding="utf-8")
+        data = read_bounded(path, MAX_FILE_BYTES)
     except OSError as exc:
         raise ConfigError(
-            [ConfigProblem("", None, f"cannot read {path}: {exc.strerror}")]
+            [ConfigProblem("", None, f"cannot read {path}: {exc.strerror or exc}")]
         ) from None
-    except UnicodeDecodeError:
-        raise ConfigError([ConfigProblem("", None, f"{path} is not UTF-8 text")]) from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        bad = data[exc.start : exc.end].hex(" ")
+        raise ConfigError(
+            [ConfigProblem("", line, f"not UTF-8 text (byte {bad} in this line)")]
+        ) from None
     return parse_config(text)
+
+
+def read_bounded(path: Path, limit: int) -> bytes:
+    """The bytes of a regular file of at most ``limit`` bytes; OSError otherwise (a FIFO,
+    a device such as /dev/zero, a folder, or a file too large)."""
+    if "\0" in str(path):
+        raise OSError(f"{path!r} holds a NUL character")
+    with open(path, "rb") as fh:
+        if not stat.S_ISREG(os.fstat(fh.fileno()).st_mode):
+            raise OSError(f"{path} is not a regular file")
+        data = fh.read(limit + 1)
+    if len(data) > limit:
+        raise OSError(f"{path} is larger than {limit} bytes")
+    return data
 
 
 def _secret_value(
@@ -121,12 +168,16 @@ def _secret_value(
         return value
     if file is not None:
         try:
-            return file.read_text(encoding="utf-8").strip()
-        except OSError as exc:
+            return read_bounded(file, MAX_SECRET_BYTES).decode("utf-8").strip()
+        except (OSError, UnicodeDecodeError) as exc:
+            why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
             raise ConfigError(
-                [ConfigProblem(f"{where}_file", None, f"cannot read {file}: {exc.strerror}")]
+                [ConfigProblem(f"{where}_file", None, f"cannot read {file}: {why}")]
             ) from None
     return None
+
+
+MAX_SECRET_BYTES = 4096
 
 
 def read_secret(pbx: PbxConfig, environ: dict[str, str]) -> str:

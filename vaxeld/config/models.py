@@ -22,6 +22,7 @@ from pydantic import (
 )
 
 from vaxeld.config.hours import ScheduleConfig
+from vaxeld.config.names import member_name_problem
 
 # Strict patterns for anything that reaches Asterisk. Kept narrow on purpose.
 NAME_RE = r"^[a-z][a-z0-9_-]{0,31}$"  # queue, group, pbx names
@@ -68,6 +69,18 @@ def _normalise_number(value: str) -> str:
 PhoneNumber = Annotated[str, AfterValidator(_normalise_number)]
 
 
+def _safe_path(value: Path) -> Path:
+    text = str(value)
+    if len(text) > 1024 or re.search(r"[\x00-\x1f\x7f]", text):
+        raise ValueError("must be a path of at most 1024 characters, without control characters")
+    return value
+
+
+# A file or folder on this host: no NUL or control characters (a NUL passed validation
+# and crashed `vaxeld run` when the file was opened).
+FilePath = Annotated[Path, AfterValidator(_safe_path)]
+
+
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -80,14 +93,14 @@ class PbxConfig(Strict):
     port: int = Field(5038, gt=0, lt=65536)
     username: Annotated[str, StringConstraints(pattern=AMI_USER_RE)] = "vaxeld"
     # The secret itself never lives in this file: name a file or an environment variable.
-    secret_file: Path | None = None
+    secret_file: FilePath | None = None
     secret_env: Annotated[str, StringConstraints(pattern=ENV_RE)] | None = None
     site: Name = "main"
     # Asterisk's queue_log as seen from vaxeld (same host): read to recover call outcomes
     # AMI did not deliver. Without it, such calls are counted as outcome unknown.
-    queue_log: Path | None = None
-    ping_interval_seconds: float = Field(10.0, gt=0)
-    ping_timeout_seconds: float = Field(5.0, gt=0)
+    queue_log: FilePath | None = None
+    ping_interval_seconds: float = Field(10.0, ge=1, le=300)
+    ping_timeout_seconds: float = Field(5.0, ge=1, le=60)
 
     @model_validator(mode="after")
     def _one_secret_source(self) -> PbxConfig:
@@ -202,9 +215,20 @@ class QueueConfig(Strict):
     end_sound: Sound | None = None  # played when the caller leaves unanswered
 
 
+def _member_name(value: str) -> str:
+    problem = member_name_problem(value)
+    if problem is not None:
+        raise ValueError(problem)
+    return value
+
+
 class MemberConfig(Strict):
     interface: Annotated[str, StringConstraints(pattern=INTERFACE_RE, max_length=80)]
-    name: Annotated[str, StringConstraints(pattern=MEMBER_NAME_RE, max_length=64)]
+    name: Annotated[
+        str,
+        StringConstraints(pattern=MEMBER_NAME_RE, max_length=64),
+        AfterValidator(_member_name),
+    ]
     penalty: int = Field(0, ge=0, le=100)
 
 
@@ -257,7 +281,7 @@ class SoundsConfig(Strict):
     fallback: Sound = "beep"
     # Asterisk's sounds folder as seen from where `vaxeld check` runs, to report
     # missing prompts; not checked when unset or unreadable.
-    directory: Path | None = None
+    directory: FilePath | None = None
 
 
 class MqttConfig(Strict):
@@ -268,9 +292,9 @@ class MqttConfig(Strict):
     username: Annotated[str, StringConstraints(pattern=AMI_USER_RE)] | None = None
     # Like the AMI secret: never in this file.
     password_env: Annotated[str, StringConstraints(pattern=ENV_RE)] | None = None
-    password_file: Path | None = None
+    password_file: FilePath | None = None
     tls: bool = False
-    ca_file: Path | None = None
+    ca_file: FilePath | None = None
     client_id: Annotated[str, StringConstraints(pattern=AMI_USER_RE)] = "vaxeld"
     topic_prefix: Annotated[
         str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,32}(/[A-Za-z0-9_-]{1,32}){0,3}$")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from vaxeld.config.names import agent_topic_id
 from vaxeld.config.yamlload import Path
 
 Problem = tuple[Path, str]
@@ -33,7 +34,7 @@ def _digits(value: Any) -> str | None:
     if not isinstance(value, str):
         return None
     digits = re.sub(r"[ -]", "", value).removeprefix("+")
-    return digits if digits.isdigit() else None
+    return digits if digits.isascii() and digits.isdigit() else None
 
 
 class _Checker:
@@ -147,6 +148,26 @@ class _Checker:
                         ("agent_groups", gname, "queues", qname),
                         f"queue {qname!r} is in {qlang!r}, which this group does not speak",
                     )
+        self.check_topic_ids()
+
+    def check_topic_ids(self) -> None:
+        """Two agents may not share an MQTT topic: one would overwrite the other."""
+        owners: dict[str, tuple[str, Path]] = {}
+        for gname, group in self.groups.items():
+            for i, member in enumerate(_list(_map(group).get("members"))):
+                name = _str(_map(member).get("name"))
+                if not name:
+                    continue
+                path: Path = ("agent_groups", gname, "members", i, "name")
+                topic = agent_topic_id(name)
+                first = owners.setdefault(topic, (name, path))
+                if first[0] != name:
+                    where = ".".join(str(p) for p in first[1])
+                    self.add(
+                        path,
+                        f"{name!r} gets the same MQTT topic id {topic!r} as {first[0]!r} "
+                        f"({where}): rename one of them",
+                    )
 
     def check_numbers(self) -> None:
         entry = _map(self.data.get("entry"))
@@ -173,7 +194,9 @@ class _Checker:
             for number, owner in numbers.items():
                 if (
                     len(number) == len(low)
+                    and low.isascii()
                     and low.isdigit()
+                    and high.isascii()
                     and high.isdigit()
                     and int(low) <= int(number) <= int(high)
                 ):

@@ -6,14 +6,13 @@
 
 from vaxeld.mqtt.bridge import MqttBridge, MqttCollector
 from vaxeld.mqtt.outbox import Outbox
-from vaxeld.mqtt.payloads import Touched, slug, state_messages, touched_since
+from vaxeld.mqtt.payloads import Touched, state_messages, touched_since
 
 __all__ = [
     "MqttBridge",
     "MqttCollector",
     "Outbox",
     "Touched",
-    "slug",
     "state_messages",
     "touched_since",
 ]

@@ -2,22 +2,12 @@
 
 from __future__ import annotations
 
-import functools
-import re
-import unicodedata
 from typing import Any
 
 from vaxeld.config import Config
+from vaxeld.config.names import agent_topic_id
 from vaxeld.state.model import SwitchboardState
 from vaxeld.state.view import PbxView, agent_state_of
-
-
-@functools.lru_cache(maxsize=4096)  # asked for every agent on every update
-def slug(name: str) -> str:
-    """'Åsa Lindqvist' -> 'asa-lindqvist': safe as one MQTT topic level."""
-    ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
-    return re.sub(r"[^a-z0-9]+", "-", ascii_name.lower()).strip("-") or "unnamed"
-
 
 Touched = tuple[set[str], set[str]]  # queue names, agent names
 
@@ -72,7 +62,7 @@ def state_messages(
             if touched is not None and member.name not in touched[1]:
                 continue
             mine = by_name.get(member.name, [])
-            out[f"{view.name}/agent/{slug(member.name)}"] = {
+            out[f"{view.name}/agent/{agent_topic_id(member.name)}"] = {
                 "name": member.name,
                 "state": agent_state_of(mine),
                 "queues": sorted({m.queue for m in mine}),
