@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import immutables
+
 from vaxeld.state.changes import CallAbandoned, CallAnswered, CallEntered, CallOffered
 from vaxeld.state.ledger import Ledger
 from vaxeld.state.model import Call, Phase, SwitchboardState
@@ -44,17 +46,19 @@ def test_recovery_uses_the_entry_ami_saw_and_forgets_ended_callers() -> None:
     ledger = Ledger()
     ledger.admit([CallEntered("2.1", "0313651000")], "ami", 0.0)
     state = SwitchboardState(
-        calls={
-            "2.1": Call("2.1", queue="en", phase=Phase.WAITING, joined_at=0.0, entry="0313651000")
-        }
+        calls=immutables.Map(
+            {"2.1": Call("2.1", queue="en", phase=Phase.WAITING, joined_at=0.0, entry="0313651000")}
+        )
     )
     state, changes = recover(state, lines("5|2.1|en|NONE|ABANDON|1|1|12"), ledger, 1.0)
     assert changes == [CallAbandoned("en", "2.1", 12.0, "0313651000")]
-    assert state.calls == {}
+    assert not state.calls
 
 
 def test_caller_that_moved_on_by_overflow_stays_in_the_state() -> None:
-    state = SwitchboardState(calls={"3.1": Call("3.1", queue="vaxel", phase=Phase.WAITING)})
+    state = SwitchboardState(
+        calls=immutables.Map({"3.1": Call("3.1", queue="vaxel", phase=Phase.WAITING)})
+    )
     state, _ = recover(state, lines("5|3.1|en|NONE|EXITWITHTIMEOUT|1|1|3"), Ledger(), 1.0)
     assert "3.1" in state.calls
 

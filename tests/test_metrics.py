@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import immutables
 from prometheus_client import generate_latest
 
 from lab.vaxeld_process import Samples, parse_metrics, total
@@ -76,16 +77,20 @@ def test_wait_histogram_has_a_bucket_exactly_at_each_service_level() -> None:
 
 def test_gauges_read_waiting_callers_and_members_from_the_snapshot() -> None:
     state = SwitchboardState(
-        calls={
-            "1": Call("1", queue="sv", phase=Phase.WAITING, joined_at=950.0),
-            "2": Call("2", queue="sv", phase=Phase.WAITING, joined_at=990.0),
-            "3": Call("3", queue="sv", phase=Phase.ANSWERED, answered_by="A"),
-        },
-        members={
-            ("sv", "PJSIP/1"): Member("sv", "PJSIP/1", "A", status=1),
-            ("sv", "PJSIP/2"): Member("sv", "PJSIP/2", "B", status=1, paused=True),
-            ("sv", "PJSIP/3"): Member("sv", "PJSIP/3", "C", status=2, in_call=True),
-        },
+        calls=immutables.Map(
+            {
+                "1": Call("1", queue="sv", phase=Phase.WAITING, joined_at=950.0),
+                "2": Call("2", queue="sv", phase=Phase.WAITING, joined_at=990.0),
+                "3": Call("3", queue="sv", phase=Phase.ANSWERED, answered_by="A"),
+            }
+        ),
+        members=immutables.Map(
+            {
+                ("sv", "PJSIP/1"): Member("sv", "PJSIP/1", "A", status=1),
+                ("sv", "PJSIP/2"): Member("sv", "PJSIP/2", "B", status=1, paused=True),
+                ("sv", "PJSIP/3"): Member("sv", "PJSIP/3", "C", status=2, in_call=True),
+            }
+        ),
         synced=True,
     )
     stats = LinkHealth(connected=True, events=30, reads=12, bytes_received=9000)
@@ -210,14 +215,16 @@ def test_service_level_formula_without_short_abandons_and_timeouts(tmp_path: Pat
 
 def test_agent_state_is_one_hot_per_configured_agent() -> None:
     state = SwitchboardState(
-        members={
-            ("sv", "PJSIP/agent1001"): Member(
-                "sv", "PJSIP/agent1001", "Åsa Lindqvist", status=1, paused=True
-            ),
-            ("sv", "PJSIP/agent1002"): Member("sv", "PJSIP/agent1002", "Johan Berg", status=2),
-            ("sv", "PJSIP/agent1003"): Member("sv", "PJSIP/agent1003", "Maria Öberg", status=5),
-            ("en", "PJSIP/agent1004"): Member("en", "PJSIP/agent1004", "Sara Khan", status=1),
-        }
+        members=immutables.Map(
+            {
+                ("sv", "PJSIP/agent1001"): Member(
+                    "sv", "PJSIP/agent1001", "Åsa Lindqvist", status=1, paused=True
+                ),
+                ("sv", "PJSIP/agent1002"): Member("sv", "PJSIP/agent1002", "Johan Berg", status=2),
+                ("sv", "PJSIP/agent1003"): Member("sv", "PJSIP/agent1003", "Maria Öberg", status=5),
+                ("en", "PJSIP/agent1004"): Member("en", "PJSIP/agent1004", "Sara Khan", status=1),
+            }
+        )
     )
     s = scrape(make(state))
     states = {

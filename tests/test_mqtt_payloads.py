@@ -7,6 +7,7 @@ import json
 import time
 from pathlib import Path
 
+import immutables
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -29,12 +30,14 @@ def test_an_agents_topic_id_is_one_safe_topic_level() -> None:
 
 def test_queue_and_agent_payloads_come_from_the_snapshot() -> None:
     state = SwitchboardState(
-        calls={"1": Call("1", queue="sv", phase=Phase.WAITING, joined_at=90.0)},
-        members={
-            ("sv", "PJSIP/agent1001"): Member(
-                "sv", "PJSIP/agent1001", "Åsa Lindqvist", status=1, paused=True
-            )
-        },
+        calls=immutables.Map({"1": Call("1", queue="sv", phase=Phase.WAITING, joined_at=90.0)}),
+        members=immutables.Map(
+            {
+                ("sv", "PJSIP/agent1001"): Member(
+                    "sv", "PJSIP/agent1001", "Åsa Lindqvist", status=1, paused=True
+                )
+            }
+        ),
     )
     view = PbxView("main", state, LinkHealth(connected=True), crisis_active=True)
     msgs = state_messages(
@@ -69,7 +72,7 @@ async def test_a_held_back_change_that_is_undone_is_never_published(
     monkeypatch.setattr(time, "monotonic", lambda: clock[0])  # the module vaxeld.mqtt uses
     mqtt_config = MqttConfig(min_interval_seconds=0.05)
     waiting = SwitchboardState(
-        calls={"1": Call("1", queue="sv", phase=Phase.WAITING, joined_at=1.0)}
+        calls=immutables.Map({"1": Call("1", queue="sv", phase=Phase.WAITING, joined_at=1.0)})
     )
     current = [SwitchboardState()]
 
@@ -132,7 +135,11 @@ _members = st.dictionaries(
     ),
     max_size=6,
 ).map(lambda ms: {k: Member(k[0], k[1], n, status=s, paused=p) for k, (n, s, p) in ms.items()})
-_states = st.builds(lambda c, m: SwitchboardState(calls=c, members=m), _calls, _members)
+_states = st.builds(
+    lambda c, m: SwitchboardState(calls=immutables.Map(c), members=immutables.Map(m)),
+    _calls,
+    _members,
+)
 
 
 @settings(max_examples=300)
@@ -154,5 +161,7 @@ def test_building_only_touched_topics_gives_what_a_full_build_gives(
 
 
 def test_nothing_changed_touches_nothing() -> None:
-    state = SwitchboardState(calls={"1": Call("1", queue="sv", phase=Phase.WAITING)})
+    state = SwitchboardState(
+        calls=immutables.Map({"1": Call("1", queue="sv", phase=Phase.WAITING)})
+    )
     assert touched_since(state, state) == (set(), set())

@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import aiomqtt
+import immutables
 import pytest
 import trustme
 from structlog.testing import capture_logs
@@ -23,7 +24,9 @@ from vaxeld.state.model import Call, Phase, SwitchboardState
 from vaxeld.state.view import LinkHealth, PbxView
 
 CONFIG = load_config(Path(__file__).resolve().parents[1] / "config" / "vaxeld.example.yaml")
-WAITING = SwitchboardState(calls={"1": Call("1", queue="sv", phase=Phase.WAITING, joined_at=1.0)})
+WAITING = SwitchboardState(
+    calls=immutables.Map({"1": Call("1", queue="sv", phase=Phase.WAITING, joined_at=1.0)})
+)
 
 
 @pytest.fixture

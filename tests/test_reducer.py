@@ -12,6 +12,7 @@ from vaxeld.state.changes import (
     CallClosed,
     CallEntered,
     CallExited,
+    CallNotFollowed,
     CallOffered,
     CallOutcomeUnknown,
     CallOverflowed,
@@ -77,7 +78,7 @@ def test_answered_call_from_entry_to_member() -> None:
         False,
     )
     state, changes = apply(state, user("VaxeldHangup", "1.1"), 200.0)
-    assert changes == [] and state.calls == {}
+    assert changes == [] and not state.calls
 
 
 def test_abandon_is_decided_by_the_hangup() -> None:
@@ -90,7 +91,7 @@ def test_abandon_is_decided_by_the_hangup() -> None:
         ]
     )
     assert changes == [CallOffered("en", "2.1", 2), CallAbandoned("en", "2.1", 12.0)]
-    assert state.calls == {}
+    assert not state.calls
 
 
 def test_timeout_is_not_counted_as_abandon() -> None:
@@ -405,3 +406,22 @@ def test_every_move_the_reducer_makes_is_in_the_table_and_outcomes_follow_the_mo
         assert (CallAnswered in kinds) == (trigger is Trigger.CONNECT and old is not Phase.ANSWERED)
         assert (CallAbandoned in kinds) == (trigger is Trigger.HANGUP and old is Phase.LEAVING)
         assert (CallExited in kinds) == (trigger is Trigger.QUEUE_RESULT and old is Phase.LEAVING)
+
+
+def test_a_flood_of_callers_who_never_leave_stops_at_the_live_call_cap(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Unique Uniqueids with no leave grew the state without end (and every event copied
+    the whole dict). Beyond the cap a new caller is not followed, and that is counted;
+    callers already followed go on as before."""
+    monkeypatch.setattr("vaxeld.state.reducer.MAX_LIVE_CALLS", 50)
+    events = [ev("QueueCallerJoin", Queue="sv", Uniqueid=f"f.{n}", Position="1") for n in range(60)]
+    state, changes = run(events)
+    assert len(state.calls) == 50
+    assert sum(isinstance(c, CallNotFollowed) for c in changes) == 10
+    state, changes = run([ev("AgentConnect", Queue="sv", Uniqueid="f.3", HoldTime="2")], state)
+    assert [type(c) for c in changes] == [CallAnswered]
+    state, changes = run(
+        [user("VaxeldHangup", "f.3"), user("VaxeldEntry", "g.1", Entry="1")], state
+    )
+    assert len(state.calls) == 50 and not any(isinstance(c, CallNotFollowed) for c in changes)

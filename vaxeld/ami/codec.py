@@ -133,6 +133,10 @@ class Decoder:
         self._expect_greeting = expect_greeting
         self._discarding = False  # inside an oversize frame, skipping to its end
         self._discarded = 0
+        # How much of the buffer is known to hold no terminator: each read scans only
+        # what is new (a byte-at-a-time sender made every read rescan the whole frame).
+        self._clean = 0
+        self.scanned = 0  # bytes searched for a terminator, in all (a test bounds it)
 
     @property
     def buffered(self) -> int:
@@ -148,15 +152,25 @@ class Decoder:
         buf = self._buf
         buf += data
         if self._expect_greeting or self._discarding:
+            self._clean = 0
             return list(self._drain())
-        end = buf.rfind(TERMINATOR)
-        if end < 0 or end > self._max_frame:
-            # Nothing complete yet, or a region that may hold an oversize frame.
-            return list(self._drain())
+        start = max(0, self._clean - len(TERMINATOR) + 1)  # a terminator may straddle reads
+        self.scanned += len(buf) - start
+        end = buf.rfind(TERMINATOR, start)
+        if end < 0:
+            self._clean = len(buf)
+            if len(buf) > self._max_frame:
+                self._clean = 0
+                return list(self._drain())  # drops what cannot become a frame in time
+            return []
+        if end > self._max_frame:
+            self._clean = 0
+            return list(self._drain())  # a region that may hold an oversize frame
         # The common case: whole frames up to the last terminator, decoded in one go.
         # Cutting at the (ASCII) terminator never splits a UTF-8 character.
         region = buf[:end].decode("utf-8", "replace")
         del buf[: end + len(TERMINATOR)]
+        self._clean = len(buf)  # what follows the last terminator holds none
         frames = region.split("\r\n\r\n")
         return [decode_text(f) for f in frames if f and not f.isspace()]  # skip stray blanks
 

@@ -18,6 +18,7 @@ from vaxeld.state.changes import (
     CallCompleted,
     CallEntered,
     CallExited,
+    CallNotFollowed,
     CallOffered,
     CallOutcomeUnknown,
     CallOverflowed,
@@ -143,6 +144,9 @@ class ChangeCounter:
         else:
             self._child(self.f.menu_failed, pbx, ch.result or OTHER).inc()
 
+    def _not_followed(self, pbx: str, ch: CallNotFollowed) -> None:
+        self._child(self.f.not_followed, pbx).inc()
+
     def _ignored(self, pbx: str, ch: EventIgnored) -> None:
         self._child(self.f.ignored, pbx, ch.event).inc()
 
@@ -163,4 +167,5 @@ class ChangeCounter:
             LanguageChosen: self._language,
             MenuAttempt: self._menu_attempt,
             EventIgnored: self._ignored,
+            CallNotFollowed: self._not_followed,
         }

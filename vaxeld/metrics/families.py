@@ -149,6 +149,12 @@ class MetricFamilies:
             "Menu attempts with no digit (timeout) or a wrong one.",
             ("pbx", "result"),
         )
+        self.not_followed = counter(
+            "vaxeld_calls_not_followed",
+            "Callers not followed live because the PBX already had the most live calls "
+            "vaxeld follows (a flood); queue_log, if configured, still counts them.",
+            ("pbx",),
+        )
         self.ignored = counter(
             "vaxeld_ami_events_ignored",
             "AMI events that could not be used (missing fields).",
@@ -203,6 +209,7 @@ class MetricFamilies:
                 self.overflow_in.labels(pbx.name, to, queue)
             for result in ("timeout", "invalid"):
                 self.menu_failed.labels(pbx.name, result)
+            self.not_followed.labels(pbx.name)
             for agent, (site, group) in labels.agents.items():
                 for per_agent in (self.agent_answered, self.agent_rna, self.agent_talk):
                     per_agent.labels(pbx.name, agent, site, group)

@@ -18,9 +18,9 @@ def touched_since(old: SwitchboardState, new: SwitchboardState) -> Touched:
     queues: set[str] = set()
     agents: set[str] = set()
     if old.calls is not new.calls:
-        queues.update(call.queue for _, call in old.calls.items() ^ new.calls.items())
+        queues.update(call.queue for _, call in set(old.calls.items()) ^ set(new.calls.items()))
     if old.members is not new.members:
-        for _, member in old.members.items() ^ new.members.items():
+        for _, member in set(old.members.items()) ^ set(new.members.items()):
             queues.add(member.queue)
             agents.add(member.name)
     return queues, agents

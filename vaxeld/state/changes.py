@@ -158,6 +158,15 @@ class Resynced:
 
 
 @dataclass(frozen=True, slots=True)
+class CallNotFollowed:
+    """A caller first heard of while MAX_LIVE_CALLS are live: not followed (a flood of
+    joins that never leave cannot grow the state); queue_log still counts it."""
+
+    uniqueid: str
+    event: str
+
+
+@dataclass(frozen=True, slots=True)
 class EventIgnored:
     """An event could not be used (missing fields, unknown caller)."""
 
@@ -182,5 +191,6 @@ Change = (
     | MenuAbandoned
     | MemberChanged
     | Resynced
+    | CallNotFollowed
     | EventIgnored
 )

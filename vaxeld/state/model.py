@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import NamedTuple
 
+import immutables
+
 # Asterisk device states (QueueMemberStatus.Status).
 DEVICE_UNKNOWN, DEVICE_NOT_INUSE, DEVICE_INUSE, DEVICE_BUSY = 0, 1, 2, 3
 DEVICE_INVALID, DEVICE_UNAVAILABLE, DEVICE_RINGING = 4, 5, 6
@@ -139,17 +141,29 @@ class Member(NamedTuple):
 MemberKey = tuple[str, str]  # (queue, interface)
 
 
+# Callers followed at once per PBX. A large national centre has a few thousand; beyond
+# this, a caller first heard of is not followed (counted), so a flood of joins that never
+# leave cannot grow the state without end.
+MAX_LIVE_CALLS = 20_000
+
+
 @dataclass(frozen=True, slots=True)
 class SwitchboardState:
-    """Live picture of one PBX."""
+    """Live picture of one PBX.
+
+    Calls and members are persistent maps (a HAMT, from ``immutables``): a changed copy
+    shares all but a few nodes with the old one, so an event costs the same with 10 or
+    10,000 callers live, and an old snapshot stays valid for whoever still reads it."""
 
     pbx: str = "main"
-    calls: Mapping[str, Call] = field(default_factory=dict)
-    members: Mapping[MemberKey, Member] = field(default_factory=dict)
+    calls: immutables.Map[str, Call] = field(default_factory=immutables.Map)
+    members: immutables.Map[MemberKey, Member] = field(default_factory=immutables.Map)
     synced: bool = False  # rebuilt from Asterisk since the last (re)connect
 
     def waiting_in(self, queue: str) -> list[Call]:
-        return [c for c in self.calls.values() if c.waiting and c.queue == queue]
+        """The callers waiting in ``queue``, first in line first."""
+        waiting = [c for c in self.calls.values() if c.waiting and c.queue == queue]
+        return sorted(waiting, key=lambda c: c.position)
 
     def members_of(self, queue: str) -> list[Member]:
         return [m for m in self.members.values() if m.queue == queue]

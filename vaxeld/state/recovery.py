@@ -67,8 +67,10 @@ def recover(
         if entry.event in _ENDS and call is not None and call.queue == entry.queue:
             gone.add(entry.uniqueid)
     if gone:
-        calls = {uid: c for uid, c in state.calls.items() if uid not in gone}
-        state = dataclasses.replace(state, calls=calls)
+        with state.calls.mutate() as calls:
+            for uid in gone:
+                del calls[uid]
+            state = dataclasses.replace(state, calls=calls.finish())
     return state, changes
 
 

@@ -18,6 +18,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterable
 
+import immutables
+
 from vaxeld import contract
 from vaxeld.state.changes import (
     CallAbandoned,
@@ -26,6 +28,7 @@ from vaxeld.state.changes import (
     CallCompleted,
     CallEntered,
     CallExited,
+    CallNotFollowed,
     CallOffered,
     CallOutcomeUnknown,
     CallOverflowed,
@@ -41,6 +44,7 @@ from vaxeld.state.changes import (
 )
 from vaxeld.state.event import AmiEvent
 from vaxeld.state.model import (
+    MAX_LIVE_CALLS,
     TRANSITIONS,
     Call,
     Member,
@@ -82,14 +86,14 @@ def _flag(value: str) -> bool:
 
 
 def _with_call(state: SwitchboardState, call: Call) -> SwitchboardState:
-    calls = {**state.calls, call.uniqueid: call}
+    calls = state.calls.set(call.uniqueid, call)
     return SwitchboardState(state.pbx, calls, state.members, state.synced)
 
 
 def _without_call(state: SwitchboardState, uniqueid: str) -> SwitchboardState:
-    calls = dict(state.calls)
-    calls.pop(uniqueid, None)
-    return SwitchboardState(state.pbx, calls, state.members, state.synced)
+    if uniqueid not in state.calls:
+        return state
+    return SwitchboardState(state.pbx, state.calls.delete(uniqueid), state.members, state.synced)
 
 
 def _call(state: SwitchboardState, msg: AmiEvent) -> Call:
@@ -268,15 +272,15 @@ def _member_update(state: SwitchboardState, msg: AmiEvent, now: float) -> Result
     key: MemberKey = (msg.get("Queue"), msg.get("Interface") or msg.get("Location"))
     if not all(key):
         return state, [EventIgnored(msg.event, "missing Queue or Interface")]
-    members = {**state.members, key: _member_from(msg, state.members.get(key))}
+    members = state.members.set(key, _member_from(msg, state.members.get(key)))
     return SwitchboardState(state.pbx, state.calls, members, state.synced), [MemberChanged(*key)]
 
 
 def _member_removed(state: SwitchboardState, msg: AmiEvent, now: float) -> Result:
     key: MemberKey = (msg.get("Queue"), msg.get("Interface"))
-    members = dict(state.members)
-    if members.pop(key, None) is None:
+    if key not in state.members:
         return state, []
+    members = state.members.delete(key)
     return SwitchboardState(state.pbx, state.calls, members, state.synced), [MemberChanged(*key)]
 
 
@@ -313,7 +317,17 @@ def apply(state: SwitchboardState, msg: AmiEvent, now: float) -> Result:
         return state, [EventIgnored(event, "missing Uniqueid")]
     if event in _NEEDS_QUEUE and not msg.get("Queue"):
         return state, [EventIgnored(event, "missing Queue")]
+    if len(state.calls) >= MAX_LIVE_CALLS and _would_add_a_caller(state, msg):
+        return state, [CallNotFollowed(msg.get("Uniqueid"), event)]
     return handler(state, msg, now)
+
+
+def _would_add_a_caller(state: SwitchboardState, msg: AmiEvent) -> bool:
+    if msg.get("Uniqueid") in state.calls:
+        return False
+    if msg.event == "UserEvent":
+        return msg.get("UserEvent") in _CALLER_USER_EVENTS or msg.get("UserEvent") == USER_ENTRY
+    return msg.event in ("QueueCallerJoin", "AgentConnect", "QueueCallerAbandon")
 
 
 def resync(
@@ -360,4 +374,5 @@ def resync(
         if old.phase in (Phase.WAITING, Phase.LEAVING):
             changes.append(CallOutcomeUnknown(old.queue, uid, old.entry))
     changes.append(Resynced(waiting=len(entries), members=len(members)))
-    return SwitchboardState(state.pbx, calls, members, synced=True), changes
+    rebuilt = SwitchboardState(state.pbx, immutables.Map(calls), immutables.Map(members), True)
+    return rebuilt, changes
