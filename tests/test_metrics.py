@@ -6,11 +6,24 @@ import time
 from pathlib import Path
 
 import immutables
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from prometheus_client import generate_latest
 
 from lab.vaxeld_process import Samples, parse_metrics, total
-from vaxeld.config import load_config
+from vaxeld import __version__, contract
+from vaxeld.ami.codec import Message
+from vaxeld.config import Config, load_config
 from vaxeld.metrics import Metrics, wait_buckets
+from vaxeld.metrics.labels import (
+    CLOSED_REASONS,
+    CRISIS_MODES,
+    EXIT_REASONS,
+    LANGUAGE_REASONS,
+    MENU_RESULTS,
+    OTHER,
+    LabelRules,
+)
 from vaxeld.state.changes import (
     CallAbandoned,
     CallAnswered,
@@ -19,8 +32,10 @@ from vaxeld.state.changes import (
     Change,
     LanguageChosen,
 )
+from vaxeld.state.core import PbxCore
 from vaxeld.state.model import Call, Member, Phase, SwitchboardState
-from vaxeld.state.view import LinkHealth, PbxView
+from vaxeld.state.reducer import HANDLED_EVENTS
+from vaxeld.state.view import AGENT_STATES, LinkHealth, PbxView
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "config" / "vaxeld.example.yaml"
 
@@ -278,3 +293,73 @@ def test_today_seeded_from_the_day_so_far_equals_counting_it_live(tmp_path: Path
     assert total(scrape(seeded), "vaxeld_queue_service_level_calls_total") == 0  # not counters
     seeded.seed_service_level_today("main", [CallAnswered("sv", "9", "A", 1.0)], since=0.0)
     assert seeded.service_level_today() == {("main", "sv"): 1.0}
+
+
+_hostile_text = st.one_of(
+    st.sampled_from(["sv", "ar", "vaxel", "chosen", "announce", "timeout", "1", "0313650000"]),
+    st.text(max_size=12),
+)
+_EVENT_NAMES = sorted(HANDLED_EVENTS)
+_USER_EVENTS = sorted(contract.USER_EVENTS)
+_HEADERS = [
+    "Queue", "MemberName", "Interface", "Language", "Reason", "Mode", "Result", "Digit",
+    "Status", "From", "To", "Entry", "Message", "HoldTime", "TalkTime", "RingTime", "Paused",
+]  # fmt: skip
+
+
+@st.composite
+def hostile_events(draw: st.DrawFn) -> Message:
+    event = draw(st.sampled_from([*_EVENT_NAMES, "UserEvent", "UserEvent"]))
+    headers = [("Event", event), ("Uniqueid", draw(st.sampled_from(["1.1", "1.2", "2.1"])))]
+    if event == "UserEvent":
+        headers.append(("UserEvent", draw(st.sampled_from(_USER_EVENTS))))
+    for name in draw(st.lists(st.sampled_from(_HEADERS), max_size=8, unique=True)):
+        headers.append((name, draw(_hostile_text)))
+    return Message(tuple(headers))
+
+
+def allowed_label_values(config: Config) -> dict[str, set[str]]:
+    rules = LabelRules.from_config(config)
+    groups = {group for _, group in rules.agents.values()}
+    sites = {site for site, _ in rules.agents.values()} | set(rules.sites.values())
+    return {
+        "pbx": {"main"},
+        "queue": {*config.queues, OTHER},
+        "to_queue": {*config.queues, OTHER},
+        "from_queue": {*config.queues, OTHER},
+        "language": {*config.languages, OTHER},
+        "entry": {*rules.entries, OTHER, "unknown"},
+        "label": set(rules.entries.values()),
+        "agent": {*rules.agents, OTHER},
+        "site": {*sites, OTHER, "unknown"},
+        "group": {*groups, OTHER},
+        "digit": {*"0123456789*#ABCD", OTHER},
+        "reason": {*LANGUAGE_REASONS, *EXIT_REASONS, *CLOSED_REASONS, OTHER},
+        "mode": {*CRISIS_MODES, OTHER},
+        "result": {*MENU_RESULTS, OTHER, "success", "failure"},
+        "at": {"entry", *config.queues, OTHER},
+        "state": set(AGENT_STATES),
+        "event": {*HANDLED_EVENTS, OTHER},
+        "version": {__version__},
+    }
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(hostile_events(), max_size=40))
+def test_no_ami_input_can_add_a_series(events: list[Message]) -> None:
+    """The README promises values outside the config become "other": for every label of
+    every series, whatever the headers of the events say. (10,000 unknown queue names
+    from AMI once made 60,800 lines of /metrics.)"""
+    config = load_config(EXAMPLE)
+    core = PbxCore("main")
+    metrics = Metrics(config, lambda: [core.view(LinkHealth(connected=True))], clock=lambda: 1e3)
+    for i, msg in enumerate(events):
+        changes = core.on_event(msg, float(i))
+        if changes:
+            metrics.record("main", changes)
+    allowed = allowed_label_values(config)
+    for (name, labels), _ in scrape(metrics).items():
+        for label, value in labels:
+            if label == "le":
+                continue
+            assert value in allowed[label], (name, label, value)

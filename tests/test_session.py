@@ -13,9 +13,9 @@ from collections.abc import AsyncIterator, Callable
 
 import pytest
 
-from lab.fake_ami import FakeAmi
+from lab.fake_ami import FakeAmi, response
 from vaxeld.ami.codec import Message
-from vaxeld.ami.session import AmiConnectionLost, AmiSession
+from vaxeld.ami.session import AmiConnectionLost, AmiError, AmiSession
 from vaxeld.backoff import backoff_delays
 
 
@@ -179,4 +179,40 @@ async def test_byte_by_byte_sender_and_unknown_events(fake: FakeAmi) -> None:
     assert [m.event for m in got] == ["SomethingNew", "QueueCallerJoin"]
     assert got[1].get("CallerIDName") == "Åsa"
     assert session.stats.decode_errors == 0
+    task.cancel()
+
+
+async def test_an_event_list_that_never_ends_is_cut_off(
+    fake: FakeAmi, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A QueueStatus list without its Complete event grew to 2 GB within the action's
+    timeout; now it fails at the cap, and the session goes on."""
+    monkeypatch.setattr("vaxeld.ami.session.MAX_LIST_ITEMS", 1000)
+
+    def endless(msg: Message) -> bytes:
+        head = response(msg, EventList="start")
+        item = f"Event: QueueMember\r\nQueue: sv\r\nActionID: {msg.action_id}\r\n\r\n".encode()
+        return head + item * 1500
+
+    fake.custom["QueueStatus"] = endless
+    session = make_session(fake, lambda m: None)
+    task = asyncio.create_task(session.run())
+    await session.wait_connected()
+    with pytest.raises(AmiError, match="event list longer than 1000 items"):
+        await session.list_action("QueueStatus", "QueueStatusComplete")
+    assert session.connected and fake.connections == 1
+    task.cancel()
+
+
+async def test_garbage_is_logged_at_a_bounded_rate_with_what_was_left_out(
+    fake: FakeAmi, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """One warning per bad frame made 620 KB of garbage into 3.2 MB of logs."""
+    session = make_session(fake, lambda m: None)
+    task = asyncio.create_task(session.run())
+    await session.wait_connected()
+    await fake.send(b"no header here\r\n\r\n" * 500)
+    await until(lambda: session.stats.decode_errors == 500)
+    lines = [line for line in capsys.readouterr().out.splitlines() if "ami_decode_error" in line]
+    assert len(lines) == 10
     task.cancel()

@@ -25,10 +25,13 @@ import structlog
 from vaxeld.ami.codec import DecodeError, Decoder, Greeting, Message, encode_action
 from vaxeld.ami.stats import SessionStats
 from vaxeld.backoff import backoff_delays
+from vaxeld.ratelimit import LogLimiter
 
 log = structlog.get_logger("vaxeld.ami")
 
 EventHandler = Callable[[Message], None]
+# QueueStatus of 200 queues x 50 members is about 10,200 items.
+MAX_LIST_ITEMS = 100_000
 ConnectHook = Callable[["AmiSession"], Awaitable[None]]
 
 
@@ -88,6 +91,7 @@ class AmiSession:
         self._ready = asyncio.Event()
         self.stats = SessionStats()
         self.greeting = ""
+        self._log_limit = LogLimiter()
 
     # -- public API -----------------------------------------------------------------
 
@@ -238,7 +242,15 @@ class AmiSession:
             return
         if isinstance(item, DecodeError):
             self.stats.decode_errors += 1
-            log.warning("ami_decode_error", pbx=self.name, reason=item.reason, bytes=item.size)
+            dropped = self._log_limit.allow("decode")
+            if dropped is not None:
+                log.warning(
+                    "ami_decode_error",
+                    pbx=self.name,
+                    reason=item.reason,
+                    bytes=item.size,
+                    **({"not_logged_since": dropped} if dropped else {}),
+                )
             return
         action_id = item.action_id
         if action_id:
@@ -253,6 +265,12 @@ class AmiSession:
                     plist.future.set_result(plist.items)
                 else:
                     plist.items.append(item)
+                    if len(plist.items) > MAX_LIST_ITEMS:
+                        # A peer that never ends a list must not fill memory.
+                        plist.items.clear()
+                        plist.future.set_exception(
+                            AmiError(f"event list longer than {MAX_LIST_ITEMS} items")
+                        )
                 return
             future = self._pending.get(action_id)
             if future is not None and "Response" in item:
@@ -267,15 +285,18 @@ class AmiSession:
             self._on_event(item)
         except Exception as exc:
             self.stats.handler_errors += 1
+            dropped = self._log_limit.allow("handler")
             # Logging must not become a second failure that stops the read loop.
             with contextlib.suppress(Exception):
-                log.error(
-                    "ami_event_handler_failed",
-                    pbx=self.name,
-                    event=item.event,
-                    error=f"{type(exc).__name__}: {exc}",
-                    exc_info=exc,
-                )
+                if dropped is not None:
+                    log.error(
+                        "ami_event_handler_failed",
+                        pbx=self.name,
+                        event=item.event[:64],
+                        error=f"{type(exc).__name__}: {exc}"[:500],
+                        exc_info=exc,
+                        **({"not_logged_since": dropped} if dropped else {}),
+                    )
 
     def _drop_connection(self, why: str) -> None:
         was_connected = self._ready.is_set()

@@ -9,7 +9,14 @@ from typing import Any
 from prometheus_client import Counter, Histogram
 
 from vaxeld.metrics.families import MetricFamilies
-from vaxeld.metrics.labels import OTHER, LabelRules
+from vaxeld.metrics.labels import (
+    CLOSED_REASONS,
+    CRISIS_MODES,
+    EXIT_REASONS,
+    LANGUAGE_REASONS,
+    MENU_RESULTS,
+    LabelRules,
+)
 from vaxeld.metrics.today import ServiceLevelToday
 from vaxeld.state.changes import (
     CallAbandoned,
@@ -30,6 +37,7 @@ from vaxeld.state.changes import (
     MenuAttempt,
     RingNoAnswer,
 )
+from vaxeld.state.reducer import HANDLED_EVENTS
 from vaxeld.state.service_level import ServiceLevelRule
 
 
@@ -98,7 +106,7 @@ class ChangeCounter:
 
     def _exited(self, pbx: str, ch: CallExited) -> None:
         labels = self.labels.queue_labels(pbx, ch.queue, ch.entry)
-        self._child(self.f.exited, *labels, ch.reason).inc()
+        self._child(self.f.exited, *labels, LabelRules.one_of(ch.reason, EXIT_REASONS)).inc()
         if self.rule.met(ch) is not None:
             self._child(self.f.sl_calls, *labels).inc()
             self.today.add(pbx, labels[1], False)
@@ -124,17 +132,21 @@ class ChangeCounter:
     def _closed(self, pbx: str, ch: CallClosed) -> None:
         at = self.labels.queue(ch.queue) if ch.queue else "entry"
         entry = self.labels.entry(ch.entry)
-        self._child(self.f.closed, pbx, entry, at, ch.reason or OTHER).inc()
+        self._child(
+            self.f.closed, pbx, entry, at, LabelRules.one_of(ch.reason, CLOSED_REASONS)
+        ).inc()
 
     def _crisis(self, pbx: str, ch: CrisisAnnounced) -> None:
         entry = self.labels.entry(ch.entry)
-        self._child(self.f.crisis, pbx, entry, ch.mode or OTHER).inc()
+        self._child(self.f.crisis, pbx, entry, LabelRules.one_of(ch.mode, CRISIS_MODES)).inc()
 
     def _entered(self, pbx: str, ch: CallEntered) -> None:
         self._child(self.f.entered, pbx, self.labels.entry(ch.entry)).inc()
 
     def _language(self, pbx: str, ch: LanguageChosen) -> None:
-        self._child(self.f.language, pbx, ch.language, ch.reason or OTHER).inc()
+        language = self.labels.language(ch.language)
+        reason = LabelRules.one_of(ch.reason, LANGUAGE_REASONS)
+        self._child(self.f.language, pbx, language, reason).inc()
         if ch.reason == "chosen":
             self._child(self.f.menu_choices, pbx, self.labels.digit(ch.digit)).inc()
 
@@ -142,13 +154,13 @@ class ChangeCounter:
         if ch.result == "chosen":
             self._child(self.f.menu_choices, pbx, self.labels.digit(ch.digit)).inc()
         else:
-            self._child(self.f.menu_failed, pbx, ch.result or OTHER).inc()
+            self._child(self.f.menu_failed, pbx, LabelRules.one_of(ch.result, MENU_RESULTS)).inc()
 
     def _not_followed(self, pbx: str, ch: CallNotFollowed) -> None:
         self._child(self.f.not_followed, pbx).inc()
 
     def _ignored(self, pbx: str, ch: EventIgnored) -> None:
-        self._child(self.f.ignored, pbx, ch.event).inc()
+        self._child(self.f.ignored, pbx, LabelRules.one_of(ch.event, HANDLED_EVENTS)).inc()
 
     def _change_handlers(self) -> dict[type[Change], Callable[[str, Any], None]]:
         return {

@@ -5,12 +5,27 @@ A queue, number, agent or digit the config does not know becomes ``other``."""
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TypeVar
 
 from vaxeld.config import Config
 
 OTHER = "other"
 _DIGIT = re.compile(r"[0-9*#A-D]")
+T = TypeVar("T")
+
+# Values the dialplan and Asterisk send in headers that become label values: anything
+# else is "other", so no AMI input can add a series.
+LANGUAGE_REASONS = frozenset({"chosen", "default", "direct"})
+CRISIS_MODES = frozenset({"announce", "announce_only"})
+MENU_RESULTS = frozenset({"timeout", "invalid"})
+CLOSED_REASONS = frozenset({"hours", "holiday", "exception"})
+# QUEUESTATUS lowercased (CallExited.reason), and "leaveempty" from queue_log EXITEMPTY.
+EXIT_REASONS = frozenset(
+    {"timeout", "full", "joinempty", "leaveempty", "joinunavail", "leaveunavail", "continue"}
+    | {"withdraw", "unknown"}
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,6 +37,7 @@ class LabelRules:
     service_levels: dict[str, int]  # queue -> service_level_seconds
     scheduled_queues: tuple[str, ...]  # queues with hours of their own
     overflows: tuple[tuple[str, str], ...]  # (queue, to_queue)
+    spoken: frozenset[str]  # the configured languages
 
     @classmethod
     def from_config(cls, config: Config) -> LabelRules:
@@ -43,6 +59,7 @@ class LabelRules:
             overflows=tuple(
                 (name, q.overflow.to) for name, q in config.queues.items() if q.overflow
             ),
+            spoken=frozenset(config.languages),
         )
 
     def entry(self, entry: str) -> str:
@@ -60,6 +77,20 @@ class LabelRules:
         site, group = self.agents.get(member, (OTHER, OTHER))
         return (pbx, member if member in self.agents else OTHER, site, group)
 
+    def language(self, language: str) -> str:
+        return language if language in self.spoken else OTHER
+
     @staticmethod
     def digit(digit: str) -> str:
         return digit if _DIGIT.fullmatch(digit) else OTHER
+
+    @staticmethod
+    def one_of(value: str, allowed: frozenset[str]) -> str:
+        return value if value in allowed else OTHER
+
+    def by_queue_label(self, grouped: Mapping[str, list[T]]) -> dict[str, list[T]]:
+        """Lists per queue, those of queues the config does not know merged as "other"."""
+        out: dict[str, list[T]] = {}
+        for queue, items in grouped.items():
+            out.setdefault(self.queue(queue), []).extend(items)
+        return out

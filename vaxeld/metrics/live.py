@@ -124,8 +124,10 @@ class SnapshotCollector(Collector):
         }
         for view in self._views():
             state, pbx = view.state, view.name
-            waiting_by_queue, members_by_queue = state.waiting_by_queue(), state.members_by_queue()
-            for queue in sorted(set(rules.languages) | state.queues_seen()):
+            # Queues the config does not know are one "other" series, whatever AMI says.
+            waiting_by_queue = rules.by_queue_label(state.waiting_by_queue())
+            members_by_queue = rules.by_queue_label(state.members_by_queue())
+            for queue in sorted({*rules.languages, *waiting_by_queue, *members_by_queue}):
                 labels = [pbx, queue, rules.languages.get(queue, OTHER)]
                 calls = waiting_by_queue.get(queue, [])
                 by_entry: dict[str, int] = dict.fromkeys(rules.entries, 0)
@@ -138,7 +140,7 @@ class SnapshotCollector(Collector):
                 longest.add_metric(labels, max(waits, default=0.0))
                 per_site: dict[str, list[int]] = {}
                 for m in members_by_queue.get(queue, []):
-                    site = rules.sites.get((queue, m.interface), "unknown")
+                    site = rules.sites.get((m.queue, m.interface), "unknown")
                     row = per_site.setdefault(site, [0, 0, 0])
                     row[0] += 1
                     row[1] += m.available

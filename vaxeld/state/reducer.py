@@ -299,6 +299,8 @@ _HANDLERS: dict[str, Callable[[SwitchboardState, AmiEvent, float], Result]] = {
     "QueueMemberRemoved": _member_removed,
 }
 
+HANDLED_EVENTS = frozenset(_HANDLERS)
+
 # Events that must name the caller's channel to be of any use.
 _NEEDS_UNIQUEID = frozenset(
     {"QueueCallerJoin", "AgentConnect", "QueueCallerAbandon", "QueueCallerLeave", "UserEvent"}
