@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from vaxeld.config import Config
+from vaxeld.config.load import shown
 from vaxeld.config.models import AgentGroupConfig, MemberConfig
 from vaxeld.contract import CRISIS_FAMILY, CRISIS_MESSAGE_KEY, CRISIS_MODE_KEY, CRISIS_MODES
 
@@ -89,9 +90,9 @@ def find_agent(config: Config, who: str) -> Agent:
         if who.casefold() in (m.name.casefold(), m.interface.casefold())
     ]
     if not found:
-        raise CommandError(f"no agent {who!r} in agent_groups (give a name or an interface)")
+        raise CommandError(f"no agent {shown(who)} in agent_groups (give a name or an interface)")
     if len({a.member.interface for a in found}) > 1:
-        raise CommandError(f"{who!r} matches several interfaces: give the interface")
+        raise CommandError(f"{shown(who)} matches several interfaces: give the interface")
     return found[0]
 
 
@@ -130,18 +131,18 @@ def agent_actions(
         if reason is not None:
             if not re.fullmatch(REASON_RE, reason):
                 raise CommandError(
-                    f"reason {reason!r} must be 1-40 letters, digits, spaces, '.', '_' or '-'"
+                    f"reason {shown(reason)} must be 1-40 letters, digits, spaces, '.', '_' or '-'"
                 )
             headers.append(("Reason", reason))
         return (("QueuePause", tuple(headers)),)
-    raise CommandError(f"unknown agent command {verb!r}")
+    raise CommandError(f"unknown agent command {shown(verb)}")
 
 
 def _pbxs(config: Config, pbx: str | None, default: tuple[str, ...]) -> tuple[str, ...]:
     if pbx is None:
         return default
     if pbx not in {p.name for p in config.pbxs}:
-        raise CommandError(f"no pbx named {pbx!r} in the config")
+        raise CommandError(f"no pbx named {shown(pbx)} in the config")
     return (pbx,)
 
 
@@ -180,14 +181,14 @@ def plan(config: Config, command: str, body: Mapping[str, object]) -> Plan:
         mode = (text("mode") or "announce").replace("-", "_")
         if message not in config.crisis.messages:
             known = ", ".join(config.crisis.messages) or "none configured"
-            raise CommandError(f"unknown crisis message {message!r} (configured: {known})")
+            raise CommandError(f"unknown crisis message {shown(message)} (configured: {known})")
         if mode not in CRISIS_MODES:
-            raise CommandError(f"mode must be announce or announce_only, not {mode!r}")
+            raise CommandError(f"mode must be announce or announce_only, not {shown(mode)}")
         return Plan(command, crisis_on_actions(message, mode), crisis_pbxs(config, text("pbx")))
     if command == "crisis/off":
         actions = crisis_off_actions()
         return Plan(command, actions, crisis_pbxs(config, text("pbx")), ("not found",))
-    raise CommandError(f"unknown command {command!r} ({', '.join(COMMANDS)})")
+    raise CommandError(f"unknown command {shown(command)} ({', '.join(COMMANDS)})")
 
 
 def reply_problem(plan: Plan, action: Action, reply: Reply) -> str | None:

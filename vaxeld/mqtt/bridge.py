@@ -31,10 +31,17 @@ from vaxeld.config import Config
 from vaxeld.config.models import MqttConfig
 from vaxeld.mqtt.outbox import Outbox
 from vaxeld.mqtt.payloads import state_messages, touched_since
+from vaxeld.ratelimit import LogLimiter, TokenBucket
 from vaxeld.state.model import SwitchboardState
 from vaxeld.state.view import PbxView
 
 log = structlog.get_logger("vaxeld.mqtt")
+
+MAX_COMMAND_BYTES = 4096
+MAX_ERROR_CHARS = 300
+# Commands are people acting: a burst of 20, then 5 a second, for all clients together
+# (MQTT 3.1.1 does not say who published, so there is no client to count per).
+COMMANDS_PER_SECOND, COMMAND_BURST = 5.0, 20.0
 
 Command = Callable[[str, dict[str, Any]], Awaitable[str]]
 
@@ -65,8 +72,10 @@ class MqttBridge:
         self.connected = False
         self.published = 0
         self.connects = 0
-        self.commands: dict[str, int] = {}
+        self.commands: dict[str, int] = {}  # by command, failed, rate_limited, retained_ignored
         self._reconnect = asyncio.Event()
+        self._commands_allowed = TokenBucket(COMMANDS_PER_SECOND, COMMAND_BURST)
+        self._log_limit = LogLimiter()
 
     def reconfigure(self, config: Config, mqtt: MqttConfig, password: str | None) -> None:
         """Take a reloaded config. Topics follow its queues and agents at once; another
@@ -216,11 +225,27 @@ class MqttBridge:
             await self._handle(client, message)
 
     async def _handle(self, client: aiomqtt.Client, message: aiomqtt.Message) -> None:
-        name = str(message.topic).removeprefix(self.topic("cmd/"))
+        name = str(message.topic).removeprefix(self.topic("cmd/"))[:64]
+        if message.retain:
+            # A retained command is the broker replaying an old one (after a restart of
+            # either side): acting on it would undo what was done since, e.g. turn the
+            # crisis switch on again after a `crisis off`.
+            self._count("retained_ignored")
+            if self._log_limit.allow("retained") is not None:
+                log.warning("mqtt_command_retained_ignored", command=name)
+            return
+        if not self._commands_allowed.take():
+            self._count("rate_limited")
+            dropped = self._log_limit.allow("rate")
+            if dropped is not None:
+                log.warning("mqtt_commands_rate_limited", command=name, not_logged_since=dropped)
+            return
         reply: dict[str, Any] = {"command": name}
         sender = ""
         try:
             raw = message.payload if isinstance(message.payload, bytes) else b"{}"
+            if len(raw) > MAX_COMMAND_BYTES:
+                raise ValueError(f"the payload is {len(raw)} bytes; at most {MAX_COMMAND_BYTES}")
             body = json.loads(raw or b"{}")
             if not isinstance(body, dict):
                 raise ValueError("the payload must be a JSON object")
@@ -231,10 +256,8 @@ class MqttBridge:
             reply["ok"] = True
         except Exception as exc:  # any failure is answered, never fatal
             reply["ok"] = False
-            reply["error"] = str(exc) or type(exc).__name__
-        self.commands[name if reply["ok"] else "failed"] = (
-            self.commands.get(name if reply["ok"] else "failed", 0) + 1
-        )
+            reply["error"] = (str(exc) or type(exc).__name__)[:MAX_ERROR_CHARS]
+        self._count(name if reply["ok"] else "failed")
         log.info(
             "mqtt_command",
             command=name,
@@ -246,6 +269,9 @@ class MqttBridge:
         await client.publish(
             self.topic("reply"), json.dumps(reply, ensure_ascii=False), qos=1, retain=False
         )
+
+    def _count(self, what: str) -> None:
+        self.commands[what] = self.commands.get(what, 0) + 1
 
 
 class _Reconfigured(Exception):
