@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from lab.fake_ami import FakeAmi
 from vaxeld import __version__
 from vaxeld.cli import main
 
@@ -60,3 +63,33 @@ def test_version_and_console_script() -> None:
         [sys.executable, "-m", "vaxeld", "--version"], capture_output=True, text=True, check=True
     )
     assert res.stdout.strip() == f"vaxeld {__version__}"
+
+
+async def test_a_command_ends_at_its_deadline_when_asterisk_only_chatters(
+    tmp_path: Path,
+) -> None:
+    """`vaxeld crisis status` never returned while the peer kept sending other events."""
+    fake = await FakeAmi(custom={"DBGet": lambda msg: None}).start()  # never answered
+    config = tmp_path / "vaxeld.yaml"
+    config.write_text(EXAMPLE.read_text().replace("port: 5038", f"port: {fake.port}", 1))
+
+    async def chatter() -> None:
+        while True:
+            await fake.send(b"Event: Newexten\r\nUniqueid: 1.1\r\n\r\n" * 20)
+            await asyncio.sleep(0.01)
+
+    noise = asyncio.create_task(chatter())
+    try:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "vaxeld", "crisis", "status", "-c", str(config),
+            "--timeout", "1",
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            env={**os.environ, "VAXELD_AMI_SECRET": "secret"},
+        )  # fmt: skip
+        _, err = await asyncio.wait_for(proc.communicate(), 60)
+    finally:
+        noise.cancel()
+        await fake.close()
+    assert proc.returncode == 1
+    assert "no complete answer from Asterisk within 1 s" in err.decode()

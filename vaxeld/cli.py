@@ -9,6 +9,7 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from vaxeld import __version__, commands
 from vaxeld.ami.blocking import AmiCommandError, BlockingAmi, crisis_status
@@ -111,9 +112,9 @@ def _config_path(args: argparse.Namespace) -> Path:
     return Path(args.config or os.environ.get("VAXELD_CONFIG", DEFAULT_CONFIG))
 
 
-def _ami_for(pbx: PbxConfig) -> BlockingAmi:
+def _ami_for(pbx: PbxConfig, timeout: float) -> BlockingAmi:
     secret = read_secret(pbx, dict(os.environ))
-    return BlockingAmi(pbx.host, pbx.port, pbx.username, secret)
+    return BlockingAmi(pbx.host, pbx.port, pbx.username, secret, timeout)
 
 
 def _remote(args: argparse.Namespace, work: Callable[[Config], int]) -> int:
@@ -137,7 +138,7 @@ def _remote(args: argparse.Namespace, work: Callable[[Config], int]) -> int:
         return 1
 
 
-def _carry_out(config: Config, plan: commands.Plan) -> list[str]:
+def _carry_out(config: Config, plan: commands.Plan, timeout: float) -> list[str]:
     """The plan over a blocking AMI connection per PBX: the same plan, scope and errors
     as an MQTT command's."""
     pbxs = {p.name: p for p in config.pbxs}
@@ -146,7 +147,7 @@ def _carry_out(config: Config, plan: commands.Plan) -> list[str]:
 
         def send(pbx: str, action: commands.Action) -> commands.Reply:
             if pbx not in connected:
-                connected[pbx] = stack.enter_context(_ami_for(pbxs[pbx]))
+                connected[pbx] = stack.enter_context(_ami_for(pbxs[pbx], timeout))
             return connected[pbx].action(*action)
 
         return commands.carry_out(plan, send)
@@ -157,7 +158,7 @@ def cmd_crisis(args: argparse.Namespace) -> int:
         if args.action == "status":
             pbxs = {p.name: p for p in config.pbxs}
             for name in commands.crisis_pbxs(config, args.pbx):
-                with _ami_for(pbxs[name]) as ami:
+                with _ami_for(pbxs[name], args.timeout) as ami:
                     state = crisis_status(ami)
                 shown = (
                     f"on, mode {state['mode']}, message {state['message'] or '-'}"
@@ -168,7 +169,7 @@ def cmd_crisis(args: argparse.Namespace) -> int:
             return 0
         body = {"message": args.message, "mode": args.mode, "pbx": args.pbx}
         plan = commands.plan(config, f"crisis/{args.action}", body)
-        _carry_out(config, plan)
+        _carry_out(config, plan, args.timeout)
         for name in plan.pbxs:
             print(
                 f"{name}: crisis {args.action}"
@@ -185,11 +186,19 @@ def cmd_crisis(args: argparse.Namespace) -> int:
 def cmd_agent(args: argparse.Namespace) -> int:
     def work(config: Config) -> int:
         body = {"agent": args.name, "reason": args.reason, "pbx": args.pbx}
-        for line in _carry_out(config, commands.plan(config, f"agent/{args.action}", body)):
+        plan = commands.plan(config, f"agent/{args.action}", body)
+        for line in _carry_out(config, plan, args.timeout):
             print(line)
         return 0
 
     return _remote(args, work)
+
+
+def _seconds(text: str) -> float:
+    value = float(text)
+    if not 0.1 <= value <= 600:
+        raise argparse.ArgumentTypeError("must be between 0.1 and 600 seconds")
+    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -227,6 +236,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.set_defaults(func=cmd_run)
 
     config_help = f"config file (default: $VAXELD_CONFIG or {DEFAULT_CONFIG})"
+    timeout: dict[str, Any] = {
+        "type": _seconds,
+        "default": 10.0,
+        "help": "seconds each answer from Asterisk may take, in all (default: 10)",
+    }
     crisis = sub.add_parser("crisis", help="switch the crisis announcement on or off (AstDB)")
     crisis.add_argument("action", choices=("on", "off", "status"))
     crisis.add_argument("--message", help="a message ID from crisis.messages (for on)")
@@ -238,6 +252,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     crisis.add_argument("-c", "--config", help=config_help)
     crisis.add_argument("--pbx", help="only this PBX (default: every PBX in the config)")
+    crisis.add_argument("--timeout", **timeout)
     crisis.set_defaults(func=cmd_crisis)
 
     agent = sub.add_parser("agent", help="log an agent in or out of their queues, or pause")
@@ -246,6 +261,7 @@ def build_parser() -> argparse.ArgumentParser:
     agent.add_argument("--reason", help="pause reason (letters, digits, spaces, . _ -)")
     agent.add_argument("-c", "--config", help=config_help)
     agent.add_argument("--pbx", help="the PBX (default: the first in the config)")
+    agent.add_argument("--timeout", **timeout)
     agent.set_defaults(func=cmd_agent)
     return parser
 

@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import itertools
 import socket
+import time
 from collections.abc import Iterable
 
 from vaxeld.ami.codec import Decoder, Message, encode_action
+from vaxeld.ami.session import MAX_LIST_ITEMS
 from vaxeld.contract import CRISIS_FAMILY, CRISIS_MESSAGE_KEY, CRISIS_MODE_KEY
 
 
@@ -18,9 +20,13 @@ class AmiCommandError(RuntimeError):
 
 
 class BlockingAmi:
+    """Every action has ``timeout`` seconds in all for its answer: a peer that keeps
+    sending other things (events, garbage) does not keep the command waiting."""
+
     def __init__(
         self, host: str, port: int, username: str, secret: str, timeout: float = 10.0
     ) -> None:
+        self._timeout = timeout
         self._sock = socket.create_connection((host, port), timeout=timeout)
         self._decoder = Decoder()
         self._ids = itertools.count(1)
@@ -42,6 +48,7 @@ class BlockingAmi:
 
     def _read_until(self, action_id: str, until_event: str | None) -> list[Message]:
         got: list[Message] = []
+        deadline = time.monotonic() + self._timeout
         while True:
             pending, self._backlog = self._backlog, []
             for msg in pending:
@@ -52,7 +59,15 @@ class BlockingAmi:
                     return got
                 if until_event is not None and msg.event == until_event:
                     return got
-            data = self._sock.recv(65536)
+            left = deadline - time.monotonic()
+            late = TimeoutError(f"no complete answer from Asterisk within {self._timeout:g} s")
+            if left <= 0 or len(got) > MAX_LIST_ITEMS:
+                raise late
+            self._sock.settimeout(left)
+            try:
+                data = self._sock.recv(65536)
+            except TimeoutError:
+                raise late from None
             if not data:
                 raise ConnectionError("AMI connection closed by Asterisk")
             self._backlog = [m for m in self._decoder.feed(data) if isinstance(m, Message)]
