@@ -27,7 +27,6 @@ from vaxeld.ami.codec import encode_action
 from vaxeld.calendar import today_in
 from vaxeld.config import Config, parse_config
 from vaxeld.render import render_all, write_atomically
-from vaxeld.tracker import EVENT_FILTERS
 
 CALLS = 1000
 SECOND_PHASE_CALLS = 300
@@ -39,20 +38,12 @@ class Recorder:
     """A raw AMI connection that writes every byte it receives to a file, and notes when
     each read came (a thread doing nothing else reads as the bytes arrive)."""
 
-    def __init__(self, port: int, secret: str, path: Path, filtered: bool) -> None:
+    def __init__(self, port: int, username: str, secret: str, path: Path) -> None:
+        """``username``: vaxeld's run account (its eventfilter lines give what vaxeld
+        gets) or the lab's admin account (every event)."""
         self.sock = socket.create_connection(("127.0.0.1", port))
-        actions = [
-            encode_action(
-                "Login", [("Username", "vaxeld"), ("Secret", secret), ("Events", "on")], "rec-1"
-            )
-        ]
-        if filtered:
-            actions += [
-                encode_action("Filter", [("Operation", "Add"), ("Filter", f)], f"rec-f{i}")
-                for i, f in enumerate(EVENT_FILTERS)
-            ]
-        for data in actions:
-            self.sock.sendall(data)
+        login = [("Username", username), ("Secret", secret), ("Events", "on")]
+        self.sock.sendall(encode_action("Login", login, "rec-1"))
         path.parent.mkdir(parents=True, exist_ok=True)
         self.out = path.open("wb")
         self.bytes = 0
@@ -163,7 +154,7 @@ def run_load(capture: Path) -> list[Row]:
     vaxeld = VaxeldProcess(
         work / "vaxeld.yaml",
         bench.metrics_port,
-        {"VAXELD_AMI_SECRET": lab.vaxeld_secret},
+        lab.secrets,
         work / "vaxeld.log",
     )
     reader: subprocess.Popen[str] | None = None
@@ -186,8 +177,8 @@ def run_load(capture: Path) -> list[Row]:
         events, reads = (total(samples, f"vaxeld_ami_{n}_total") for n in ("events", "reads"))
         events, reads = events - events0, reads - reads0
 
-        filtered = Recorder(lab.ami_port, lab.vaxeld_secret, capture, filtered=True)
-        unfiltered = Recorder(lab.ami_port, lab.vaxeld_secret, work / "unfiltered.bin", False)
+        filtered = Recorder(lab.ami_port, "vaxeld", lab.vaxeld_secret, capture)
+        unfiltered = Recorder(lab.ami_port, "lab", lab.admin_secret, work / "unfiltered.bin")
         reader = start_reader(lab.ami_port, lab.vaxeld_secret)
         time.sleep(2)
         cpu_r0 = cpu_seconds(reader.pid)

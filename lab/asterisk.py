@@ -19,6 +19,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from vaxeld.contract import (
+    COMMAND_ACCOUNT_READ,
+    COMMAND_ACCOUNT_WRITE,
+    EVENT_FILTERS,
+    RUN_ACCOUNT_READ,
+    RUN_ACCOUNT_WRITE,
+)
+
 REPO = Path(__file__).resolve().parents[1]
 CHROOT_SCRIPT = REPO / "scripts" / "asterisk-chroot.sh"
 LAB_ROOT_IN_CHROOT = "/vaxeld-lab"
@@ -85,6 +93,29 @@ NOLOAD = (
     "pbx_dundi",
     "res_geolocation",
 )
+
+
+def manager_accounts(run_secret: str, ops_secret: str) -> str:
+    """vaxeld's two manager.conf accounts, exactly as the README documents them."""
+    filters = "".join(f"eventfilter = {expr}\n" for expr in EVENT_FILTERS)
+    return f"""[vaxeld]
+; vaxeld run: only the events it uses, and read-only actions
+secret = {run_secret}
+deny = 0.0.0.0/0.0.0.0
+permit = 127.0.0.1/255.255.255.255
+read = {RUN_ACCOUNT_READ}
+write = {RUN_ACCOUNT_WRITE}
+{filters}writetimeout = 5000
+
+[vaxeld-ops]
+; vaxeld crisis, vaxeld agent and MQTT commands
+secret = {ops_secret}
+deny = 0.0.0.0/0.0.0.0
+permit = 127.0.0.1/255.255.255.255
+read = {COMMAND_ACCOUNT_READ}
+write = {COMMAND_ACCOUNT_WRITE}
+writetimeout = 5000
+"""
 
 
 def free_port() -> int:
@@ -157,7 +188,13 @@ class AsteriskLab:
     sip_port: int = field(default_factory=free_port)
     admin_secret: str = "lab-admin-secret"
     vaxeld_secret: str = "lab-vaxeld-secret"
+    ops_secret: str = "lab-ops-secret"
     proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def secrets(self) -> dict[str, str]:
+        """The environment the example config reads vaxeld's two accounts' secrets from."""
+        return {"VAXELD_AMI_SECRET": self.vaxeld_secret, "VAXELD_OPS_SECRET": self.ops_secret}
 
     @property
     def base(self) -> str:
@@ -224,12 +261,14 @@ read = all
 write = all
 writetimeout = 5000
 
-[vaxeld]
+{manager_accounts(self.vaxeld_secret, self.ops_secret)}
+[vaxeld-action-filter]
+; The run account with event_filter: action (vaxeld sends Action: Filter itself).
 secret = {self.vaxeld_secret}
 deny = 0.0.0.0/0.0.0.0
 permit = 127.0.0.1/255.255.255.255
-read = system,call,agent,user
-write = system,agent,reporting
+read = {RUN_ACCOUNT_READ}
+write = {RUN_ACCOUNT_WRITE},system
 writetimeout = 5000
 """,
             "queues.conf": "[general]\npersistentmembers = yes\nshared_lastcall = yes\n"

@@ -127,7 +127,7 @@ def run_demo(duration: float, calls_per_minute: float, seed: int) -> int:
     lab.prepare(workdir / "dialplans")
     lab.start()
     vaxeld = VaxeldProcess(
-        config_path, metrics_port, {"VAXELD_AMI_SECRET": lab.vaxeld_secret}, workdir / "vaxeld.log"
+        config_path, metrics_port, lab.secrets, workdir / "vaxeld.log"
     )
     control = LabControl("127.0.0.1", lab.ami_port, "lab", lab.admin_secret)
     watcher: MqttWatcher | None = None

@@ -32,7 +32,7 @@ def lab_config_text(
     text = example.read_text(encoding="utf-8")
     text = re.sub(r"(\n    port:) \d+", rf"\1 {ami_port}", text, count=1)
     text = re.sub(r"(\n  port:) \d+", rf"\1 {metrics_port}", text, count=1)
-    text = re.sub(r"secret_env: \w+", f"secret_env: {secret_env}", text)
+    text = re.sub(r"(?<!\w)secret_env: \w+", f"secret_env: {secret_env}", text)
     text = re.sub(r"PJSIP/agent(\d+)(@[\w-]+)?", r"Local/\1@vaxeld-lab-agents/n", text)
     if queue_log is not None:
         text = text.replace(

@@ -55,7 +55,7 @@ class Lab:
 
     def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
         """Run `vaxeld ARGS -c <lab config>` the way an operator would."""
-        env = {**os.environ, "VAXELD_AMI_SECRET": self.asterisk.vaxeld_secret}
+        env = {**os.environ, **self.secrets}
         return subprocess.run(
             [sys.executable, "-m", "vaxeld", *args, "-c", str(self.config_path)],
             capture_output=True,
@@ -76,9 +76,14 @@ class Lab:
         return VaxeldProcess(
             config,
             port,
-            {"VAXELD_AMI_SECRET": self.asterisk.vaxeld_secret},
+            self.secrets,
             self.workdir / f"{name}.log",
         )
+
+    @property
+    def secrets(self) -> dict[str, str]:
+        """The environment the example config reads the two AMI accounts' secrets from."""
+        return self.asterisk.secrets
 
     @property
     def metrics_port(self) -> int:

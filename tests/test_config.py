@@ -5,6 +5,7 @@ from pathlib import Path
 import pytest
 
 from vaxeld.config import ConfigError, load_config, parse_config, read_secret
+from vaxeld.config.load import read_command_account
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "config" / "vaxeld.example.yaml"
 
@@ -110,6 +111,40 @@ def test_secret_is_read_from_env_or_file(tmp_path: Path) -> None:
     secret_file.write_text("from-file\n")
     text = _example_with("secret_env: VAXELD_AMI_SECRET", f"secret_file: {secret_file}")
     assert read_secret(parse_config(text).default_pbx, {}) == "from-file"
+
+
+def test_secrets_as_systemd_credentials_and_the_command_account(tmp_path: Path) -> None:
+    (tmp_path / "ami-secret").write_text("run-secret\n")
+    (tmp_path / "ops-secret").write_text("ops-secret\n")
+    text = _example_with("secret_env: VAXELD_AMI_SECRET", "secret_credential: ami-secret")
+    text = text.replace(
+        "command_secret_env: VAXELD_OPS_SECRET", "command_secret_credential: ops-secret"
+    )
+    pbx = parse_config(text).default_pbx
+    environ = {"CREDENTIALS_DIRECTORY": str(tmp_path)}
+    assert read_secret(pbx, environ) == "run-secret"
+    assert read_command_account(pbx, environ) == ("vaxeld-ops", "ops-secret")
+    with pytest.raises(ConfigError, match="CREDENTIALS_DIRECTORY is not set"):
+        read_secret(pbx, {})
+    # Without a command account, commands use the run account.
+    plain = parse_config(
+        _example_with("    command_username: vaxeld-ops", "").replace(
+            "    command_secret_env: VAXELD_OPS_SECRET", ""
+        )
+    ).default_pbx
+    assert read_command_account(plain, {"VAXELD_AMI_SECRET": "s"}) == ("vaxeld", "s")
+
+
+def test_a_command_secret_needs_its_account_and_one_source() -> None:
+    errors = _errors(_example_with("    command_username: vaxeld-ops", ""))
+    assert any("a command secret needs command_username" in e for e in errors)
+    errors = _errors(
+        _example_with(
+            "command_secret_env: VAXELD_OPS_SECRET",
+            "command_secret_env: VAXELD_OPS_SECRET\n    command_secret_file: /etc/x",
+        )
+    )
+    assert any("exactly one of command_secret_file" in e for e in errors)
 
 
 def test_secret_in_yaml_itself_is_refused() -> None:

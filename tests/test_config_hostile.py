@@ -74,7 +74,7 @@ def test_unicode_digits_in_a_number_are_a_clean_error() -> None:
         text = TEXT.replace('number: "031-365 00 00"', f'number: "{digits}"', 1)
         error = refused(text)
         assert [p.path for p in error.problems] == ["entry.number"]
-        assert error.problems[0].line == 41
+        assert error.problems[0].line == TEXT[: TEXT.index("number: ")].count("\n") + 1
 
 
 def test_a_key_with_terminal_escapes_is_printed_escaped() -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -12,11 +11,16 @@ from pathlib import Path
 from typing import Any
 
 from vaxeld import __version__, commands
-from vaxeld.ami.blocking import AmiCommandError, BlockingAmi, crisis_status
+from vaxeld.ami.blocking import (
+    AmiCommandError,
+    carry_out_blocking,
+    command_connection,
+    crisis_status,
+)
 from vaxeld.calendar import today_in
 from vaxeld.checks import calendar_warning, missing_prompts, secret_problems
 from vaxeld.commands import CommandError, CommandRefused
-from vaxeld.config import Config, ConfigError, PbxConfig, load_config, read_secret
+from vaxeld.config import Config, ConfigError, load_config
 from vaxeld.config.load import printable
 from vaxeld.logs import configure_logging
 from vaxeld.render import render_all, write_atomically
@@ -112,11 +116,6 @@ def _config_path(args: argparse.Namespace) -> Path:
     return Path(args.config or os.environ.get("VAXELD_CONFIG", DEFAULT_CONFIG))
 
 
-def _ami_for(pbx: PbxConfig, timeout: float) -> BlockingAmi:
-    secret = read_secret(pbx, dict(os.environ))
-    return BlockingAmi(pbx.host, pbx.port, pbx.username, secret, timeout)
-
-
 def _remote(args: argparse.Namespace, work: Callable[[Config], int]) -> int:
     config = _load(_config_path(args))
     if config is None:
@@ -138,27 +137,12 @@ def _remote(args: argparse.Namespace, work: Callable[[Config], int]) -> int:
         return 1
 
 
-def _carry_out(config: Config, plan: commands.Plan, timeout: float) -> list[str]:
-    """The plan over a blocking AMI connection per PBX: the same plan, scope and errors
-    as an MQTT command's."""
-    pbxs = {p.name: p for p in config.pbxs}
-    with contextlib.ExitStack() as stack:
-        connected: dict[str, BlockingAmi] = {}
-
-        def send(pbx: str, action: commands.Action) -> commands.Reply:
-            if pbx not in connected:
-                connected[pbx] = stack.enter_context(_ami_for(pbxs[pbx], timeout))
-            return connected[pbx].action(*action)
-
-        return commands.carry_out(plan, send)
-
-
 def cmd_crisis(args: argparse.Namespace) -> int:
     def work(config: Config) -> int:
         if args.action == "status":
             pbxs = {p.name: p for p in config.pbxs}
             for name in commands.crisis_pbxs(config, args.pbx):
-                with _ami_for(pbxs[name], args.timeout) as ami:
+                with command_connection(pbxs[name], dict(os.environ), args.timeout) as ami:
                     state = crisis_status(ami)
                 shown = (
                     f"on, mode {state['mode']}, message {state['message'] or '-'}"
@@ -169,7 +153,7 @@ def cmd_crisis(args: argparse.Namespace) -> int:
             return 0
         body = {"message": args.message, "mode": args.mode, "pbx": args.pbx}
         plan = commands.plan(config, f"crisis/{args.action}", body)
-        _carry_out(config, plan, args.timeout)
+        carry_out_blocking(config, plan, dict(os.environ), args.timeout)
         for name in plan.pbxs:
             print(
                 f"{name}: crisis {args.action}"
@@ -187,7 +171,7 @@ def cmd_agent(args: argparse.Namespace) -> int:
     def work(config: Config) -> int:
         body = {"agent": args.name, "reason": args.reason, "pbx": args.pbx}
         plan = commands.plan(config, f"agent/{args.action}", body)
-        for line in _carry_out(config, plan, args.timeout):
+        for line in carry_out_blocking(config, plan, dict(os.environ), args.timeout):
             print(line)
         return 0
 

@@ -12,7 +12,7 @@ member, a pause reason must match a strict pattern. The CLI (blocking) and the d
 from __future__ import annotations
 
 import re
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -207,7 +207,6 @@ def done_line(action: Action, reply: Reply) -> str:
 
 
 Send = Callable[[str, Action], Reply]
-SendAsync = Callable[[str, Action], Awaitable[Reply]]
 
 
 def carry_out(plan: Plan, send: Send) -> list[str]:
@@ -217,15 +216,6 @@ def carry_out(plan: Plan, send: Send) -> list[str]:
     for pbx in plan.pbxs:
         for action in plan.actions:
             lines.append(_judged(plan, pbx, action, send(pbx, action)))
-    return lines
-
-
-async def carry_out_async(plan: Plan, send: SendAsync) -> list[str]:
-    """carry_out() for the daemon's own AMI sessions."""
-    lines = []
-    for pbx in plan.pbxs:
-        for action in plan.actions:
-            lines.append(_judged(plan, pbx, action, await send(pbx, action)))
     return lines
 
 

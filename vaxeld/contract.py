@@ -68,6 +68,24 @@ CRISIS_MODES = ("announce", "announce_only")
 CRISIS_FAMILY = "vaxeld/crisis"
 CRISIS_MODE_KEY, CRISIS_MESSAGE_KEY = "mode", "message"
 
+# The AMI events vaxeld uses: Asterisk drops the rest before they reach the socket, by the
+# account's `eventfilter` lines in manager.conf (or, with `event_filter: action`, by
+# vaxeld's `Action: Filter`, which needs write = system).
+EVENT_FILTERS = (
+    "Event: Queue",  # QueueCallerJoin/Leave/Abandon, QueueMember*
+    # Not AgentCalled or AgentDump: unused, and every event is a wake-up of the daemon.
+    "Event: Agent(Connect|Complete|RingNoAnswer)",
+    "Event: UserEvent",  # the rendered dialplan's VaxeldEntry, VaxeldLanguage, ...
+)
+
+# The manager.conf rights of vaxeld's two accounts, each the least its work needs (checked
+# on Asterisk 22). `vaxeld run` reads queue, agent and user events, and with "reporting"
+# reads the crisis switch (DBGet) and the calendar's end (Getvar); QueueStatus and Ping
+# need no right. The command account (`vaxeld crisis`, `vaxeld agent`, MQTT commands)
+# writes AstDB (DBPut/DBDel: "system") and queue members (QueueAdd/Remove/Pause: "agent").
+RUN_ACCOUNT_READ, RUN_ACCOUNT_WRITE = "agent,user", "reporting"
+COMMAND_ACCOUNT_READ, COMMAND_ACCOUNT_WRITE = "", "system,agent"
+
 # A [globals] variable of the rendered dialplan: the last day its holiday calendar covers.
 CALENDAR_VARIABLE = "VAXELD_CALENDAR_END"
 

@@ -27,10 +27,10 @@ import structlog
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from vaxeld import commands
+from vaxeld.ami.blocking import carry_out_blocking
 from vaxeld.calendar import opening_now
-from vaxeld.commands import Action
 from vaxeld.config import Config, ConfigError, PbxConfig, load_config, read_secret
-from vaxeld.config.load import read_mqtt_password
+from vaxeld.config.load import read_command_account, read_mqtt_password
 from vaxeld.metrics import Metrics
 from vaxeld.mqtt import MqttBridge, MqttCollector
 from vaxeld.state.changes import Change
@@ -64,6 +64,7 @@ class Daemon:
         self.metrics = Metrics(config, self.views)
         self.mqtt: MqttBridge | None = None
         self._mqtt_password = read_mqtt_password(config.mqtt, self._env) if config.mqtt else None
+        _command_accounts(config, self._env)  # MQTT commands must not fail on a secret later
         self.metrics.registry.register(MqttCollector(lambda: self.mqtt))
         self.trackers: dict[str, PbxTracker] = {
             pbx.name: self._tracker(pbx, config) for pbx in config.pbxs
@@ -99,12 +100,9 @@ class Daemon:
     async def _command(self, name: str, body: dict[str, Any]) -> str:
         """An MQTT command: the same plan, scope and errors as the CLI's."""
         plan = commands.plan(self.config, name, body)
-
-        async def send(pbx: str, action: Action) -> commands.Reply:
-            session = self.trackers[pbx].session
-            return await session.action(action[0], dict(action[1]), check=False)
-
-        lines = await commands.carry_out_async(plan, send)
+        # With the command account, over connections of their own: the run account
+        # needs no right to change anything.
+        lines = await asyncio.to_thread(carry_out_blocking, self.config, plan, self._env)
         return f"{len(lines)} action(s) done on {', '.join(plan.pbxs)}"
 
     # -- tasks -----------------------------------------------------------------------
@@ -196,6 +194,7 @@ class Daemon:
         old = {p.name: p for p in self.config.pbxs}
         changed = [(p, read_secret(p, self._env)) for p in new.pbxs if old.get(p.name) != p]
         password = read_mqtt_password(new.mqtt, self._env) if new.mqtt else None
+        _command_accounts(new, self._env)
         return new, changed, password
 
     # -- run -------------------------------------------------------------------------
@@ -237,6 +236,14 @@ class Daemon:
             self._tg = None
             await self.http.close()
             log.info("stopped")
+
+
+def _command_accounts(config: Config, environ: dict[str, str]) -> None:
+    """With MQTT commands on, read each PBX's command account now: a missing secret is a
+    config error at start or reload, not a failed command later."""
+    if config.mqtt is not None and config.mqtt.commands:
+        for pbx in config.pbxs:
+            read_command_account(pbx, environ)
 
 
 async def _watchdog() -> None:

@@ -26,7 +26,7 @@ from vaxeld.ami.codec import Message
 from vaxeld.ami.session import AmiConnectionLost, AmiError, AmiSession
 from vaxeld.calendar import local_midnight
 from vaxeld.config import PbxConfig
-from vaxeld.contract import CALENDAR_VARIABLE, CRISIS_FAMILY, CRISIS_MODE_KEY
+from vaxeld.contract import CALENDAR_VARIABLE, CRISIS_FAMILY, CRISIS_MODE_KEY, EVENT_FILTERS
 from vaxeld.queuelog import QueueLogReader
 from vaxeld.state.changes import Change
 from vaxeld.state.core import PbxCore
@@ -35,15 +35,6 @@ from vaxeld.state.view import PbxView
 
 log = structlog.get_logger("vaxeld.tracker")
 
-# Only the events vaxeld uses; Asterisk drops the rest before they reach the socket.
-EVENT_FILTERS = (
-    "Event: Queue",  # QueueCallerJoin/Leave/Abandon, QueueMember*
-    # Not AgentCalled or AgentDump: unused, and every event is a wake-up of the daemon.
-    "Event: Agent(Connect|Complete|RingNoAnswer)",
-    "Event: UserEvent",  # the rendered dialplan's VaxeldEntry, VaxeldLanguage, ...
-    "Event: FullyBooted",
-    "Event: Shutdown",
-)
 
 Sink = Callable[[str, list[Change]], None]
 
@@ -82,7 +73,8 @@ class PbxTracker:
             secret=secret,
             on_event=self.on_event,
             on_connect=self.on_connect,
-            event_filters=EVENT_FILTERS,
+            # With the account's own eventfilter lines (the default) nothing is sent.
+            event_filters=EVENT_FILTERS if pbx.event_filter == "action" else (),
             ping_interval=pbx.ping_interval_seconds,
             ping_timeout=pbx.ping_timeout_seconds,
             name=pbx.name,

@@ -5,6 +5,7 @@ ever sees answers to its own actions.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import socket
 import time
@@ -12,6 +13,9 @@ from collections.abc import Iterable
 
 from vaxeld.ami.codec import Decoder, Message, encode_action
 from vaxeld.ami.session import MAX_LIST_ITEMS
+from vaxeld.commands import Action, Plan, Reply, carry_out
+from vaxeld.config import Config, PbxConfig
+from vaxeld.config.load import read_command_account
 from vaxeld.contract import CRISIS_FAMILY, CRISIS_MESSAGE_KEY, CRISIS_MODE_KEY
 
 
@@ -93,3 +97,28 @@ def crisis_status(ami: BlockingAmi) -> dict[str, str]:
         values = [m.get("Val") for m in items if m.event == "DBGetResponse"]
         out[key] = values[0] if values else ""
     return out
+
+
+def carry_out_blocking(
+    config: Config, plan: Plan, environ: dict[str, str], timeout: float = 10.0
+) -> list[str]:
+    """A command's plan over one blocking connection per PBX, with each PBX's command
+    account: what `vaxeld crisis` and `vaxeld agent` do, and what the daemon does (in a
+    thread) for an MQTT command, so both have the same scope, rights and errors."""
+    pbxs = {p.name: p for p in config.pbxs}
+    with contextlib.ExitStack() as stack:
+        connected: dict[str, BlockingAmi] = {}
+
+        def send(pbx: str, action: Action) -> Reply:
+            if pbx not in connected:
+                connected[pbx] = stack.enter_context(
+                    command_connection(pbxs[pbx], environ, timeout)
+                )
+            return connected[pbx].action(*action)
+
+        return carry_out(plan, send)
+
+
+def command_connection(pbx: PbxConfig, environ: dict[str, str], timeout: float) -> BlockingAmi:
+    username, secret = read_command_account(pbx, environ)
+    return BlockingAmi(pbx.host, pbx.port, username, secret, timeout)

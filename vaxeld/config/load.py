@@ -156,9 +156,29 @@ def read_bounded(path: Path, limit: int) -> bytes:
 
 
 def _secret_value(
-    env: str | None, file: Path | None, environ: dict[str, str], where: str
+    env: str | None,
+    file: Path | None,
+    environ: dict[str, str],
+    where: str,
+    credential: str | None = None,
 ) -> str | None:
-    """A secret from the named environment variable or file (never from the YAML)."""
+    """A secret from the named environment variable, file or systemd credential (never
+    from the YAML)."""
+    if credential is not None:
+        folder = environ.get("CREDENTIALS_DIRECTORY")
+        if not folder:
+            raise ConfigError(
+                [
+                    ConfigProblem(
+                        f"{where}_credential",
+                        None,
+                        "CREDENTIALS_DIRECTORY is not set: run under systemd with "
+                        f"LoadCredential={credential}:...",
+                    )
+                ]
+            )
+        file = Path(folder) / credential
+        where = f"{where}_credential"
     if env is not None:
         value = environ.get(env)
         if not value:
@@ -171,8 +191,9 @@ def _secret_value(
             return read_bounded(file, MAX_SECRET_BYTES).decode("utf-8").strip()
         except (OSError, UnicodeDecodeError) as exc:
             why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            suffix = "" if where.endswith("_credential") else "_file"
             raise ConfigError(
-                [ConfigProblem(f"{where}_file", None, f"cannot read {file}: {why}")]
+                [ConfigProblem(f"{where}{suffix}", None, f"cannot read {file}: {why}")]
             ) from None
     return None
 
@@ -181,8 +202,33 @@ MAX_SECRET_BYTES = 4096
 
 
 def read_secret(pbx: PbxConfig, environ: dict[str, str]) -> str:
-    """The AMI secret for ``pbx``, from its file or environment variable."""
-    value = _secret_value(pbx.secret_env, pbx.secret_file, environ, f"pbxs.{pbx.name}.secret")
+    """The AMI secret of ``pbx``'s run account."""
+    value = _secret_value(
+        pbx.secret_env,
+        pbx.secret_file,
+        environ,
+        f"pbxs.{pbx.name}.secret",
+        pbx.secret_credential,
+    )
+    return _checked(pbx, value)
+
+
+def read_command_account(pbx: PbxConfig, environ: dict[str, str]) -> tuple[str, str]:
+    """(username, secret) for ``pbx``'s commands: its command account, or without one
+    the run account."""
+    if pbx.command_username is None:
+        return pbx.username, read_secret(pbx, environ)
+    value = _secret_value(
+        pbx.command_secret_env,
+        pbx.command_secret_file,
+        environ,
+        f"pbxs.{pbx.name}.command_secret",
+        pbx.command_secret_credential,
+    )
+    return pbx.command_username, _checked(pbx, value)
+
+
+def _checked(pbx: PbxConfig, value: str | None) -> str:
     if value is None or not re.fullmatch(r"[\x21-\x7e]{1,128}", value):
         raise ConfigError(
             [
@@ -196,4 +242,6 @@ def read_secret(pbx: PbxConfig, environ: dict[str, str]) -> str:
 
 def read_mqtt_password(mqtt: MqttConfig, environ: dict[str, str]) -> str | None:
     """The MQTT password, if the config names one."""
-    return _secret_value(mqtt.password_env, mqtt.password_file, environ, "mqtt.password")
+    return _secret_value(
+        mqtt.password_env, mqtt.password_file, environ, "mqtt.password", mqtt.password_credential
+    )

@@ -41,6 +41,8 @@ LABEL_RE = r"^[^\W_][\w .'()-]*$"  # shown in metrics and logs, never in the dia
 ENV_RE = r"^[A-Z_][A-Z0-9_]{0,63}$"
 
 Name = Annotated[str, StringConstraints(pattern=NAME_RE)]
+EnvName = Annotated[str, StringConstraints(pattern=ENV_RE)]
+CredentialName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.-]{1,64}$")]
 Language = Annotated[str, StringConstraints(pattern=LANGUAGE_RE)]
 Sound = Annotated[str, StringConstraints(pattern=SOUND_RE, max_length=128)]
 Digit = Annotated[str, StringConstraints(pattern=DIGIT_RE)]
@@ -92,9 +94,20 @@ class PbxConfig(Strict):
     host: Annotated[str, StringConstraints(pattern=HOST_RE)] = "127.0.0.1"
     port: int = Field(5038, gt=0, lt=65536)
     username: Annotated[str, StringConstraints(pattern=AMI_USER_RE)] = "vaxeld"
-    # The secret itself never lives in this file: name a file or an environment variable.
+    # The secret itself never lives in this file: name a file, an environment variable,
+    # or a systemd credential (LoadCredential=, read from $CREDENTIALS_DIRECTORY).
     secret_file: FilePath | None = None
-    secret_env: Annotated[str, StringConstraints(pattern=ENV_RE)] | None = None
+    secret_env: EnvName | None = None
+    secret_credential: CredentialName | None = None
+    # "account": the manager.conf account has vaxeld's eventfilter lines (then it needs
+    # no write = system); "action": vaxeld sends Action: Filter itself.
+    event_filter: Literal["account", "action"] = "account"
+    # The account for crisis and agent commands (write = system,agent); without one,
+    # commands use the account above, which then needs those rights too.
+    command_username: Annotated[str, StringConstraints(pattern=AMI_USER_RE)] | None = None
+    command_secret_file: FilePath | None = None
+    command_secret_env: EnvName | None = None
+    command_secret_credential: CredentialName | None = None
     site: Name = "main"
     # Asterisk's queue_log as seen from vaxeld (same host): read to recover call outcomes
     # AMI did not deliver. Without it, such calls are counted as outcome unknown.
@@ -104,8 +117,22 @@ class PbxConfig(Strict):
 
     @model_validator(mode="after")
     def _one_secret_source(self) -> PbxConfig:
-        if (self.secret_file is None) == (self.secret_env is None):
-            raise ValueError("set exactly one of secret_file or secret_env")
+        sources = (self.secret_file, self.secret_env, self.secret_credential)
+        if sum(s is not None for s in sources) != 1:
+            raise ValueError("set exactly one of secret_file, secret_env or secret_credential")
+        command = (
+            self.command_secret_file,
+            self.command_secret_env,
+            self.command_secret_credential,
+        )
+        given = sum(s is not None for s in command)
+        if self.command_username is not None and given != 1:
+            raise ValueError(
+                "with command_username, set exactly one of command_secret_file, "
+                "command_secret_env or command_secret_credential"
+            )
+        if self.command_username is None and given:
+            raise ValueError("a command secret needs command_username")
         return self
 
 
@@ -293,6 +320,7 @@ class MqttConfig(Strict):
     # Like the AMI secret: never in this file.
     password_env: Annotated[str, StringConstraints(pattern=ENV_RE)] | None = None
     password_file: FilePath | None = None
+    password_credential: CredentialName | None = None
     tls: bool = False
     ca_file: FilePath | None = None
     client_id: Annotated[str, StringConstraints(pattern=AMI_USER_RE)] = "vaxeld"
@@ -305,8 +333,11 @@ class MqttConfig(Strict):
 
     @model_validator(mode="after")
     def _one_password_source(self) -> MqttConfig:
-        if self.password_env is not None and self.password_file is not None:
-            raise ValueError("set at most one of password_env or password_file")
+        sources = (self.password_env, self.password_file, self.password_credential)
+        if sum(s is not None for s in sources) > 1:
+            raise ValueError(
+                "set at most one of password_env, password_file or password_credential"
+            )
         return self
 
 
