@@ -324,3 +324,70 @@ def test_a_tracker_does_no_io_until_asked(tmp_path: Path) -> None:
     day = tracker.read_day_so_far(time.time())
     assert day is not None and [type(c).__name__ for c in day.outcomes] == ["CallOffered"]
     assert tracker.queue_log._fh is not None
+
+
+def rss_bytes() -> int:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    return 0
+
+
+async def test_a_hostile_ami_peer_gets_bounded_memory_series_and_work_per_byte(
+    tmp_path: Path, fakes: list[FakeAmi], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A compromised or broken Asterisk: a flood of callers who never leave, each in a
+    queue of its own with made-up languages and reasons, garbage, oversize frames and a
+    frame sent a byte at a time. vaxeld stays up, its state and /metrics stay bounded,
+    and the codec's work per byte received is bounded."""
+    monkeypatch.setattr("vaxeld.state.reducer.MAX_LIVE_CALLS", 2000)
+    path = config_for(tmp_path, [fakes[0].port])
+    daemon = Daemon(load_config(path), path, ENV)
+    fake = fakes[0]
+    async for _ in running(daemon):
+        session = daemon.trackers["main"].session
+        baseline = len(daemon.metrics.exposition().splitlines())
+        rss_before = rss_bytes()
+        sent = 0
+        for n in range(5000):
+            data = frame(
+                [
+                    ("Event", "QueueCallerJoin"),
+                    ("Queue", f"q{n}"),
+                    ("Position", "1"),
+                    ("Uniqueid", f"9.{n}"),
+                ]
+            ) + frame(
+                [
+                    ("Event", "UserEvent"),
+                    ("UserEvent", "VaxeldLanguage"),
+                    ("Uniqueid", f"9.{n}"),
+                    ("Language", f"l{n}"),
+                    ("Reason", f"r{n}"),
+                    ("Digit", str(n)),
+                ]
+            )
+            if n % 10 == 0:
+                data += b"\xff\xfe garbage without a header\r\n\r\n"
+            await fake.send(data)
+            sent += len(data)
+        oversize = b"X: " + b"y" * (1024 * 1024 + 100) + b"\r\n\r\n"
+        await fake.send(oversize)
+        slow = b"Event: QueueCallerLeave\r\nUniqueid: 9.1\r\nQueue: q1\r\n\r\n"
+        for byte in slow:
+            await fake.send(bytes([byte]))
+        sent += len(oversize) + len(slow)
+        async with asyncio.timeout(60):
+            while session.stats.bytes_received < sent:
+                await asyncio.sleep(0.05)
+        page = daemon.metrics.exposition().decode()
+        state = daemon.trackers["main"].core.state
+        assert session.connected
+        assert len(state.calls) == 2000
+        assert len(page.splitlines()) <= baseline + 40  # the "other" series, once each
+        assert "q4999" not in page and "l4999" not in page and "r4999" not in page
+        assert session._decoder.scanned <= 4 * session.stats.bytes_received
+        assert rss_bytes() - rss_before < 64 * 1024 * 1024
+        samples = parse_metrics(page)
+        assert total(samples, "vaxeld_calls_not_followed_total") >= 3000
+        assert total(samples, "vaxeld_ami_decode_errors_total") == 501
