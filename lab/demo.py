@@ -126,9 +126,7 @@ def run_demo(duration: float, calls_per_minute: float, seed: int) -> int:
     write_atomically(workdir / "dialplans", render_all(config, today_in(config.timezone)))
     lab.prepare(workdir / "dialplans")
     lab.start()
-    vaxeld = VaxeldProcess(
-        config_path, metrics_port, lab.secrets, workdir / "vaxeld.log"
-    )
+    vaxeld = VaxeldProcess(config_path, metrics_port, lab.secrets, workdir / "vaxeld.log")
     control = LabControl("127.0.0.1", lab.ami_port, "lab", lab.admin_secret)
     watcher: MqttWatcher | None = None
     try:
