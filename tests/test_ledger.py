@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import immutables
 
+from vaxeld.ami.codec import Message
 from vaxeld.state.changes import CallAbandoned, CallAnswered, CallEntered, CallOffered
+from vaxeld.state.core import PbxCore
 from vaxeld.state.ledger import Ledger
 from vaxeld.state.model import Call, Phase, SwitchboardState
 from vaxeld.state.queuelog_lines import parse_line
@@ -68,3 +70,46 @@ def test_old_callers_are_forgotten_so_memory_stays_bounded() -> None:
     for i in range(1000):
         ledger.admit([CallOffered("sv", f"{i}.1", 1)], "ami", float(i))
     assert len(ledger) <= 170  # roughly keep_seconds plus one prune interval of callers
+
+
+def test_a_caller_whose_first_queue_came_from_queue_log_is_offered_once() -> None:
+    """Its overflow join seen live was taken as the first queue, and the answer there as
+    direct: 356 offered against 354 distinct callers in one run."""
+    ledger = Ledger()
+    state = SwitchboardState()
+    state, recovered = recover(state, lines("1|7.1|sv|NONE|ENTERQUEUE||070|1"), ledger, 1.0)
+    assert [c.first for c in recovered if isinstance(c, CallOffered)] == [True]
+    live = ledger.admit(
+        [
+            CallOffered("vaxel", "7.1", 1, first=True),  # the reducer never saw queue sv
+            CallAnswered("vaxel", "7.1", "Lars", 4.0, direct=True),
+        ],
+        "ami",
+        2.0,
+    )
+    assert [(type(c).__name__, getattr(c, "first", getattr(c, "direct", None))) for c in live] == [
+        ("CallOffered", False),
+        ("CallAnswered", False),
+    ]
+
+
+def test_a_caller_learnt_from_queue_status_then_overflowing_is_not_offered_first() -> None:
+    core = PbxCore("main")
+    core.begin_resync()
+    entry = Message(
+        (("Event", "QueueEntry"), ("Queue", "sv"), ("Uniqueid", "8.1"), ("Position", "1"))
+    )
+    core.resync([entry], 1.0)
+    core.end_resync(1.0)
+    join = Message(
+        (("Event", "QueueCallerJoin"), ("Queue", "vaxel"), ("Uniqueid", "8.1"), ("Position", "1"))
+    )
+    (offered,) = core.on_event(join, 2.0) or []
+    assert isinstance(offered, CallOffered) and not offered.first
+
+
+def test_the_entry_learnt_from_either_source_labels_the_outcomes_of_the_other() -> None:
+    ledger = Ledger()
+    ledger.admit([CallEntered("9.1", "0313651000")], "ami", 1.0)
+    (offered,) = ledger.admit([CallOffered("sv", "9.1", 1)], "log", 2.0)
+    assert isinstance(offered, CallOffered) and offered.entry == "0313651000"

@@ -12,6 +12,7 @@ Pure data structure: time comes from the caller; memory is bounded by age.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Literal
@@ -79,16 +80,36 @@ class Ledger:
             caller = self._caller(ch.uniqueid, now)
             if ch.entry and not caller.entry:
                 caller.entry = ch.entry
+            offers_before = caller.offered()
             counts = caller.seen.setdefault((ch.queue, kind_of(ch)), [0, 0])
             before = max(counts)
             counts[0 if source == "ami" else 1] += 1
             if max(counts) > before:
-                out.append(ch)
+                out.append(self._as_known(ch, caller, offers_before))
             else:
                 self.duplicates += 1
         if now - self._last_prune > 60.0:
             self._prune(now)
         return out
+
+    @staticmethod
+    def _as_known(ch: Counted, caller: _Caller, offers_before: int) -> Counted:
+        """The change with what the ledger knows of its caller from either source: the
+        entry number, and whether this is the caller's first queue. Either source alone
+        may not know: a caller whose first queue came from queue_log or QueueStatus had
+        its later overflow join taken as the first, and counted offered twice."""
+        entry = ch.entry or caller.entry
+        if isinstance(ch, CallOffered):
+            first = ch.first and offers_before == 0
+            if (entry, first) != (ch.entry, ch.first):
+                return dataclasses.replace(ch, entry=entry, first=first)
+            return ch
+        if isinstance(ch, CallAnswered):
+            direct = ch.direct and offers_before <= 1
+            if (entry, direct) != (ch.entry, ch.direct):
+                return dataclasses.replace(ch, entry=entry, direct=direct)
+            return ch
+        return ch if entry == ch.entry else dataclasses.replace(ch, entry=entry)
 
     def _caller(self, uniqueid: str, now: float) -> _Caller:
         caller = self._callers.get(uniqueid)

@@ -364,6 +364,8 @@ def resync(
             position=_int(entry, "Position"),
             phase=Phase.WAITING,
             joined_at=now - _float(entry, "Wait"),
+            # In a queue, so in at least one: an overflow join seen next is not its first.
+            queues_entered=max(base.queues_entered, 1),
         )
     for uid, old in state.calls.items():
         if uid in calls:
