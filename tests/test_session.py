@@ -216,3 +216,60 @@ async def test_garbage_is_logged_at_a_bounded_rate_with_what_was_left_out(
     lines = [line for line in capsys.readouterr().out.splitlines() if "ami_decode_error" in line]
     assert len(lines) == 10
     task.cancel()
+
+
+async def test_a_healthy_session_that_ends_reconnects_at_once_not_after_old_backoff(
+    fake: FakeAmi,
+) -> None:
+    """The backoff used to reset only when a session ended normally, which it never does:
+    after a few refused logins every later reconnect waited up to 30 s, however long the
+    session in between had run well. The clock is the test's, so nothing hangs on time."""
+    now = [1000.0]
+    waits: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        waits.append(seconds)
+        now[0] += seconds
+        await asyncio.sleep(0)
+
+    fake.secret = "other"  # refused: the backoff grows
+    session = make_session(
+        fake,
+        lambda m: None,
+        clock=lambda: now[0],
+        sleep=sleep,
+        backoff_base=0.5,
+        backoff_cap=30.0,
+    )
+    task = asyncio.create_task(session.run())
+    await until(lambda: len(waits) >= 8)
+    fake.secret = "secret"
+    await session.wait_connected()
+    assert max(waits) > 4.0  # uniform(0.25, min(30, 0.5 * 2**n)) after refusals
+    now[0] += 60.0  # a minute of healthy session
+    before = len(waits)
+    fake.drop_clients()
+    await until(lambda: len(waits) > before)
+    assert waits[before] <= 0.5  # the first step of a fresh backoff
+    await session.wait_connected()
+    fake.drop_clients()  # and at once again: not healthy yet, so the backoff goes on
+    await until(lambda: len(waits) > before + 1)
+    assert 0.25 <= waits[before + 1] <= 1.0
+    task.cancel()
+
+
+async def test_an_outage_counts_from_the_last_byte_heard(fake: FakeAmi) -> None:
+    """A silent stall is found by the ping watchdog 10-15 s after it began; those seconds
+    are outage too."""
+    now = [500.0]
+    # Pings far apart: the last byte is the test's event, not a Pong.
+    session = make_session(fake, lambda m: None, clock=lambda: now[0], ping_interval=60.0)
+    task = asyncio.create_task(session.run())
+    await session.wait_connected()
+    await fake.send(b"Event: Last\r\n\r\n")
+    await until(lambda: session.stats.events == 1)
+    now[0] += 12.0  # silence, then the loss is noticed
+    fake.drop_clients()
+    await until(lambda: fake.connections == 2 and session.connected)
+    assert session.stats.outage_seconds == 12.0  # not 0: from 500, the last byte
+    task.cancel()

@@ -30,6 +30,8 @@ from vaxeld.ratelimit import LogLimiter
 log = structlog.get_logger("vaxeld.ami")
 
 EventHandler = Callable[[Message], None]
+# A session up this long (logged in and resynced) was healthy: its end resets the backoff.
+HEALTHY_SECONDS = 10.0
 # QueueStatus of 200 queues x 50 members is about 10,200 items.
 MAX_LIST_ITEMS = 100_000
 ConnectHook = Callable[["AmiSession"], Awaitable[None]]
@@ -74,6 +76,8 @@ class AmiSession:
         backoff_cap: float = 30.0,
         name: str = "main",
         rng: random.Random | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self.host, self.port, self.name = host, port, name
         self._username, self._secret = username, secret
@@ -83,6 +87,9 @@ class AmiSession:
         self._action_timeout = action_timeout
         self._backoff_base, self._backoff_cap = backoff_base, backoff_cap
         self._rng = rng or random.Random()
+        self._clock, self._sleep = clock, sleep
+        self._healthy_since: float | None = None
+        self._last_byte_at: float | None = None
         self._decoder = Decoder()
         self._transport: asyncio.Transport | None = None
         self._ids = itertools.count(1)
@@ -138,7 +145,6 @@ class AmiSession:
         while True:
             try:
                 await self._connect_and_serve()
-                delays = iter(backoff_delays(self._backoff_base, self._backoff_cap, self._rng))
             except asyncio.CancelledError:
                 self._drop_connection("stopped")
                 raise
@@ -160,10 +166,15 @@ class AmiSession:
                     port=self.port,
                     error=f"{type(exc).__name__}: {exc}",
                 )
+            healthy = self._healthy_since
+            if healthy is not None and self._clock() - healthy >= HEALTHY_SECONDS:
+                # A session that ran well for a while ended: reconnect at once, not after
+                # the long waits its earlier failures had built up (18-29 s were seen).
+                delays = iter(backoff_delays(self._backoff_base, self._backoff_cap, self._rng))
             self._drop_connection("connection lost")
             delay = next(delays)
             log.info("ami_reconnect_scheduled", pbx=self.name, delay_seconds=round(delay, 2))
-            await asyncio.sleep(delay)
+            await self._sleep(delay)
             self.stats.reconnects += 1
 
     # -- internals ------------------------------------------------------------------
@@ -194,7 +205,7 @@ class AmiSession:
             self.stats.connected = True
             self.stats.connects += 1
             if self.stats.down_since is not None:
-                self.stats.outage_seconds += time.monotonic() - self.stats.down_since
+                self.stats.outage_seconds += self._clock() - self.stats.down_since
                 self.stats.down_since = None
             self._ready.set()
             log.info(
@@ -206,6 +217,7 @@ class AmiSession:
             )
             if self._on_connect is not None:
                 await self._on_connect(self)
+            self._healthy_since = self._clock()  # logged in, filtered and resynced
             await self._ping_loop(closed)
         finally:
             transport.abort()
@@ -231,6 +243,7 @@ class AmiSession:
                 ) from None
 
     def _received(self, data: bytes) -> None:
+        self._last_byte_at = self._clock()
         self.stats.bytes_received += len(data)
         self.stats.reads += 1
         for item in self._decoder.feed(data):
@@ -301,8 +314,13 @@ class AmiSession:
     def _drop_connection(self, why: str) -> None:
         was_connected = self._ready.is_set()
         self._ready.clear()
+        self._healthy_since = None
         if self.stats.down_since is None:
-            self.stats.down_since = time.monotonic()
+            # From the last byte heard, not from when the loss was noticed: a silent stall
+            # is found by the ping watchdog 10-15 s after it began.
+            now = self._clock()
+            last = self._last_byte_at
+            self.stats.down_since = now if last is None or not was_connected else min(now, last)
         self.stats.connected = False
         if self._transport is not None:
             self._transport.abort()
