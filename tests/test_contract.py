@@ -13,6 +13,7 @@ from vaxeld.checks import rendered_calendar_end
 from vaxeld.config import load_config
 from vaxeld.render import render_all
 from vaxeld.render.files import EXTENSIONS_FILE
+from vaxeld.state.recovery import READ_VAXELD_LINES
 from vaxeld.state.reducer import HANDLED_USER_EVENTS
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "config" / "vaxeld.example.yaml"
@@ -64,3 +65,18 @@ def test_the_calendar_end_check_reads_the_variable_the_renderer_writes() -> None
 def test_the_crisis_switch_keys_are_the_ones_the_dialplan_reads() -> None:
     for key in (contract.CRISIS_MODE_KEY, contract.CRISIS_MESSAGE_KEY):
         assert f"${{DB({contract.CRISIS_FAMILY}/{key})}}" in RENDERED
+
+
+QUEUE_LOG = re.compile(r"QueueLog\(vaxeld,\$\{UNIQUEID\},NONE,(\w+),([^)]*)\)")
+
+
+def test_every_queue_log_line_the_dialplan_writes_is_in_the_contract_and_read_back() -> None:
+    """vaxeld's own queue_log lines make queue_log the centre's complete record: each is
+    in the contract with its number of fields, and recovery reads every one."""
+    written = {}
+    for event, data in QUEUE_LOG.findall(RENDERED):
+        written.setdefault(event, set()).add(data.count("|") + 1)
+    assert RENDERED.count("QueueLog(") == sum(1 for _ in QUEUE_LOG.finditer(RENDERED))
+    assert set(written) == set(contract.QUEUE_LOG_EVENTS) == READ_VAXELD_LINES
+    for event, field_counts in written.items():
+        assert field_counts == {len(contract.QUEUE_LOG_EVENTS[event].fields)}, event

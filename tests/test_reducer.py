@@ -319,6 +319,7 @@ CONNECT = ev("AgentConnect", Queue="sv", Uniqueid="1.1", MemberName="Åsa", Hold
 ABANDON = ev("QueueCallerAbandon", Queue="sv", Uniqueid="1.1", HoldTime="30")
 LEAVE = ev("QueueCallerLeave", Queue="sv", Uniqueid="1.1")
 TIMEOUT = user("VaxeldQueueResult", "1.1", Queue="sv", Status="TIMEOUT")
+LEAVEEMPTY = user("VaxeldQueueResult", "1.1", Queue="sv", Status="LEAVEEMPTY")
 HANGUP = user("VaxeldHangup", "1.1")
 
 
@@ -337,8 +338,9 @@ HANGUP = user("VaxeldHangup", "1.1")
             [ENTRY, LANGUAGE, JOIN, ABANDON, LEAVE, TIMEOUT, JOIN, CONNECT],
             ["menu", "routed", "waiting", "leaving", "leaving", "routed", "waiting", "answered"],
         ),
-        # Left the queue without an answer or an abandon (leavewhenempty): no outcome yet.
-        ([ENTRY, LANGUAGE, JOIN, LEAVE], ["menu", "routed", "waiting", "routed"]),
+        # Left the queue without an answer or an abandon (leavewhenempty): Queue() says why.
+        ([ENTRY, LANGUAGE, JOIN, LEAVE], ["menu", "routed", "waiting", "left"]),
+        ([ENTRY, JOIN, LEAVE, LEAVEEMPTY], ["menu", "waiting", "left", "routed"]),
         # An abandon after the answer does not apply: the answered caller stays answered.
         (
             [ENTRY, JOIN, CONNECT, ABANDON, HANGUP],
@@ -386,7 +388,7 @@ def test_every_move_the_reducer_makes_is_in_the_table_and_outcomes_follow_the_mo
 ) -> None:
     """In any order of events, a caller's phase changes only along TRANSITIONS, and each
     outcome counted is the one its move stands for: answered on entering ANSWERED,
-    abandoned on hanging up from LEAVING, exited on Queue() returning from LEAVING."""
+    abandoned on hanging up from LEAVING, exited on Queue() returning from LEAVING or LEFT."""
     state = SwitchboardState()
     for i, msg in enumerate(events):
         before = state.calls.get("1.1")
@@ -405,7 +407,8 @@ def test_every_move_the_reducer_makes_is_in_the_table_and_outcomes_follow_the_mo
         kinds = {type(c) for c in changes}
         assert (CallAnswered in kinds) == (trigger is Trigger.CONNECT and old is not Phase.ANSWERED)
         assert (CallAbandoned in kinds) == (trigger is Trigger.HANGUP and old is Phase.LEAVING)
-        assert (CallExited in kinds) == (trigger is Trigger.QUEUE_RESULT and old is Phase.LEAVING)
+        left = old in (Phase.LEAVING, Phase.LEFT)
+        assert (CallExited in kinds) == (trigger is Trigger.QUEUE_RESULT and left)
 
 
 def test_a_flood_of_callers_who_never_leave_stops_at_the_live_call_cap(
@@ -425,3 +428,11 @@ def test_a_flood_of_callers_who_never_leave_stops_at_the_live_call_cap(
         [user("VaxeldHangup", "f.3"), user("VaxeldEntry", "g.1", Entry="1")], state
     )
     assert len(state.calls) == 50 and not any(isinstance(c, CallNotFollowed) for c in changes)
+
+
+def test_leaving_an_empty_queue_is_an_exit_counted_from_ami_too() -> None:
+    """leavewhenempty: Asterisk sends QueueCallerLeave with no abandon, queue_log says
+    EXITEMPTY; AMI used to count nothing until queue_log was read (or ever, without)."""
+    _, changes = run([ENTRY, JOIN, LEAVE, LEAVEEMPTY])
+    (exited,) = [c for c in changes if isinstance(c, CallExited)]
+    assert (exited.queue, exited.reason, exited.wait_seconds) == ("sv", "leaveempty", 2.0)

@@ -2,11 +2,25 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+from lab.vaxeld_process import parse_metrics, total
 from vaxeld.ami.codec import Message
-from vaxeld.state.changes import CallAbandoned, CallAnswered, CallOffered, CallOutcomeUnknown
+from vaxeld.config import load_config
+from vaxeld.metrics import Metrics
+from vaxeld.state.changes import (
+    CallAbandoned,
+    CallAnswered,
+    CallOffered,
+    CallOutcomeUnknown,
+    CallOverflowed,
+    Change,
+)
 from vaxeld.state.core import PbxCore
-from vaxeld.state.queuelog_lines import parse_line
+from vaxeld.state.queuelog_lines import QueueLogEntry, parse_line
 from vaxeld.state.view import LinkHealth
+
+EXAMPLE = Path(__file__).resolve().parents[1] / "config" / "vaxeld.example.yaml"
 
 
 def ev(event: str, **headers: str) -> Message:
@@ -71,3 +85,115 @@ def test_a_view_is_a_value_taken_at_one_moment() -> None:
     core.on_event(join("1.1"), 10.0)
     assert not view.state.calls and view.link.events == 3 and view.name == "north"
     assert set(core.view(LinkHealth()).state.calls) == {"1.1"}
+
+
+def user(kind: str, uid: str, **headers: str) -> Message:
+    return Message(
+        (("Event", "UserEvent"), ("UserEvent", kind), ("Uniqueid", uid), *headers.items())
+    )
+
+
+def log(*text: str) -> list[QueueLogEntry]:
+    return [e for e in map(parse_line, text) if e is not None]
+
+
+def counted(changes: list[Change]) -> list[str]:
+    return sorted(type(c).__name__ for c in changes)
+
+
+def test_vaxelds_own_queue_log_lines_recover_what_ami_missed_and_label_it() -> None:
+    """A caller who came and went during an outage: its entry number, language, menu
+    attempt and overflow are in queue_log, and so in the counts (its offers were
+    `entry="unknown"` before, its overflow and menu figures missing)."""
+    core = PbxCore("main")
+    changes = core.recover(
+        log(
+            "100|5.1|vaxeld|NONE|VAXELDENTRY|0313651000",
+            "101|5.1|vaxeld|NONE|VAXELDMENU|timeout|",
+            "103|5.1|vaxeld|NONE|VAXELDLANGUAGE|sv|1|chosen",
+            "103|5.1|sv|NONE|ENTERQUEUE||070|1",
+            "133|5.1|sv|NONE|EXITWITHTIMEOUT|1|1|30",
+            "133|5.1|vaxeld|NONE|VAXELDOVERFLOW|sv|vaxel|TIMEOUT",
+            "133|5.1|vaxel|NONE|ENTERQUEUE||070|1",
+            "140|5.1|vaxel|Lars|CONNECT|7|5.2|1",
+            "150|6.1|vaxeld|NONE|VAXELDENTRY|0313650000",
+            "152|6.1|vaxeld|NONE|VAXELDMENUABANDON|0313650000",
+            "160|7.1|vaxeld|NONE|VAXELDENTRY|0313650000",
+            "160|7.1|vaxeld|NONE|VAXELDCLOSED|holiday|",
+        ),
+        200.0,
+    )
+    assert counted(changes) == sorted(
+        ["CallEntered"] * 3
+        + ["MenuAttempt", "LanguageChosen", "CallOffered", "CallExited", "CallOverflowed"]
+        + ["CallOffered", "CallAnswered", "MenuAbandoned", "CallClosed"]
+    )
+    offers = [c for c in changes if isinstance(c, CallOffered)]
+    assert [(c.queue, c.entry, c.first) for c in offers] == [
+        ("sv", "0313651000", True),
+        ("vaxel", "0313651000", False),
+    ]
+    (answer,) = [c for c in changes if isinstance(c, CallAnswered)]
+    assert not answer.direct and answer.entry == "0313651000"
+    # The same facts over AMI afterwards count nothing again.
+    again = core.on_event(
+        user("VaxeldOverflow", "5.1", From="sv", To="vaxel", Status="TIMEOUT"), 201.0
+    )
+    assert again == []
+
+
+def test_overflow_is_inferred_from_plain_queue_log_and_counted_once() -> None:
+    """queue_log written before vaxeld has no VAXELDOVERFLOW line: leaving a queue
+    unanswered and entering another is the overflow."""
+    core = PbxCore("main")
+    changes = core.recover(
+        log(
+            "1|8.1|sv|NONE|ENTERQUEUE||070|1",
+            "31|8.1|sv|NONE|EXITWITHTIMEOUT|1|1|30",
+            "31|8.1|vaxel|NONE|ENTERQUEUE||070|1",
+        ),
+        40.0,
+    )
+    (overflow,) = [c for c in changes if isinstance(c, CallOverflowed)]
+    assert (overflow.from_queue, overflow.to_queue, overflow.status) == ("sv", "vaxel", "timeout")
+    ami = core.on_event(user("VaxeldOverflow", "8.1", From="sv", To="vaxel", Status="TIMEOUT"), 41)
+    assert ami == []  # the one inferred from queue_log was it
+
+
+def test_every_caller_is_accounted_for_across_an_outage() -> None:
+    """offered + carried in = answered + abandoned + exited + unknown + in a queue now, per
+    queue, after callers came and went while vaxeld was away (some with no outcome line,
+    as after Asterisk is killed), and one joined before vaxeld could hear of it."""
+    config = load_config(EXAMPLE)
+    core = PbxCore("main")
+    metrics = Metrics(config, lambda: [core.view(LinkHealth(connected=True))], clock=lambda: 0.0)
+
+    def feed(changes: list[Change] | None) -> None:
+        if changes:
+            metrics.record("main", changes)
+
+    feed(core.on_event(join("1.1"), 1.0))  # followed live, then the connection drops
+    feed(core.on_event(join("2.1"), 1.0))
+    core.begin_resync()
+    feed(
+        core.recover(
+            log(
+                "10|1.1|sv|Åsa|CONNECT|4|1.2|1",  # answered while away
+                "11|3.1|sv|NONE|ENTERQUEUE||070|1",  # came and went, no outcome line
+                "12|4.1|sv|NONE|ENTERQUEUE||070|1",
+                "20|4.1|sv|NONE|ABANDON|1|1|8",
+            ),
+            30.0,
+        )
+    )
+    # QueueStatus: 2.1 is gone without a trace, 5.1 waits though nobody saw it join.
+    feed(core.resync([entry("5.1")], 31.0))
+    for batch in core.end_resync(31.0):
+        feed(batch)
+    samples = parse_metrics(metrics.exposition().decode())
+    assert total(samples, "vaxeld_queue_calls_unaccounted", queue="sv") == 0
+    assert total(samples, "vaxeld_queue_calls_outcome_unknown_total", queue="sv") == 2  # 2.1, 3.1
+    assert total(samples, "vaxeld_queue_calls_carried_in_total", queue="sv") == 1  # 5.1
+    feed(core.on_event(ev("AgentConnect", Queue="sv", Uniqueid="5.1", HoldTime="40"), 32.0))
+    samples = parse_metrics(metrics.exposition().decode())
+    assert total(samples, "vaxeld_queue_calls_unaccounted", queue="sv") == 0

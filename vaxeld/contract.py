@@ -58,6 +58,51 @@ USER_EVENTS: dict[str, UserEventSpec] = {
     for spec in (ENTRY, CRISIS, CLOSED, MENU, LANGUAGE, EXTENSION, QUEUE_RESULT, OVERFLOW, HANGUP)
 }
 
+
+@dataclass(frozen=True, slots=True)
+class QueueLogSpec:
+    """One line vaxeld's dialplan writes to Asterisk's queue_log with QueueLog(): under
+    the queue name QUEUE_LOG_QUEUE, the caller's Uniqueid, agent NONE, ``event``, and
+    ``fields`` as data1, data2, ... So queue_log is the complete record of the centre,
+    what happened before a queue included, and what AMI missed can be recovered."""
+
+    event: str
+    fields: tuple[str, ...]
+
+    def app(self, **values: str) -> str:
+        if set(values) != set(self.fields):
+            raise ValueError(
+                f"{self.event} takes the fields {', '.join(self.fields)}, not {', '.join(values)}"
+            )
+        data = "|".join(values[f] for f in self.fields)
+        return f"QueueLog({QUEUE_LOG_QUEUE},${{UNIQUEID}},NONE,{self.event},{data})"
+
+
+QUEUE_LOG_QUEUE = "vaxeld"
+LOG_ENTRY = QueueLogSpec("VAXELDENTRY", ("entry",))
+LOG_CRISIS = QueueLogSpec("VAXELDCRISIS", ("mode", "message"))
+LOG_CLOSED = QueueLogSpec("VAXELDCLOSED", ("reason", "queue"))
+LOG_MENU = QueueLogSpec("VAXELDMENU", ("result", "digit"))
+LOG_LANGUAGE = QueueLogSpec("VAXELDLANGUAGE", ("language", "digit", "reason"))
+LOG_OVERFLOW = QueueLogSpec("VAXELDOVERFLOW", ("from", "to", "status"))
+# Written by the hang-up handler for a caller who never got past the menu.
+LOG_MENU_ABANDON = QueueLogSpec("VAXELDMENUABANDON", ("entry",))
+QUEUE_LOG_EVENTS: dict[str, QueueLogSpec] = {
+    spec.event: spec
+    for spec in (
+        LOG_ENTRY,
+        LOG_CRISIS,
+        LOG_CLOSED,
+        LOG_MENU,
+        LOG_LANGUAGE,
+        LOG_OVERFLOW,
+        LOG_MENU_ABANDON,
+    )
+}
+# A channel variable the dialplan sets once the caller is past the menu (language
+# chosen, closed, an extension dialled, a queue joined, an announce-only message).
+ROUTED_VARIABLE = "VAXELD_ROUTED"
+
 # Values of the LANGUAGE event's Reason header.
 REASON_CHOSEN, REASON_DEFAULT, REASON_DIRECT = "chosen", "default", "direct"
 # Values of the CRISIS event's Mode header (and of the AstDB key CRISIS_MODE_KEY).

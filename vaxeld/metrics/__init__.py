@@ -47,7 +47,7 @@ class Metrics:
         self.families = MetricFamilies(config, self.labels, self.registry)
         self.today = ServiceLevelToday(config.timezone, self.labels)
         self.counter = ChangeCounter(self.families, self.labels, self.rule, self.today)
-        self.live = SnapshotCollector(views, self.labels, clock)
+        self.live = SnapshotCollector(views, self.labels, clock, self.counter.tally)
         self.registry.register(self.today)
         self.registry.register(self.live)
         self.record = self.counter.record  # the hot path, without a call in between

@@ -21,6 +21,7 @@ from vaxeld.metrics.today import ServiceLevelToday
 from vaxeld.state.changes import (
     CallAbandoned,
     CallAnswered,
+    CallCarriedIn,
     CallClosed,
     CallCompleted,
     CallEntered,
@@ -51,6 +52,9 @@ class ChangeCounter:
     ) -> None:
         self.f, self.labels, self.rule, self.today = families, labels, rule, today
         self._children: dict[tuple[object, tuple[str, ...]], Any] = {}
+        # Per (pbx, queue): callers in (offered + carried in) and out (every outcome),
+        # for the conservation check at scrape time.
+        self.tally: dict[tuple[str, str], list[int]] = {}
         self._handlers = self._change_handlers()
 
     def reconfigure(self, labels: LabelRules, rule: ServiceLevelRule) -> None:
@@ -74,8 +78,16 @@ class ChangeCounter:
             if handler is not None:
                 handler(pbx, ch)
 
+    def _count(self, pbx: str, queue: str, inward: bool) -> None:
+        row = self.tally.get((pbx, queue))
+        if row is None:
+            row = self.tally[(pbx, queue)] = [0, 0]
+        row[0 if inward else 1] += 1
+
     def _offered(self, pbx: str, ch: CallOffered) -> None:
-        self._child(self.f.offered, *self.labels.queue_labels(pbx, ch.queue, ch.entry)).inc()
+        labels = self.labels.queue_labels(pbx, ch.queue, ch.entry)
+        self._child(self.f.offered, *labels).inc()
+        self._count(pbx, labels[1], inward=True)
         if ch.first:
             self._child(self.f.cc_offered, pbx, self.labels.entry(ch.entry)).inc()
 
@@ -83,6 +95,7 @@ class ChangeCounter:
         f = self.f
         labels = self.labels.queue_labels(pbx, ch.queue, ch.entry)
         self._child(f.answered, *labels).inc()
+        self._count(pbx, labels[1], inward=False)
         self._child(f.answer_wait, *labels[:3]).observe(ch.wait_seconds)
         if ch.direct:
             self._child(f.answered_directly, *labels).inc()
@@ -97,6 +110,7 @@ class ChangeCounter:
         f = self.f
         labels = self.labels.queue_labels(pbx, ch.queue, ch.entry)
         self._child(f.abandoned, *labels).inc()
+        self._count(pbx, labels[1], inward=False)
         self._child(f.abandon_wait, *labels[:3]).observe(ch.wait_seconds)
         if ch.wait_seconds < self.rule.short_abandon_seconds:
             self._child(f.abandoned_short, *labels).inc()
@@ -107,6 +121,7 @@ class ChangeCounter:
     def _exited(self, pbx: str, ch: CallExited) -> None:
         labels = self.labels.queue_labels(pbx, ch.queue, ch.entry)
         self._child(self.f.exited, *labels, LabelRules.one_of(ch.reason, EXIT_REASONS)).inc()
+        self._count(pbx, labels[1], inward=False)
         if self.rule.met(ch) is not None:
             self._child(self.f.sl_calls, *labels).inc()
             self.today.add(pbx, labels[1], False)
@@ -122,7 +137,14 @@ class ChangeCounter:
         self._child(self.f.menu_abandoned, pbx, self.labels.entry(ch.entry)).inc()
 
     def _unknown(self, pbx: str, ch: CallOutcomeUnknown) -> None:
-        self._child(self.f.unknown, *self.labels.queue_labels(pbx, ch.queue, ch.entry)).inc()
+        labels = self.labels.queue_labels(pbx, ch.queue, ch.entry)
+        self._child(self.f.unknown, *labels).inc()
+        self._count(pbx, labels[1], inward=False)
+
+    def _carried_in(self, pbx: str, ch: CallCarriedIn) -> None:
+        labels = self.labels.queue_labels(pbx, ch.queue, ch.entry)
+        self._child(self.f.carried_in, *labels).inc()
+        self._count(pbx, labels[1], inward=True)
 
     def _overflowed(self, pbx: str, ch: CallOverflowed) -> None:
         src, dst = self.labels.queue(ch.from_queue), self.labels.queue(ch.to_queue)
@@ -180,4 +202,5 @@ class ChangeCounter:
             MenuAttempt: self._menu_attempt,
             EventIgnored: self._ignored,
             CallNotFollowed: self._not_followed,
+            CallCarriedIn: self._carried_in,
         }

@@ -62,6 +62,11 @@ class MetricFamilies:
             "(timeout = queue_log EXITWITHTIMEOUT, joinempty, leaveempty).",
             (*QUEUE_LABELS, "reason"),
         )
+        self.carried_in = counter(
+            "vaxeld_queue_calls_carried_in",
+            "Callers already waiting when vaxeld (re)connected whose joining it never heard "
+            "of (offered before it could count them); kept apart from offered.",
+        )
         self.unknown = counter(
             "vaxeld_queue_calls_outcome_unknown",
             "Callers who left the queue while vaxeld was not connected; outcome not known.",
@@ -189,6 +194,7 @@ class MetricFamilies:
                         self.abandoned,
                         self.abandoned_short,
                         self.unknown,
+                        self.carried_in,
                         self.sl_met,
                         self.sl_calls,
                     ):

@@ -3,14 +3,17 @@ longest wait, members and agents by state, AMI health, polled facts."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from vaxeld.metrics.labels import OTHER, LabelRules
-from vaxeld.state.model import SwitchboardState
+from vaxeld.state.model import Phase, SwitchboardState
 from vaxeld.state.view import AGENT_STATES, PbxView, agent_state_of
+
+# In a queue with no outcome yet (leaving: abandon or timeout, Queue() says which soon).
+IN_QUEUE = frozenset({Phase.WAITING, Phase.LEAVING, Phase.LEFT})
 
 
 class SnapshotCollector(Collector):
@@ -21,8 +24,10 @@ class SnapshotCollector(Collector):
         views: Callable[[], Sequence[PbxView]],
         labels: LabelRules,
         clock: Callable[[], float],
+        tally: Mapping[tuple[str, str], list[int]] | None = None,
     ) -> None:
         self._views, self.labels, self._clock = views, labels, clock
+        self._tally = tally if tally is not None else {}
 
     def _agent_states(self, state: SwitchboardState) -> dict[str, str]:
         """Configured agent name -> one state across all their queues."""
@@ -41,6 +46,13 @@ class SnapshotCollector(Collector):
             return CounterMetricFamily(name, doc, labels=["pbx"])
 
         waiting = gauge("vaxeld_queue_calls_waiting", "Callers waiting now.", [*ql, "entry"])
+        unaccounted = gauge(
+            "vaxeld_queue_calls_unaccounted",
+            "Callers in (offered + carried in) minus callers out (answered, abandoned, "
+            "exited, outcome unknown) minus callers in the queue now: 0 when every caller "
+            "is accounted for; anything else is a breach to look into.",
+            ["pbx", "queue"],
+        )
         longest = gauge(
             "vaxeld_queue_longest_wait_seconds",
             "Longest current wait in the queue (0 when nobody waits).",
@@ -124,6 +136,14 @@ class SnapshotCollector(Collector):
         }
         for view in self._views():
             state, pbx = view.state, view.name
+            present: dict[str, int] = {}  # callers in a queue, outcome not yet known
+            for c in state.calls.values():
+                if c.phase in IN_QUEUE:
+                    key = rules.queue(c.queue)
+                    present[key] = present.get(key, 0) + 1
+            for (tally_pbx, queue), (inward, outward) in self._tally.items():
+                if tally_pbx == pbx:
+                    unaccounted.add_metric([pbx, queue], inward - outward - present.get(queue, 0))
             # Queues the config does not know are one "other" series, whatever AMI says.
             waiting_by_queue = rules.by_queue_label(state.waiting_by_queue())
             members_by_queue = rules.by_queue_label(state.members_by_queue())
@@ -172,6 +192,7 @@ class SnapshotCollector(Collector):
                     )
         yield from (
             waiting,
+            unaccounted,
             longest,
             sl_target,
             agent_state,

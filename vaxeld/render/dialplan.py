@@ -30,6 +30,9 @@ from vaxeld.contract import (
 from vaxeld.render.common import HEADER, Context
 from vaxeld.render.schedule import render_schedules
 
+ROUTED_VARIABLE = contract.ROUTED_VARIABLE
+ROUTED = f"Set({ROUTED_VARIABLE}=1)"  # past the menu: a hang-up is no menu abandon
+
 
 def _entry(config: Config) -> str:
     ctx = Context("vaxeld-entry", "Entry and legacy numbers. Include from the inbound context.")
@@ -56,6 +59,7 @@ def _start(config: Config) -> str:
     ctx.ext("s", "Set(CHANNEL(hangup_handler_push)=vaxeld-hangup,s,1)")
     ctx.then("Answer()")
     ctx.then(contract.ENTRY.app(Entry="${VAXELD_ENTRY}"))
+    ctx.then(contract.LOG_ENTRY.app(entry="${VAXELD_ENTRY}"))
     # FILTER: AstDB is written by vaxeld after validation, but never trust it here.
     ctx.then(
         f"Set(VAXELD_CRISIS_MODE=${{FILTER(a-z_,${{DB({CRISIS_FAMILY}/{CRISIS_MODE_KEY})}})}})"
@@ -65,10 +69,12 @@ def _start(config: Config) -> str:
         f"Set(VAXELD_CRISIS_MSG=${{FILTER(a-z0-9_-,${{DB({CRISIS_FAMILY}/{CRISIS_MESSAGE_KEY})}})}})"
     )
     ctx.then(contract.CRISIS.app(Mode="${VAXELD_CRISIS_MODE}", Message="${VAXELD_CRISIS_MSG}"))
+    ctx.then(contract.LOG_CRISIS.app(mode="${VAXELD_CRISIS_MODE}", message="${VAXELD_CRISIS_MSG}"))
     for msg_id, message in config.crisis.messages.items():
         ctx.then(f'GotoIf($["${{VAXELD_CRISIS_MSG}}" != "{msg_id}"]?not-{msg_id})')
         ctx.play(message.prompt)
         ctx.then("Noop()", label=f"not-{msg_id}")
+    ctx.then(f'ExecIf($["${{VAXELD_CRISIS_MODE}}" = "announce_only"]?{ROUTED})')
     ctx.then('GotoIf($["${VAXELD_CRISIS_MODE}" = "announce_only"]?vaxeld-end,s,1)')
     ctx.then("Noop()", label="hours")
     if config.entry.schedule is not None:
@@ -92,7 +98,9 @@ def _closed(config: Config) -> str:
         "The entry number is closed: every language's closed message, then the configured action.",
     )
     ctx.ext("s", "Set(VAXELD_CLOSED_REASON=${CUT(GOSUB_RETVAL,-,2)})")
+    ctx.then(ROUTED)
     ctx.then(contract.CLOSED.app(Reason="${VAXELD_CLOSED_REASON}", Queue=""))
+    ctx.then(contract.LOG_CLOSED.app(reason="${VAXELD_CLOSED_REASON}", queue=""))
     for lang in dict.fromkeys(v for v in config.menu.options.values() if isinstance(v, str)):
         prompt = config.languages[lang].closed_prompt
         if prompt is not None:
@@ -120,6 +128,7 @@ def _menu(config: Config) -> str:
         if isinstance(choice, QueueChoice):
             target = f"vaxeld-choice,{digit}"
             choices.ext(digit, contract.MENU.app(Result="chosen", Digit=digit))
+            choices.then(contract.LOG_MENU.app(result="chosen", digit=digit))
             choices.then(f"Goto(vaxeld-queue-{choice.queue},s,1)")
         else:
             target = f"vaxeld-lang-{choice},s"
@@ -128,10 +137,12 @@ def _menu(config: Config) -> str:
         ctx.then(f'GotoIf($["${{VAXELD_DIGIT}}" = "{first}"]?vaxeld-extension,s,1)')
     ctx.then('GotoIf($["${VAXELD_DIGIT}" = ""]?timeout)')
     ctx.then(contract.MENU.app(Result="invalid", Digit="${VAXELD_DIGIT}"), label="invalid")
+    ctx.then(contract.LOG_MENU.app(result="invalid", digit="${VAXELD_DIGIT}"))
     if menu.invalid_sound:
         ctx.play(menu.invalid_sound)
     ctx.then("Goto(retry)")
     ctx.then(contract.MENU.app(Result="timeout", Digit=""), label="timeout")
+    ctx.then(contract.LOG_MENU.app(result="timeout", digit=""))
     ctx.then(f"GotoIf($[${{VAXELD_TRY}} < {menu.attempts}]?ask)", label="retry")
     ctx.then(f"Set(__VAXELD_REASON={REASON_DEFAULT})")
     ctx.then("Set(VAXELD_DIGIT=)")
@@ -157,8 +168,10 @@ def _extensions(config: Config) -> str:
             f"0${{VAXELD_EXT}} <= {int(high)}]?dial)"
         )
     ctx.then(contract.MENU.app(Result="invalid", Digit="${VAXELD_EXT}"))
+    ctx.then(contract.LOG_MENU.app(result="invalid", digit="${VAXELD_EXT}"))
     ctx.then("Goto(vaxeld-menu,s,retry)")
     ctx.then(contract.EXTENSION.app(Extension="${VAXELD_EXT}"), label="dial")
+    ctx.then(ROUTED)
     ctx.then(f"Dial(Local/${{VAXELD_EXT}}@{config.dial_context})")
     ctx.then("Hangup()")
     return ctx.text()
@@ -170,8 +183,14 @@ def _languages(config: Config) -> str:
         ctx = Context(f"vaxeld-lang-{lang}")
         ctx.ext("s", f"Set(__VAXELD_LANG={lang})")
         ctx.then(f"Set(CHANNEL(language)={lang})")
+        ctx.then(ROUTED)
         ctx.then(
             contract.LANGUAGE.app(Language=lang, Digit="${VAXELD_DIGIT}", Reason="${VAXELD_REASON}")
+        )
+        ctx.then(
+            contract.LOG_LANGUAGE.app(
+                language=lang, digit="${VAXELD_DIGIT}", reason="${VAXELD_REASON}"
+            )
         )
         ctx.then(f"Goto(vaxeld-queue-{config.queue_for_language(lang)},s,1)")
         out.append(ctx.text())
@@ -183,6 +202,7 @@ def _queues(config: Config) -> str:
     for name, q in config.queues.items():
         ctx = Context(f"vaxeld-queue-{name}")
         ctx.ext("s", f"Set(__VAXELD_QUEUE={name})")
+        ctx.then(ROUTED)
         if q.schedule is not None and q.schedule != config.entry.schedule:
             ctx.then(f"Gosub(vaxeld-schedule-{q.schedule},s,1(${{EPOCH}}))")
             ctx.then('GotoIf($["${GOSUB_RETVAL}" != "open"]?closed)')
@@ -210,10 +230,16 @@ def _queues(config: Config) -> str:
                 contract.OVERFLOW.app(From=name, To=overflow.to, Status="${QUEUESTATUS}"),
                 label="overflow",
             )
+            ctx.then(
+                contract.LOG_OVERFLOW.app(
+                    **{"from": name, "to": overflow.to}, status="${QUEUESTATUS}"
+                )
+            )
             ctx.then(f"Goto(vaxeld-queue-{overflow.to},s,1)")
         if q.schedule is not None and q.schedule != config.entry.schedule:
             ctx.then("Set(VAXELD_CLOSED_REASON=${CUT(GOSUB_RETVAL,-,2)})", label="closed")
             ctx.then(contract.CLOSED.app(Reason="${VAXELD_CLOSED_REASON}", Queue=name))
+            ctx.then(contract.LOG_CLOSED.app(reason="${VAXELD_CLOSED_REASON}", queue=name))
             prompt = config.languages[q.language].closed_prompt
             if prompt is not None:
                 ctx.play(prompt)
@@ -233,7 +259,10 @@ def _helpers(config: Config) -> str:
 
     hangup = Context("vaxeld-hangup", "Hang-up handler: tells vaxeld the caller is gone.")
     hangup.ext("s", contract.HANGUP.app(Language="${VAXELD_LANG}", Queue="${VAXELD_QUEUE}"))
-    hangup.then("Return()")
+    # Never past the menu: a menu abandon, in queue_log too.
+    hangup.then(f'GotoIf($["${{{ROUTED_VARIABLE}}}" != "" | "${{VAXELD_ENTRY}}" = ""]?done)')
+    hangup.then(contract.LOG_MENU_ABANDON.app(entry="${VAXELD_ENTRY}"))
+    hangup.then("Return()", label="done")
 
     sound = Context(
         "vaxeld-sound", "VAXELD_SOUND = ARG1 if a file exists for it, else the fallback sound."

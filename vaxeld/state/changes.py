@@ -158,6 +158,17 @@ class Resynced:
 
 
 @dataclass(frozen=True, slots=True)
+class CallCarriedIn:
+    """A caller already waiting when vaxeld (re)connected, whose joining it never heard
+    of from either source: offered before vaxeld could count it. The conservation of
+    callers counts it in, so that every outcome has its offer."""
+
+    queue: str
+    uniqueid: str
+    entry: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class CallNotFollowed:
     """A caller first heard of while MAX_LIVE_CALLS are live: not followed (a flood of
     joins that never leave cannot grow the state); queue_log still counts it."""
@@ -191,6 +202,7 @@ Change = (
     | MenuAbandoned
     | MemberChanged
     | Resynced
+    | CallCarriedIn
     | CallNotFollowed
     | EventIgnored
 )

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from vaxeld.state.changes import Change
+from vaxeld.state.changes import CallCarriedIn, CallOutcomeUnknown, Change
 from vaxeld.state.event import AmiEvent
 from vaxeld.state.ledger import Ledger
 from vaxeld.state.model import SwitchboardState
@@ -51,12 +51,31 @@ class PbxCore:
         self._buffer = []
 
     def resync(self, status: Iterable[AmiEvent], now: float) -> list[Change]:
-        """Rebuild from a QueueStatus reply; callers with held events are kept as they are
-        (those events come next)."""
+        """Rebuild from a QueueStatus reply (call it after queue_log was read up to now);
+        callers with held events are kept as they are (those events come next).
+
+        Every caller offered is accounted for: one still in a queue is waiting; one whose
+        offer the ledger has (from either source) but who is in no queue now and has no
+        outcome ended unseen, and is counted unknown; one waiting whose offer neither
+        source saw (it joined before vaxeld could hear) is counted carried in."""
         held = self._buffer or []
         touched = {m.get("Uniqueid") for m in held if m.get("Uniqueid")}
-        self.state, changes = resync(self.state, status, now, keep=touched)
-        return changes
+        before = self.state
+        self.state, changes = resync(before, status, now, keep=touched)
+        unknown = {(c.uniqueid, c.queue) for c in changes if isinstance(c, CallOutcomeUnknown)}
+        for uid, queue, entry in list(self.ledger.open_offers()):
+            call = self.state.calls.get(uid)
+            if uid in touched or (call is not None and call.queue == queue):
+                continue
+            if (uid, queue) not in unknown:
+                unknown.add((uid, queue))
+                changes.append(CallOutcomeUnknown(queue, uid, entry))
+        for call in self.state.calls.values():
+            if call.uniqueid in touched:
+                continue  # its own join is among the held events
+            if call.waiting and self.ledger.offered_in(call.uniqueid, call.queue) == 0:
+                changes.append(CallCarriedIn(call.queue, call.uniqueid, call.entry))
+        return self.ledger.admit(changes, "ami", now)
 
     def end_resync(self, now: float) -> list[list[Change]]:
         """Apply the held events in order; what each of them counts."""

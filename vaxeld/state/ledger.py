@@ -1,11 +1,14 @@
-"""Count each call outcome once, whether AMI or queue_log reported it first.
+"""Count each fact about a caller once, whether AMI or queue_log reported it first.
 
 AMI is fast but can miss things (a dropped connection, an Asterisk restart);
-queue_log is Asterisk's own record but is read a little later. Every countable
-change carries a key (caller, queue, kind). The ledger keeps, per key, how many
-times each source has reported it, and lets a change through only when it
-raises the larger of the two: so the n-th ENTERQUEUE of a caller in a queue is
-counted exactly once, by whichever source saw it first.
+queue_log is Asterisk's own record (with vaxeld's own lines, the whole centre's) but is
+read a little later. Every countable change carries a key (caller, queue, kind). The
+ledger keeps, per key, how many times each source has reported it, and lets a change
+through only when it raises the larger of the two: so the n-th ENTERQUEUE of a caller in
+a queue is counted exactly once, by whichever source saw it first.
+
+It also knows each caller's offers without an outcome yet, which is how a caller who
+joined and left inside an outage with no outcome line is still accounted for.
 
 Pure data structure: time comes from the caller; memory is bounded by age.
 """
@@ -13,31 +16,87 @@ Pure data structure: time comes from the caller; memory is bounded by age.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 from vaxeld.state.changes import (
     CallAbandoned,
     CallAnswered,
+    CallCarriedIn,
+    CallClosed,
     CallEntered,
     CallExited,
     CallOffered,
+    CallOutcomeUnknown,
+    CallOverflowed,
     Change,
+    CrisisAnnounced,
+    LanguageChosen,
+    MenuAbandoned,
+    MenuAttempt,
 )
 
 Source = Literal["ami", "log"]
-Counted = CallOffered | CallAnswered | CallAbandoned | CallExited
+Outcome = CallAnswered | CallAbandoned | CallExited | CallOutcomeUnknown
+Counted = (
+    CallOffered
+    | CallCarriedIn
+    | Outcome
+    | CallEntered
+    | LanguageChosen
+    | MenuAttempt
+    | CallClosed
+    | CrisisAnnounced
+    | CallOverflowed
+    | MenuAbandoned
+)
+COUNTED = (
+    CallOffered,
+    CallCarriedIn,
+    CallAnswered,
+    CallAbandoned,
+    CallExited,
+    CallOutcomeUnknown,
+    CallEntered,
+    LanguageChosen,
+    MenuAttempt,
+    CallClosed,
+    CrisisAnnounced,
+    CallOverflowed,
+    MenuAbandoned,
+)
+_OFFERS = frozenset({"offered", "carried"})
+_OUTCOMES = ("answered", "abandoned", "exited:", "unknown")
 
 
-def kind_of(change: Counted) -> str:
+def key_of(change: Counted) -> tuple[str, str]:
+    """(queue, kind): what the ledger counts a change under, per caller."""
     if isinstance(change, CallOffered):
-        return "offered"
+        return change.queue, "offered"
+    if isinstance(change, CallCarriedIn):
+        return change.queue, "carried"
     if isinstance(change, CallAnswered):
-        return "answered"
+        return change.queue, "answered"
     if isinstance(change, CallAbandoned):
-        return "abandoned"
-    return f"exited:{change.reason}"
+        return change.queue, "abandoned"
+    if isinstance(change, CallExited):
+        return change.queue, f"exited:{change.reason}"
+    if isinstance(change, CallOutcomeUnknown):
+        return change.queue, "unknown"
+    if isinstance(change, CallClosed):
+        return change.queue, "closed"
+    if isinstance(change, CallOverflowed):
+        return change.from_queue, f"overflow:{change.to_queue}"
+    if isinstance(change, MenuAttempt):
+        return "", f"menu:{change.result}:{change.digit}"
+    if isinstance(change, CallEntered):
+        return "", "entered"
+    if isinstance(change, LanguageChosen):
+        return "", "language"
+    if isinstance(change, CrisisAnnounced):
+        return "", "crisis"
+    return "", "menu_abandoned"
 
 
 @dataclass
@@ -45,9 +104,27 @@ class _Caller:
     touched: float
     entry: str = ""
     seen: dict[tuple[str, str], list[int]] = field(default_factory=dict)  # -> [ami, log]
+    # The last queue queue_log says the caller left unanswered, and why: an ENTERQUEUE
+    # in another queue after it is an overflow (for queue_log without vaxeld's lines).
+    left: tuple[str, str] | None = None
 
     def offered(self) -> int:
-        return sum(max(n) for (_, kind), n in self.seen.items() if kind == "offered")
+        return sum(max(n) for (_, kind), n in self.seen.items() if kind in _OFFERS)
+
+    def open_offers(self) -> Iterator[tuple[str, int]]:
+        """(queue, offers there that have no outcome yet)."""
+        per_queue: dict[str, int] = {}
+        for (queue, kind), n in self.seen.items():
+            if kind in _OFFERS:
+                per_queue[queue] = per_queue.get(queue, 0) + max(n)
+            elif kind.startswith(_OUTCOMES):
+                per_queue[queue] = per_queue.get(queue, 0) - max(n)
+        return ((q, n) for q, n in per_queue.items() if n > 0)
+
+
+def _with_entry(change: Any, entry: str) -> Any:
+    """``change`` (a frozen dataclass with an ``entry``) with ``entry`` filled in."""
+    return dataclasses.replace(change, entry=entry)
 
 
 class Ledger:
@@ -68,20 +145,44 @@ class Ledger:
         caller = self._callers.get(uniqueid)
         return caller.offered() if caller else 0
 
+    def offered_in(self, uniqueid: str, queue: str) -> int:
+        caller = self._callers.get(uniqueid)
+        if caller is None:
+            return 0
+        return sum(max(caller.seen.get((queue, kind), [0, 0])) for kind in _OFFERS)
+
+    def open_offers(self) -> Iterator[tuple[str, str, str]]:
+        """(uniqueid, queue, entry) of every offer counted without an outcome yet."""
+        for uid, caller in self._callers.items():
+            for queue, n in caller.open_offers():
+                for _ in range(n):
+                    yield uid, queue, caller.entry
+
+    def note_left(self, uniqueid: str, queue: str, reason: str, now: float) -> None:
+        """queue_log says the caller left ``queue`` unanswered (timeout, empty)."""
+        self._caller(uniqueid, now).left = (queue, reason)
+
+    def take_left(self, uniqueid: str) -> tuple[str, str] | None:
+        """The queue the caller last left unanswered, forgotten once asked for."""
+        caller = self._callers.get(uniqueid)
+        if caller is None:
+            return None
+        left, caller.left = caller.left, None
+        return left
+
     def admit(self, changes: Iterable[Change], source: Source, now: float) -> list[Change]:
         """The changes that count now; remembers them. Non-counting changes pass through."""
         out: list[Change] = []
         for ch in changes:
-            if isinstance(ch, CallEntered):
-                self._caller(ch.uniqueid, now).entry = ch.entry
-            if not isinstance(ch, CallOffered | CallAnswered | CallAbandoned | CallExited):
+            if not isinstance(ch, COUNTED):
                 out.append(ch)
                 continue
             caller = self._caller(ch.uniqueid, now)
-            if ch.entry and not caller.entry:
-                caller.entry = ch.entry
+            known = getattr(ch, "entry", "")
+            if known and (isinstance(ch, CallEntered) or not caller.entry):
+                caller.entry = known
             offers_before = caller.offered()
-            counts = caller.seen.setdefault((ch.queue, kind_of(ch)), [0, 0])
+            counts = caller.seen.setdefault(key_of(ch), [0, 0])
             before = max(counts)
             counts[0 if source == "ami" else 1] += 1
             if max(counts) > before:
@@ -98,7 +199,10 @@ class Ledger:
         entry number, and whether this is the caller's first queue. Either source alone
         may not know: a caller whose first queue came from queue_log or QueueStatus had
         its later overflow join taken as the first, and counted offered twice."""
-        entry = ch.entry or caller.entry
+        had = getattr(ch, "entry", None)
+        if had is None:
+            return ch
+        entry = had or caller.entry
         if isinstance(ch, CallOffered):
             first = ch.first and offers_before == 0
             if (entry, first) != (ch.entry, ch.first):
@@ -109,7 +213,7 @@ class Ledger:
             if (entry, direct) != (ch.entry, ch.direct):
                 return dataclasses.replace(ch, entry=entry, direct=direct)
             return ch
-        return ch if entry == ch.entry else dataclasses.replace(ch, entry=entry)
+        return ch if entry == had else _with_entry(ch, entry)
 
     def _caller(self, uniqueid: str, now: float) -> _Caller:
         caller = self._callers.get(uniqueid)

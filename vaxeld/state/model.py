@@ -32,6 +32,8 @@ class Phase(enum.Enum):
     WAITING = "waiting"  # in `queue`
     LEAVING = "leaving"  # left `queue` unanswered: hang-up (abandoned) or Queue() returning
     #                      (exited, e.g. timeout) decides which
+    LEFT = "left"  # left `queue` with neither answer nor abandon (leavewhenempty): Queue()
+    #                returning says why
     ANSWERED = "answered"  # connected to a member
     ENDED = "ended"  # hung up: leaves the state
 
@@ -71,7 +73,7 @@ TRANSITIONS: Mapping[Phase, Mapping[Trigger, Phase]] = MappingProxyType(
             _T.JOIN: _P.WAITING,  # a QueueCallerJoin seen twice, or missed leave events
             _T.CONNECT: _P.ANSWERED,
             _T.ABANDON: _P.LEAVING,
-            _T.LEAVE: _P.ROUTED,  # left without an answer or abandon: e.g. leavewhenempty
+            _T.LEAVE: _P.LEFT,  # left without an answer or abandon: e.g. leavewhenempty
             _T.ROUTE: _P.WAITING,
             _T.HANGUP: _P.ENDED,
         },
@@ -82,6 +84,14 @@ TRANSITIONS: Mapping[Phase, Mapping[Trigger, Phase]] = MappingProxyType(
             _T.QUEUE_RESULT: _P.ROUTED,  # still on the line: exited, not abandoned
             _T.ROUTE: _P.LEAVING,
             _T.HANGUP: _P.ENDED,  # hung up: abandoned
+        },
+        _P.LEFT: {
+            _T.JOIN: _P.WAITING,
+            _T.CONNECT: _P.ANSWERED,
+            _T.ABANDON: _P.LEAVING,
+            _T.QUEUE_RESULT: _P.ROUTED,  # exited: leaveempty, leaveunavail, withdraw ...
+            _T.ROUTE: _P.LEFT,
+            _T.HANGUP: _P.ENDED,
         },
         _P.ANSWERED: {
             _T.JOIN: _P.WAITING,  # transferred into a queue again

@@ -1,22 +1,34 @@
 """Turn queue_log lines into the same changes AMI events give, and drop finished
 callers from the live state. Pure: no files, no clock.
 
-ENTERQUEUE -> CallOffered, CONNECT -> CallAnswered, ABANDON -> CallAbandoned,
-EXITWITHTIMEOUT -> CallExited(timeout), EXITEMPTY -> CallExited(leaveempty).
-The Ledger decides which of them still need counting.
+Asterisk's own lines: ENTERQUEUE -> CallOffered, CONNECT -> CallAnswered, ABANDON ->
+CallAbandoned, EXITWITHTIMEOUT -> CallExited(timeout), EXITEMPTY -> CallExited(leaveempty).
+vaxeld's own lines (vaxeld.contract's QueueLog() lines, under the queue name "vaxeld"):
+the entry number, language, menu attempts, closed hours, the crisis switch, overflow and
+menu abandons. A queue_log without them (written before vaxeld) still gives overflow:
+a caller who left a queue unanswered and then entered another one moved there.
+The Ledger decides which of the changes still need counting.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
+from vaxeld import contract
 from vaxeld.state.changes import (
     CallAbandoned,
     CallAnswered,
+    CallClosed,
+    CallEntered,
     CallExited,
     CallOffered,
+    CallOverflowed,
     Change,
+    CrisisAnnounced,
+    LanguageChosen,
+    MenuAbandoned,
+    MenuAttempt,
 )
 from vaxeld.state.ledger import Ledger
 from vaxeld.state.model import SwitchboardState
@@ -25,10 +37,36 @@ from vaxeld.state.queuelog_lines import QueueLogEntry
 _EXIT_REASONS = {"EXITWITHTIMEOUT": "timeout", "EXITEMPTY": "leaveempty"}
 _ENDS = frozenset({"CONNECT", "ABANDON", *_EXIT_REASONS})
 
+# vaxeld's own lines: event -> the change, from (line, caller's entry number).
+_VAXELD_LINES: dict[str, Callable[[QueueLogEntry, str], Change]] = {
+    contract.LOG_ENTRY.event: lambda e, _: CallEntered(e.uniqueid, e.field(1)),
+    contract.LOG_LANGUAGE.event: lambda e, _: LanguageChosen(
+        e.uniqueid, e.field(1), e.field(2), e.field(3)
+    ),
+    contract.LOG_MENU.event: lambda e, _: MenuAttempt(e.uniqueid, e.field(1), e.field(2)),
+    contract.LOG_CLOSED.event: lambda e, entry: CallClosed(
+        e.uniqueid, entry, e.field(2), e.field(1)
+    ),
+    contract.LOG_CRISIS.event: lambda e, entry: CrisisAnnounced(
+        e.uniqueid, entry, e.field(1), e.field(2)
+    ),
+    contract.LOG_OVERFLOW.event: lambda e, entry: CallOverflowed(
+        e.uniqueid, entry, e.field(1), e.field(2), e.field(3).lower()
+    ),
+    contract.LOG_MENU_ABANDON.event: lambda e, entry: MenuAbandoned(
+        e.uniqueid, e.field(1) or entry
+    ),
+}
+# Every line of vaxeld's own that recovery reads (a test holds it to the contract).
+READ_VAXELD_LINES = frozenset(_VAXELD_LINES)
+
 
 def change_for(entry: QueueLogEntry, caller_entry: str, offered_before: int) -> Change | None:
     """The change one queue_log line stands for (None for lines vaxeld does not count)."""
     uid, queue = entry.uniqueid, entry.queue
+    if queue == contract.QUEUE_LOG_QUEUE:
+        build = _VAXELD_LINES.get(entry.event)
+        return None if build is None else build(entry, caller_entry)
     if entry.event == "ENTERQUEUE":
         return CallOffered(queue, uid, entry.int_field(3), caller_entry, first=offered_before == 0)
     if entry.event == "CONNECT":
@@ -56,22 +94,41 @@ def recover(
     changes: list[Change] = []
     gone: set[str] = set()
     for entry in entries:
-        call = state.calls.get(entry.uniqueid)
-        caller_entry = (call.entry if call else "") or ledger.entry_of(entry.uniqueid)
-        change = change_for(entry, caller_entry, ledger.offered_count(entry.uniqueid))
+        uid = entry.uniqueid
+        call = state.calls.get(uid)
+        caller_entry = (call.entry if call else "") or ledger.entry_of(uid)
+        change = change_for(entry, caller_entry, ledger.offered_count(uid))
         if change is None:
             continue
-        changes += ledger.admit([change], "log", now)
+        changes += ledger.admit(
+            [*_inferred_overflow(entry, caller_entry, ledger), change], "log", now
+        )
+        if entry.event in _EXIT_REASONS:
+            ledger.note_left(uid, entry.queue, _EXIT_REASONS[entry.event], now)
         # A caller whose time in its current queue ended is not waiting any more, whatever
         # AMI missed; one that has moved on to another queue (overflow) stays.
         if entry.event in _ENDS and call is not None and call.queue == entry.queue:
-            gone.add(entry.uniqueid)
+            gone.add(uid)
     if gone:
         with state.calls.mutate() as calls:
             for uid in gone:
                 del calls[uid]
             state = dataclasses.replace(state, calls=calls.finish())
     return state, changes
+
+
+def _inferred_overflow(entry: QueueLogEntry, caller_entry: str, ledger: Ledger) -> list[Change]:
+    """An ENTERQUEUE after the caller left another queue unanswered is an overflow there
+    (a VAXELDOVERFLOW line in between says so itself, and leaves nothing to infer)."""
+    if entry.event == contract.LOG_OVERFLOW.event:
+        ledger.take_left(entry.uniqueid)
+        return []
+    if entry.event != "ENTERQUEUE":
+        return []
+    left = ledger.take_left(entry.uniqueid)
+    if left is None or left[0] == entry.queue:
+        return []
+    return [CallOverflowed(entry.uniqueid, caller_entry, left[0], entry.queue, left[1])]
 
 
 def outcomes_of(entries: Iterable[QueueLogEntry]) -> list[Change]:

@@ -192,7 +192,7 @@ def _user_event(state: SwitchboardState, msg: AmiEvent, now: float) -> Result:
         call = _call(state, msg)._replace(entry=msg.get("Entry"))
         return _with_call(state, call), [CallEntered(uid, call.entry)]
     if kind == USER_QUEUE_RESULT:
-        return _queue_result(state, msg)
+        return _queue_result(state, msg, now)
     if kind == USER_HANGUP:
         return _hangup(state, uid)
     if kind not in _CALLER_USER_EVENTS:
@@ -227,16 +227,20 @@ _ROUTING_USER_EVENTS = frozenset({USER_LANGUAGE, USER_EXTENSION, USER_CLOSED, US
 HANDLED_USER_EVENTS = frozenset({USER_ENTRY, USER_QUEUE_RESULT, USER_HANGUP} | _CALLER_USER_EVENTS)
 
 
-def _queue_result(state: SwitchboardState, msg: AmiEvent) -> Result:
+def _queue_result(state: SwitchboardState, msg: AmiEvent, now: float) -> Result:
     call = state.calls.get(msg.get("Uniqueid"))
     moved = None if call is None else _moved(call, Trigger.QUEUE_RESULT)
     if call is None or moved is None:
         return state, []  # only a caller who left unanswered is decided by Queue() returning
     # Queue() returned with the caller still on the line: not a hang-up.
     status = msg.get("Status").strip().lower()
-    change = CallExited(
-        call.queue, call.uniqueid, status or "unknown", call.abandon_wait, call.entry
-    )
+    # queue_log writes EXITEMPTY for both: one outcome, whichever source counts it.
+    status = {"leaveunavail": "leaveempty"}.get(status, status)
+    if call.phase is Phase.LEAVING:
+        wait = call.abandon_wait
+    else:  # left with no abandon event to say how long it waited
+        wait = max(0.0, now - call.joined_at) if call.joined_at is not None else 0.0
+    change = CallExited(call.queue, call.uniqueid, status or "unknown", wait, call.entry)
     return _with_call(state, moved), [change]
 
 
@@ -375,7 +379,7 @@ def resync(
             continue
         # Callers not in a queue now are dropped: their hang-up may have been missed, and
         # keeping them could grow the state without bound. A later event re-creates them.
-        if old.phase in (Phase.WAITING, Phase.LEAVING):
+        if old.phase in (Phase.WAITING, Phase.LEAVING, Phase.LEFT):
             changes.append(CallOutcomeUnknown(old.queue, uid, old.entry))
     changes.append(Resynced(waiting=len(entries), members=len(members)))
     rebuilt = SwitchboardState(state.pbx, immutables.Map(calls), immutables.Map(members), True)
