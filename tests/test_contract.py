@@ -73,7 +73,7 @@ QUEUE_LOG = re.compile(r"QueueLog\(vaxeld,\$\{UNIQUEID\},NONE,(\w+),([^)]*)\)")
 def test_every_queue_log_line_the_dialplan_writes_is_in_the_contract_and_read_back() -> None:
     """vaxeld's own queue_log lines make queue_log the centre's complete record: each is
     in the contract with its number of fields, and recovery reads every one."""
-    written = {}
+    written: dict[str, set[int]] = {}
     for event, data in QUEUE_LOG.findall(RENDERED):
         written.setdefault(event, set()).add(data.count("|") + 1)
     assert RENDERED.count("QueueLog(") == sum(1 for _ in QUEUE_LOG.finditer(RENDERED))
