@@ -339,3 +339,52 @@ def test_a_paused_agent_gets_no_calls_and_gets_them_again_when_unpaused(
     lab.asterisk.wait_idle(60)
     connects = [r for r in lab.asterisk.queue_log_events() if r[4] == "CONNECT"]
     assert [(r[2], r[3]) for r in connects] == [("sv", "Åsa Lindqvist")]
+
+
+def test_an_empty_queue_sends_its_callers_on_and_vaxeld_counts_it_like_queue_log(
+    lab_for: list[Lab], tmp_path: Path
+) -> None:
+    """`when_empty` overflow on real Asterisk: a caller who meets an empty queue moves on
+    at once (JOINEMPTY: no ENTERQUEUE at all), and one waiting when the last member logs
+    out leaves it (EXITEMPTY), both to the switchboard queue. vaxeld counts the exit from
+    AMI and both overflows, equal to queue_log, and every caller is accounted for."""
+
+    def make(ami: int, metrics: int) -> str:
+        text = lab_config_text(ami, metrics)
+        return text.replace(
+            "    queues: {en: 0, sv: 2}\n", "    queues: {en: 0}\n    membership: dynamic\n", 1
+        )
+
+    lab = start_lab(tmp_path, "empty", make)
+    lab_for.append(lab)
+    vaxeld = lab.vaxeld().start()
+    events = lab.events()
+    try:
+        vaxeld.wait_synced()
+        lab.control.call(lab.entry, "2", 20.0)  # nobody in English yet
+        (first,) = events.wait_for("VaxeldOverflow")
+        assert (first.get("From"), first.get("Status")) == ("en", "JOINEMPTY")
+        lab.asterisk.wait_idle(60)
+        lab.control.set_agent("1004", answer_after=60, talk=3)  # logged in, never answers
+        assert lab.cli("agent", "login", "Sara Khan").returncode == 0
+        lab.control.call(lab.entry, "2", 30.0)
+        vaxeld.wait_for(lambda s: total(s, "vaxeld_queue_calls_waiting", queue="en") == 1, 30)
+        assert lab.cli("agent", "logout", "Sara Khan").returncode == 0
+        second = events.wait_for("VaxeldOverflow", count=2)[1]
+        assert (second.get("From"), second.get("Status")) == ("en", "LEAVEEMPTY")
+        lab.asterisk.wait_idle(60)
+        log = count_queue_log(lab.asterisk.queue_log_events())
+        assert log["en"].get("ENTERQUEUE") == 1 and log["en"].get("EXITEMPTY") == 1
+        assert log["vaxel"]["ENTERQUEUE"] == 2
+        s = vaxeld.wait_for(
+            lambda s: total(s, "vaxeld_queue_calls_answered_total", queue="vaxel") == 2, 20
+        )
+        assert total(s, "vaxeld_queue_calls_offered_total", queue="en") == 1
+        assert total(s, "vaxeld_queue_calls_exited_total", queue="en", reason="leaveempty") == 1
+        assert total(s, "vaxeld_queue_overflow_out_total", queue="en", to_queue="vaxel") == 2
+        assert total(s, "vaxeld_calls_offered_total") == 2  # each caller once
+        for queue in ("en", "vaxel"):
+            assert total(s, "vaxeld_queue_calls_unaccounted", queue=queue) == 0
+    finally:
+        events.close()
+        vaxeld.stop()
