@@ -113,3 +113,21 @@ def test_the_entry_learnt_from_either_source_labels_the_outcomes_of_the_other() 
     ledger.admit([CallEntered("9.1", "0313651000")], "ami", 1.0)
     (offered,) = ledger.admit([CallOffered("sv", "9.1", 1)], "log", 2.0)
     assert isinstance(offered, CallOffered) and offered.entry == "0313651000"
+
+
+def test_what_queue_log_held_before_vaxeld_started_labels_what_comes_next() -> None:
+    """A vaxeld started while a caller waited: the caller's entry number and first queue
+    are in queue_log's day so far; its overflow is then not its first offer, and carries
+    the entry number (it was entry="unknown" before)."""
+    from vaxeld.state.recovery import learn_earlier
+
+    ledger = Ledger()
+    learn_earlier(
+        ledger,
+        lines("1|4.1|vaxeld|NONE|VAXELDENTRY|0313651000", "2|4.1|sv|NONE|ENTERQUEUE||070|1"),
+        10.0,
+    )
+    assert len(ledger.admit([], "ami", 10.0)) == 0 and ledger.duplicates == 0
+    (offer,) = ledger.admit([CallOffered("vaxel", "4.1", 1)], "ami", 11.0)
+    assert isinstance(offer, CallOffered) and not offer.first and offer.entry == "0313651000"
+    assert list(ledger.open_offers()) == [("4.1", "vaxel", "0313651000")]

@@ -27,6 +27,11 @@ class QueueLogReader:
         self._partial = b""
         self.bad_lines = 0
 
+    @property
+    def offset(self) -> int:
+        """Where in the file the next line to read starts (0 before the file is open)."""
+        return self._fh.tell() - len(self._partial) if self._fh is not None else 0
+
     def start_at_time(self, since: float) -> tuple[list[QueueLogEntry], int | None]:
         """Skip the lines older than ``since`` (Unix time) and return the rest, so that
         read_new continues after them; and the time of the file's first line (None when

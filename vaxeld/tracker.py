@@ -30,7 +30,7 @@ from vaxeld.contract import CALENDAR_VARIABLE, CRISIS_FAMILY, CRISIS_MODE_KEY, E
 from vaxeld.queuelog import QueueLogReader
 from vaxeld.state.changes import Change
 from vaxeld.state.core import PbxCore
-from vaxeld.state.recovery import outcomes_of
+from vaxeld.state.recovery import learn_earlier, outcomes_of
 from vaxeld.state.view import PbxView
 
 log = structlog.get_logger("vaxeld.tracker")
@@ -92,8 +92,16 @@ class PbxTracker:
         except OSError as exc:
             log.warning("queue_log_unreadable", pbx=self.name, error=str(exc))
             return None
+        log.info(
+            "queue_log_followed",
+            pbx=self.name,
+            path=str(self.queue_log.path),
+            offset=self.queue_log.offset,  # lines from here on are counted
+        )
         if first is None:
             return None  # no file or nothing in it yet: today starts now
+        # The day's callers so far: their entry numbers and queues label what comes next.
+        learn_earlier(self.core.ledger, entries, self._clock())
         # A file that starts after midnight was rotated since; an older one may hold more.
         return DaySoFar(outcomes_of(entries), max(midnight, first))
 

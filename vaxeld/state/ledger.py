@@ -107,9 +107,11 @@ class _Caller:
     # The last queue queue_log says the caller left unanswered, and why: an ENTERQUEUE
     # in another queue after it is an overflow (for queue_log without vaxeld's lines).
     left: tuple[str, str] | None = None
+    earlier_offers: int = 0  # queues entered before vaxeld started, from queue_log
 
     def offered(self) -> int:
-        return sum(max(n) for (_, kind), n in self.seen.items() if kind in _OFFERS)
+        seen = sum(max(n) for (_, kind), n in self.seen.items() if kind in _OFFERS)
+        return seen + self.earlier_offers
 
     def open_offers(self) -> Iterator[tuple[str, int]]:
         """(queue, offers there that have no outcome yet)."""
@@ -157,6 +159,15 @@ class Ledger:
             for queue, n in caller.open_offers():
                 for _ in range(n):
                     yield uid, queue, caller.entry
+
+    def learn_earlier(self, uniqueid: str, now: float, entry: str = "", offers: int = 0) -> None:
+        """What queue_log says of a caller from before vaxeld started (its entry number,
+        queues it already entered), so that its later offers and answers are labelled and
+        judged first or direct as the whole record has them. Counts nothing."""
+        caller = self._caller(uniqueid, now)
+        if entry:
+            caller.entry = entry
+        caller.earlier_offers += offers
 
     def note_left(self, uniqueid: str, queue: str, reason: str, now: float) -> None:
         """queue_log says the caller left ``queue`` unanswered (timeout, empty)."""

@@ -131,6 +131,19 @@ def _inferred_overflow(entry: QueueLogEntry, caller_entry: str, ledger: Ledger) 
     return [CallOverflowed(entry.uniqueid, caller_entry, left[0], entry.queue, left[1])]
 
 
+def learn_earlier(ledger: Ledger, entries: Iterable[QueueLogEntry], now: float) -> None:
+    """Teach the ledger what queue_log holds from before vaxeld started (entry numbers,
+    queues entered, queues left unanswered) without counting any of it."""
+    for entry in entries:
+        if entry.event == contract.LOG_ENTRY.event and entry.queue == contract.QUEUE_LOG_QUEUE:
+            ledger.learn_earlier(entry.uniqueid, now, entry=entry.field(1))
+        elif entry.event == "ENTERQUEUE":
+            ledger.learn_earlier(entry.uniqueid, now, offers=1)
+            ledger.take_left(entry.uniqueid)
+        elif entry.event in _EXIT_REASONS:
+            ledger.note_left(entry.uniqueid, entry.queue, _EXIT_REASONS[entry.event], now)
+
+
 def outcomes_of(entries: Iterable[QueueLogEntry]) -> list[Change]:
     """What queue_log lines stand for, each line on its own (no ledger, no live state):
     the day so far, for today's figures after a restart."""
