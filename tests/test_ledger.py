@@ -5,7 +5,13 @@ from __future__ import annotations
 import immutables
 
 from vaxeld.ami.codec import Message
-from vaxeld.state.changes import CallAbandoned, CallAnswered, CallEntered, CallOffered
+from vaxeld.state.changes import (
+    CallAbandoned,
+    CallAnswered,
+    CallCarriedIn,
+    CallEntered,
+    CallOffered,
+)
 from vaxeld.state.core import PbxCore
 from vaxeld.state.ledger import Ledger
 from vaxeld.state.model import Call, Phase, SwitchboardState
@@ -122,12 +128,19 @@ def test_what_queue_log_held_before_vaxeld_started_labels_what_comes_next() -> N
     from vaxeld.state.recovery import learn_earlier
 
     ledger = Ledger()
-    learn_earlier(
+    carried = learn_earlier(
         ledger,
-        lines("1|4.1|vaxeld|NONE|VAXELDENTRY|0313651000", "2|4.1|sv|NONE|ENTERQUEUE||070|1"),
+        lines(
+            "1|4.1|vaxeld|NONE|VAXELDENTRY|0313651000",
+            "2|4.1|sv|NONE|ENTERQUEUE||070|1",
+            "8|4.1|sv|NONE|EXITWITHTIMEOUT|1|1|6",
+            "3|5.1|fi|NONE|ENTERQUEUE||070|1",  # still waiting when vaxeld starts
+        ),
         10.0,
     )
-    assert len(ledger.admit([], "ami", 10.0)) == 0 and ledger.duplicates == 0
+    assert carried == [CallCarriedIn("fi", "5.1", "")]
     (offer,) = ledger.admit([CallOffered("vaxel", "4.1", 1)], "ami", 11.0)
     assert isinstance(offer, CallOffered) and not offer.first and offer.entry == "0313651000"
-    assert list(ledger.open_offers()) == [("4.1", "vaxel", "0313651000")]
+    assert sorted(ledger.open_offers()) == [("4.1", "vaxel", "0313651000"), ("5.1", "fi", "")]
+    (answer,) = ledger.admit([CallAnswered("fi", "5.1", "Aino", 30.0)], "ami", 12.0)
+    assert isinstance(answer, CallAnswered) and answer.direct  # one queue in all

@@ -114,6 +114,7 @@ class Daemon:
             self.metrics.following(tracker.name)
         else:  # replaces what was counted today: a reload makes a new tracker too
             self.metrics.seed_service_level_today(tracker.name, day.outcomes, day.since)
+            self._changed(tracker.name, day.carried)
         self._tasks[tracker.name] = [
             tg.create_task(tracker.session.run(), name=f"ami-{tracker.name}"),
             tg.create_task(tracker.poll_forever(), name=f"poll-{tracker.name}"),

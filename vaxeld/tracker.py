@@ -45,6 +45,7 @@ class DaySoFar:
 
     outcomes: list[Change]
     since: float
+    carried: list[Change]  # callers in a queue at vaxeld's start: counted carried in
 
 
 class PbxTracker:
@@ -101,9 +102,9 @@ class PbxTracker:
         if first is None:
             return None  # no file or nothing in it yet: today starts now
         # The day's callers so far: their entry numbers and queues label what comes next.
-        learn_earlier(self.core.ledger, entries, self._clock())
+        carried = learn_earlier(self.core.ledger, entries, self._clock())
         # A file that starts after midnight was rotated since; an older one may hold more.
-        return DaySoFar(outcomes_of(entries), max(midnight, first))
+        return DaySoFar(outcomes_of(entries), max(midnight, first), carried)
 
     def on_event(self, msg: Message) -> None:
         changes = self.core.on_event(msg, self._clock())

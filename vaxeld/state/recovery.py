@@ -19,6 +19,7 @@ from vaxeld import contract
 from vaxeld.state.changes import (
     CallAbandoned,
     CallAnswered,
+    CallCarriedIn,
     CallClosed,
     CallEntered,
     CallExited,
@@ -131,17 +132,35 @@ def _inferred_overflow(entry: QueueLogEntry, caller_entry: str, ledger: Ledger) 
     return [CallOverflowed(entry.uniqueid, caller_entry, left[0], entry.queue, left[1])]
 
 
-def learn_earlier(ledger: Ledger, entries: Iterable[QueueLogEntry], now: float) -> None:
+def learn_earlier(ledger: Ledger, entries: Iterable[QueueLogEntry], now: float) -> list[Change]:
     """Teach the ledger what queue_log holds from before vaxeld started (entry numbers,
-    queues entered, queues left unanswered) without counting any of it."""
+    queues entered, queues left unanswered) without counting it; and return the callers
+    still in a queue at the end of it, counted carried in (their offers were before)."""
+    callers: dict[str, tuple[str, int]] = {}  # uid -> (entry, queues entered)
+    open_offers: dict[tuple[str, str], int] = {}  # (uid, queue) -> offers with no outcome
     for entry in entries:
+        uid = entry.uniqueid
+        known, offers = callers.get(uid, ("", 0))
         if entry.event == contract.LOG_ENTRY.event and entry.queue == contract.QUEUE_LOG_QUEUE:
-            ledger.learn_earlier(entry.uniqueid, now, entry=entry.field(1))
+            callers[uid] = (entry.field(1), offers)
         elif entry.event == "ENTERQUEUE":
-            ledger.learn_earlier(entry.uniqueid, now, offers=1)
-            ledger.take_left(entry.uniqueid)
-        elif entry.event in _EXIT_REASONS:
-            ledger.note_left(entry.uniqueid, entry.queue, _EXIT_REASONS[entry.event], now)
+            callers[uid] = (known, offers + 1)
+            open_offers[(uid, entry.queue)] = open_offers.get((uid, entry.queue), 0) + 1
+            ledger.take_left(uid)
+        elif entry.event in _ENDS:
+            if open_offers.get((uid, entry.queue), 0) > 0:
+                open_offers[(uid, entry.queue)] -= 1
+            if entry.event in _EXIT_REASONS:
+                ledger.note_left(uid, entry.queue, _EXIT_REASONS[entry.event], now)
+    carried: list[Change] = []
+    still = dict.fromkeys(callers, 0)
+    for (uid, queue), n in open_offers.items():
+        still[uid] += n
+        carried += [CallCarriedIn(queue, uid, callers[uid][0])] * n
+    for uid, (known, offers) in callers.items():
+        # An offer still open is counted as carried in instead (not twice).
+        ledger.learn_earlier(uid, now, entry=known, offers=offers - still[uid])
+    return ledger.admit(carried, "log", now)
 
 
 def outcomes_of(entries: Iterable[QueueLogEntry]) -> list[Change]:
