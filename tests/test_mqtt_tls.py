@@ -56,7 +56,7 @@ async def viewer(tls_broker: Mosquitto, broker_ca: trustme.CA) -> AsyncIterator[
     context = ssl.create_default_context()
     broker_ca.configure_trust(context)
     async with aiomqtt.Client(
-        "127.0.0.1", tls_broker.port, identifier="viewer", tls_context=context
+        "127.0.0.1", tls_broker.port, identifier="viewer", tls_context=context, timeout=10
     ) as client:
         await client.subscribe("vaxeld/#")
         yield client
