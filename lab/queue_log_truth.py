@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from lab.vaxeld_process import Samples
 from vaxeld.config import Config
@@ -151,3 +152,31 @@ def vaxeld_figures(samples: Samples) -> Counter[Key]:
         given = dict(labels)
         out[(key, *(given[n] for n in names))] += int(value)
     return +out
+
+
+def report_figures(by_queue: Any) -> Counter[Key]:
+    """The per-queue families from a report grouped by queue (vaxeld.report.model.Report),
+    under the keys ``expected_figures`` gives them."""
+    names = {
+        "offered": ("offered",),
+        "answered": ("answered",),
+        "abandoned": ("abandoned",),
+        "timed_out": ("exited", "timeout"),
+        "left_empty": ("exited", "leaveempty"),
+        "answered_directly": ("directly",),
+        "sl_met": ("within_sl",),
+        "unknown": ("unknown",),
+    }
+    out: Counter[Key] = Counter()
+    for queue, row in by_queue.rows:
+        for name, key in names.items():
+            value = row.get(name)
+            if value:
+                out[(key[0], queue, *key[1:])] += int(value)
+    return +out
+
+
+def queue_families(figures: Counter[Key]) -> Counter[Key]:
+    """Only the per-queue families a report by queue has."""
+    keep = {"offered", "answered", "abandoned", "exited", "directly", "within_sl", "unknown"}
+    return Counter({k: v for k, v in figures.items() if k[0] in keep})

@@ -13,7 +13,7 @@ if [[ $(id -u) -ne 0 ]]; then
 fi
 
 packages=(debootstrap sip-tester mosquitto prometheus systemd python3 python3-venv python3-pip
-          ca-certificates)
+          ca-certificates postgresql chromium chromium-driver)
 missing=()
 for pkg in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" \

@@ -72,6 +72,15 @@ def cmd_check(args: argparse.Namespace) -> int:
     return 1 if warnings and args.strict else 0
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    config = _load(_config_path(args))
+    if config is None:
+        return 1
+    from vaxeld import report_command  # imported late: only reports need DuckDB
+
+    return report_command.run(config, args)
+
+
 def cmd_render(args: argparse.Namespace) -> int:
     config = _load(args.config)
     if config is None:
@@ -238,6 +247,15 @@ def build_parser() -> argparse.ArgumentParser:
     crisis.add_argument("--pbx", help="only this PBX (default: every PBX in the config)")
     crisis.add_argument("--timeout", **timeout)
     crisis.set_defaults(func=cmd_crisis)
+
+    report = sub.add_parser(
+        "report", help="history report of a period (or two side by side) from queue_log"
+    )
+    report.add_argument("-c", "--config", help=config_help)
+    from vaxeld.report_command import add_arguments
+
+    add_arguments(report)
+    report.set_defaults(func=cmd_report)
 
     agent = sub.add_parser("agent", help="log an agent in or out of their queues, or pause")
     agent.add_argument("action", choices=("login", "logout", "pause", "unpause"))

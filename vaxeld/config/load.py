@@ -155,7 +155,7 @@ def read_bounded(path: Path, limit: int) -> bytes:
     return data
 
 
-def _secret_value(
+def secret_value(
     env: str | None,
     file: Path | None,
     environ: dict[str, str],
@@ -203,7 +203,7 @@ MAX_SECRET_BYTES = 4096
 
 def read_secret(pbx: PbxConfig, environ: dict[str, str]) -> str:
     """The AMI secret of ``pbx``'s run account."""
-    value = _secret_value(
+    value = secret_value(
         pbx.secret_env,
         pbx.secret_file,
         environ,
@@ -218,7 +218,7 @@ def read_command_account(pbx: PbxConfig, environ: dict[str, str]) -> tuple[str, 
     the run account."""
     if pbx.command_username is None:
         return pbx.username, read_secret(pbx, environ)
-    value = _secret_value(
+    value = secret_value(
         pbx.command_secret_env,
         pbx.command_secret_file,
         environ,
@@ -242,6 +242,6 @@ def _checked(pbx: PbxConfig, value: str | None) -> str:
 
 def read_mqtt_password(mqtt: MqttConfig, environ: dict[str, str]) -> str | None:
     """The MQTT password, if the config names one."""
-    return _secret_value(
+    return secret_value(
         mqtt.password_env, mqtt.password_file, environ, "mqtt.password", mqtt.password_credential
     )

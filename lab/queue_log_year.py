@@ -1,6 +1,6 @@
 """A year of queue_log at the city's volume, for the history benchmarks.
 
-    python bench/queue_log_year.py OUT [--calls 2000000] [--year 2026] [--seed 1]
+    python -m lab.queue_log_year OUT [--calls 2000000] [--year 2026] [--seed 1]
 
 Callers arrive in opening hours (weekdays 08-17, busier mornings), reach the entry or an
 old switchboard number, choose a language (or time out to the default, or hang up in

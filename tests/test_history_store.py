@@ -1,0 +1,122 @@
+"""vaxeld.history: queue_log files into call records, read once through rotation and
+compression, and reports that equal an independent count of the same lines."""
+
+from __future__ import annotations
+
+import gzip
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from lab.queue_log_truth import expected_figures, queue_families, report_figures
+from lab.queue_log_year import generate
+from vaxeld.config import Config, load_config
+from vaxeld.history.files import ingest_files
+from vaxeld.history.reports import ReportQueries
+from vaxeld.history.store import HistoryStore
+from vaxeld.report.model import Report
+from vaxeld.report.periods import parse_period
+
+EXAMPLE = Path(__file__).resolve().parents[1] / "config" / "vaxeld.example.yaml"
+CONFIG = load_config(EXAMPLE)
+
+
+@pytest.fixture(scope="module")
+def year_log(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("year") / "queue_log"
+    generate(path, calls=4000, year=2026, seed=7)
+    return path
+
+
+def rows_of(path: Path) -> list[list[str]]:
+    return [line.split("|") for line in path.read_text(encoding="utf-8").splitlines() if line]
+
+
+def year_report(store: HistoryStore, config: Config = CONFIG, by: str = "queue") -> Report:
+    period = parse_period("2026", config.timezone, date(2026, 12, 1))
+    return ReportQueries(store, config).build(period, by, "month", "test")
+
+
+def test_a_report_equals_an_independent_count_of_the_same_lines(
+    year_log: Path, tmp_path: Path
+) -> None:
+    with HistoryStore(tmp_path / "h.duckdb") as store:
+        assert ingest_files(store, "main", year_log) == len(rows_of(year_log))
+        got = report_figures(year_report(store))
+    expected = queue_families(expected_figures(rows_of(year_log), 0, CONFIG))
+    assert expected[("offered", "sv")] > 500 and expected[("exited", "sv", "timeout")] > 0
+    assert got == expected
+
+
+def test_rotated_and_compressed_files_are_read_once(year_log: Path, tmp_path: Path) -> None:
+    """logrotate: queue_log becomes queue_log.1, then queue_log.2.gz; each line is read
+    once however often the store is brought up to date in between."""
+    lines = year_log.read_bytes().splitlines(keepends=True)
+    third = len(lines) // 3
+    log = tmp_path / "queue_log"
+    with HistoryStore(tmp_path / "h.duckdb") as store:
+        log.write_bytes(b"".join(lines[:third]))
+        first = ingest_files(store, "main", log)
+        log.rename(tmp_path / "queue_log.1")  # rotated, then more is written
+        log.write_bytes(b"".join(lines[third : 2 * third]))
+        second = ingest_files(store, "main", log)
+        with gzip.open(tmp_path / "queue_log.2.gz", "wb") as gz:  # compressed later
+            gz.write((tmp_path / "queue_log.1").read_bytes())
+        (tmp_path / "queue_log.1").unlink()
+        log.rename(tmp_path / "queue_log.1")
+        log.write_bytes(b"".join(lines[2 * third :]))
+        third_read = ingest_files(store, "main", log)
+        assert ingest_files(store, "main", log) == 0  # nothing new
+        assert (first, second, third_read) == (third, third, len(lines) - 2 * third)
+        got = report_figures(year_report(store))
+        assert store.problems() == {}
+    assert got == queue_families(expected_figures(rows_of(year_log), 0, CONFIG))
+
+
+def test_a_partial_last_line_waits_for_the_rest(tmp_path: Path) -> None:
+    log = tmp_path / "queue_log"
+    log.write_text("1767250801|1.1|sv|NONE|ENTERQUEUE||070|1\n1767250820|1.1|sv|Åsa|CONN")
+    with HistoryStore(tmp_path / "h.duckdb") as store:
+        assert ingest_files(store, "main", log) == 1
+        with log.open("a") as fh:
+            fh.write("ECT|19|1.2|1\n")
+        assert ingest_files(store, "main", log) == 1
+        (row,) = store.query("select outcome, hold from visits")
+    assert row == ("CONNECT", 19)
+
+
+def test_malformed_lines_unknown_events_and_copied_spans_are_counted_not_fatal(
+    tmp_path: Path,
+) -> None:
+    good = [
+        "1767250801|1.1|sv|NONE|ENTERQUEUE||070|1",
+        "1767250820|1.1|sv|Åsa|CONNECT|19|1.2|1",
+        "1767250901|2.1|sv|NONE|ENTERQUEUE||070|1",
+        "1767250911|2.1|sv|NONE|ABANDON|1|1|10",
+    ]
+    log = tmp_path / "queue_log"
+    odd = ["garbage without fields", "x|1|2|3|4", "1767250830|1.1|sv|NONE|SOMETHINGNEW|a"]
+    log.write_text("\n".join([*good[:2], *odd, *good[2:], *good[:2]]) + "\n")
+    with HistoryStore(tmp_path / "h.duckdb") as store:
+        ingest_files(store, "main", log)
+        problems = store.problems()
+        outcomes = sorted(r[0] for r in store.query("select outcome from visits"))
+    assert problems == {"malformed lines": 2, "unknown events": 1, "duplicate lines": 2}
+    assert outcomes == ["ABANDON", "CONNECT"]  # the copied span counted once
+
+
+def test_a_queue_log_from_before_vaxeld_marks_what_it_cannot_know(tmp_path: Path) -> None:
+    """Without vaxeld's own lines there are no entry numbers or menu abandons: unknown,
+    not 0 (the "before" of a before/after measurement)."""
+    log = tmp_path / "queue_log"
+    log.write_text(
+        "1767250801|1.1|sv|NONE|ENTERQUEUE||070|1\n1767250820|1.1|sv|Åsa|CONNECT|19|1.2|1\n"
+    )
+    with HistoryStore(tmp_path / "h.duckdb") as store:
+        ingest_files(store, "main", log)
+        report = year_report(store, by="entry")
+    assert not report.knows_entries
+    assert report.centre["menu_abandoned"] is None and report.centre["callers"] == 1
+    assert [k for k, _ in report.rows] == ["unknown"]
+    assert report.total["offered"] == 1 and report.total["service_level"] == 1.0

@@ -1,0 +1,324 @@
+"""The history store: queue_log lines and the call records built from them, in DuckDB.
+
+DuckDB, not SQLite: a year of the city's queue_log is about ten million lines, and
+DuckDB reads them with its own multi-threaded CSV reader and builds the records with
+hash aggregates in a few seconds, where a Python loop over the lines alone takes longer
+than the whole ingest (see bench/). It is embedded (one file, nothing to install or run)
+and reads PostgreSQL rows handed to it just the same.
+
+Tables:
+- ``lines``: every line as queue_log has it (pbx, time, caller, queue, agent, event,
+  data1-5), appended in the order read and never changed (the row id is the order);
+  ``ck`` is a hash of (pbx, caller) to join on, ``lh`` a hash of the rest of the line.
+- ``skipped``: the row ids of lines that cannot be used (malformed, or a copy of a line
+  before), each counted under ``problems``.
+- ``visits``: one row per caller and queue visit: entered, outcome, agent, waits, talk.
+- ``calls``: one row per caller: first line, entry number, language, menu abandon,
+  closed, crisis, its first ENTERQUEUE (to tell the first queue from an overflow).
+- ``sources``: what of each queue_log file (by its first line) was read, so that only new
+  lines are read, through rotation and compression.
+- ``problems``: lines that could not be used, by kind, reported with every report.
+
+Records are rebuilt only for the callers new lines touch.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import tempfile
+from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+KNOWN_EVENTS = frozenset(
+    {
+        "ENTERQUEUE", "CONNECT", "ABANDON", "EXITWITHTIMEOUT", "EXITEMPTY", "EXITWITHKEY",
+        "COMPLETECALLER", "COMPLETEAGENT", "RINGNOANSWER", "RINGCANCELED", "TRANSFER",
+        "BLINDTRANSFER", "ATTENDEDTRANSFER", "PAUSE", "UNPAUSE", "PAUSEALL", "UNPAUSEALL",
+        "ADDMEMBER", "REMOVEMEMBER", "AGENTLOGIN", "AGENTLOGOFF", "QUEUESTART", "CONFIGRELOAD",
+        "SYSCOMPAT", "DID", "INFO", "WITHDRAW", "PENALTY",
+        "VAXELDENTRY", "VAXELDCRISIS", "VAXELDCLOSED", "VAXELDMENU", "VAXELDLANGUAGE",
+        "VAXELDOVERFLOW", "VAXELDMENUABANDON",
+    }
+)  # fmt: skip
+OUTCOME_EVENTS = ("CONNECT", "ABANDON", "EXITWITHTIMEOUT", "EXITEMPTY")
+_COLUMNS = (
+    "{'time':'VARCHAR','callid':'VARCHAR','queue':'VARCHAR','agent':'VARCHAR',"
+    "'event':'VARCHAR','d1':'VARCHAR','d2':'VARCHAR','d3':'VARCHAR','d4':'VARCHAR',"
+    "'d5':'VARCHAR'}"
+)
+_SCHEMA = """
+create table if not exists lines (
+    pbx varchar, time bigint, ck ubigint, lh ubigint, callid varchar, queue varchar,
+    agent varchar, event varchar, d1 varchar, d2 varchar, d3 varchar, d4 varchar,
+    d5 varchar);
+create table if not exists skipped (row bigint);
+create table if not exists visits (
+    pbx varchar, ck ubigint, queue varchar, entered bigint, enter_seq bigint,
+    outcome varchar, agent varchar, hold integer, waited integer, talk integer, left_at bigint);
+create table if not exists calls (
+    pbx varchar, ck ubigint, started bigint, entry varchar, language varchar,
+    reason varchar, menu_abandoned boolean, closed varchar, crisis varchar,
+    first_enter bigint, visits integer, vaxeld_lines integer);
+create table if not exists sources (
+    pbx varchar, fingerprint varchar, path varchar, consumed bigint,
+    primary key (pbx, fingerprint));
+create table if not exists problems (pbx varchar, kind varchar, count bigint,
+    primary key (pbx, kind));
+create table if not exists cursors (pbx varchar primary key, last_id bigint);
+"""
+
+# One visit per (caller, queue) and ENTERQUEUE: almost every caller enters a queue once,
+# and a hash aggregate over those is fast; the few who enter one queue again are paired
+# with their outcomes by a window over just them.
+_VISITS_ONCE = """
+insert into visits
+with ev as (
+    select rowid as seq, pbx, time, ck, queue, agent, event, d1, d2, d3 from lines
+    where {where} and {usable} and queue <> 'vaxeld' and event in
+        ('ENTERQUEUE', 'CONNECT', 'ABANDON', 'EXITWITHTIMEOUT', 'EXITEMPTY',
+         'COMPLETECALLER', 'COMPLETEAGENT')),
+g as (
+    select pbx, ck, queue, count(*) filter (where event = 'ENTERQUEUE') as enters,
+        min(time) filter (where event = 'ENTERQUEUE') as entered,
+        min(seq) filter (where event = 'ENTERQUEUE') as enter_seq,
+        arg_min(event, seq) filter (where event in {outcomes}) as outcome,
+        arg_min(agent, seq) filter (where event = 'CONNECT') as agent,
+        try_cast(arg_min(d1, seq) filter (where event = 'CONNECT') as integer) as hold,
+        try_cast(arg_min(d3, seq) filter (where event in {exits}) as integer) as waited,
+        try_cast(arg_min(d2, seq) filter (where event in ('COMPLETECALLER', 'COMPLETEAGENT'))
+            as integer) as talk,
+        min(time) filter (where event in {outcomes}) as left_at
+    from ev group by pbx, ck, queue)
+select pbx, ck, queue, entered, enter_seq, outcome, agent, hold, waited, talk, left_at
+from g where enters = 1
+"""
+_VISITS_AGAIN = """
+insert into visits
+with again as (
+    select pbx, ck, queue from lines
+    where {where} and {usable} and queue <> 'vaxeld' and event = 'ENTERQUEUE'
+    group by pbx, ck, queue having count(*) > 1),
+ev as (
+    select l.rowid as seq, l.pbx, l.time, l.ck, l.queue, l.agent, l.event, l.d1, l.d2, l.d3
+    from lines l semi join again a on l.pbx = a.pbx and l.ck = a.ck and l.queue = a.queue
+    where l.event in ('ENTERQUEUE', 'CONNECT', 'ABANDON', 'EXITWITHTIMEOUT', 'EXITEMPTY',
+        'COMPLETECALLER', 'COMPLETEAGENT')
+        and l.rowid not in (select row from skipped)),
+n as (
+    select *, sum((event = 'ENTERQUEUE')::int) over (
+        partition by pbx, ck, queue order by seq rows unbounded preceding) as v from ev)
+select pbx, ck, queue,
+    min(time) filter (where event = 'ENTERQUEUE'),
+    min(seq) filter (where event = 'ENTERQUEUE'),
+    arg_min(event, seq) filter (where event in {outcomes}),
+    arg_min(agent, seq) filter (where event = 'CONNECT'),
+    try_cast(arg_min(d1, seq) filter (where event = 'CONNECT') as integer),
+    try_cast(arg_min(d3, seq) filter (where event in {exits}) as integer),
+    try_cast(arg_min(d2, seq) filter (where event in ('COMPLETECALLER', 'COMPLETEAGENT'))
+        as integer),
+    min(time) filter (where event in {outcomes})
+from n where v > 0 group by pbx, ck, queue, v
+"""
+_CALLS = """
+insert into calls
+select pbx, ck, min(time),
+    arg_min(d1, rowid) filter (where event = 'VAXELDENTRY'),
+    arg_max(d1, rowid) filter (where event = 'VAXELDLANGUAGE'),
+    arg_max(d3, rowid) filter (where event = 'VAXELDLANGUAGE'),
+    bool_or(event = 'VAXELDMENUABANDON'),
+    arg_min(d1, rowid) filter (where event = 'VAXELDCLOSED'),
+    arg_min(d1, rowid) filter (where event = 'VAXELDCRISIS'),
+    min(rowid) filter (where event = 'ENTERQUEUE' and queue <> 'vaxeld'),
+    count(*) filter (where event = 'ENTERQUEUE' and queue <> 'vaxeld'),
+    count(*) filter (where queue = 'vaxeld')
+from lines where {where} and {usable} and event in ('ENTERQUEUE', 'VAXELDENTRY', 'VAXELDLANGUAGE',
+    'VAXELDMENUABANDON', 'VAXELDCLOSED', 'VAXELDCRISIS', 'CONNECT', 'ABANDON')
+group by pbx, ck
+"""
+
+
+def _sql(template: str, where: str) -> str:
+    return template.format(
+        where=where,
+        usable="rowid not in (select row from skipped)",
+        outcomes="('CONNECT', 'ABANDON', 'EXITWITHTIMEOUT', 'EXITEMPTY')",
+        exits="('ABANDON', 'EXITWITHTIMEOUT', 'EXITEMPTY')",
+    )
+
+
+class HistoryStore:
+    """One DuckDB file. Not safe for two writers at once (one `vaxeld report` at a time)."""
+
+    def __init__(self, path: Path | str, memory_limit: str = "400MB", threads: int = 2) -> None:
+        if isinstance(path, Path):
+            path.parent.mkdir(parents=True, exist_ok=True)
+        config: dict[str, str | bool | int | float | list[str]] = {
+            "memory_limit": memory_limit,
+            "threads": threads,
+        }
+        self.db = duckdb.connect(str(path), config=config)
+        self.db.execute(_SCHEMA)
+        self._skipped = self._scalar("select count(*) from skipped")
+
+    def close(self) -> None:
+        self.db.close()
+
+    def __enter__(self) -> HistoryStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- ingest ------------------------------------------------------------------------
+
+    def consumed(self, pbx: str, fingerprint: str) -> int | None:
+        row = self.db.execute(
+            "select consumed from sources where pbx = ? and fingerprint = ?", [pbx, fingerprint]
+        ).fetchone()
+        return None if row is None else int(row[0])
+
+    def mark_consumed(self, pbx: str, fingerprint: str, path: str, consumed: int) -> None:
+        self.db.execute(
+            "insert or replace into sources values (?, ?, ?, ?)", [pbx, fingerprint, path, consumed]
+        )
+
+    def add_csv(self, pbx: str, path: Path, compression: str = "auto") -> int:
+        """Append every line of a queue_log file (complete lines only); the new count."""
+        before = self._max_rowid()
+        self.db.execute(
+            f"""insert into lines
+            select ?, try_cast(time as bigint), hash(? || '|' || callid),
+                hash(time, queue, agent, event, d1, d2, d3, d4, d5), callid, queue, agent,
+                event, d1, d2, d3, d4, d5
+            from read_csv(?, delim = '|', header = false, quote = '', escape = '',
+                columns = {_COLUMNS}, null_padding = true, auto_detect = false,
+                strict_mode = false, compression = ?)""",
+            [pbx, pbx, str(path), compression],
+        )
+        return self._finish(pbx, before)
+
+    def add_rows(self, pbx: str, rows: Iterable[Sequence[Any]]) -> int:
+        """Append lines given as (time, callid, queue, agent, event, d1..d5) tuples."""
+        before = self._max_rowid()
+        with tempfile.NamedTemporaryFile("w", suffix=".queue_log", encoding="utf-8") as tmp:
+            for row in rows:
+                tmp.write("|".join("" if v is None else str(v) for v in row) + "\n")
+            tmp.flush()
+            if Path(tmp.name).stat().st_size == 0:
+                return 0
+            self.db.execute("begin")
+            self.db.execute(
+                f"""insert into lines
+                select ?, try_cast(time as bigint), hash(? || '|' || callid),
+                    hash(time, queue, agent, event, d1, d2, d3, d4, d5), callid, queue, agent,
+                    event, d1, d2, d3, d4, d5
+                from read_csv(?, delim = '|', header = false, quote = '', escape = '',
+                    columns = {_COLUMNS}, null_padding = true, auto_detect = false,
+                    strict_mode = false)""",
+                [pbx, pbx, tmp.name],
+            )
+            self.db.execute("commit")
+        return self._finish(pbx, before)
+
+    def _max_rowid(self) -> int:
+        row = self.db.execute("select coalesce(max(rowid), -1) from lines").fetchone()
+        return int(row[0]) if row else -1
+
+    def _finish(self, pbx: str, before: int) -> int:
+        """Count what the new lines could not give, and rebuild their callers' records."""
+        new = f"rowid > {before}"
+        added = self._scalar(f"select count(*) from lines where {new}")
+        if not added:
+            return 0
+        self.db.execute(
+            f"""insert into skipped select rowid from lines
+            where {new} and (time is null or event is null or callid is null)"""
+        )
+        malformed = self._scalar("select count(*) from skipped") - self._skipped
+        self._skipped += malformed
+        if malformed:
+            self._problem(pbx, "malformed lines", malformed)
+        known = ", ".join(f"'{e}'" for e in sorted(KNOWN_EVENTS))
+        unknown = self._scalar(
+            f"""select count(*) from lines where {new} and event not in ({known})
+            and time is not null and callid is not null"""
+        )
+        if unknown:
+            self._problem(pbx, "unknown events", unknown)
+        first = before < 0  # the first load: every caller is new
+        touched = f"(select distinct ck from lines where {new})"
+        where = "true" if first else f"ck in {touched}"
+        self._dedupe(pbx, where)
+        if not first:
+            self.db.execute(f"delete from visits where ck in {touched}")
+            self.db.execute(f"delete from calls where ck in {touched}")
+        self.db.execute(_sql(_VISITS_ONCE, where))
+        self.db.execute(_sql(_VISITS_AGAIN, where))
+        self.db.execute(_sql(_CALLS, where))
+        return added
+
+    def _dedupe(self, pbx: str, where: str) -> None:
+        """A span copied twice into a queue_log (a copy-truncate gone wrong, files joined):
+        a line equal in every field to one before it is skipped, and counted."""
+        self.db.execute(
+            f"""insert into skipped
+            with twice as (
+                select ck, lh from lines where {where} group by ck, lh having count(*) > 1)
+            select row from (
+                select l.rowid as row, row_number() over (
+                    partition by l.ck, l.lh order by l.rowid) as n
+                from lines l semi join twice t on l.ck = t.ck and l.lh = t.lh)
+            where n > 1 and row not in (select row from skipped)"""
+        )
+        dupes = self._scalar("select count(*) from skipped") - self._skipped
+        self._skipped += dupes
+        if dupes:
+            self._problem(pbx, "duplicate lines", dupes)
+
+    def _problem(self, pbx: str, kind: str, count: int) -> None:
+        self.db.execute(
+            """insert into problems values (?, ?, ?)
+            on conflict (pbx, kind) do update set count = count + excluded.count""",
+            [pbx, kind, count],
+        )
+
+    def add_problem(self, pbx: str, kind: str, count: int = 1) -> None:
+        self._problem(pbx, kind, count)
+
+    def _scalar(self, sql: str, params: Sequence[Any] = ()) -> int:
+        row = self.db.execute(sql, list(params)).fetchone()
+        return int(row[0]) if row and row[0] is not None else 0
+
+    # -- cursors for row sources (PostgreSQL) -------------------------------------------
+
+    def cursor(self, pbx: str) -> int:
+        row = self.db.execute("select last_id from cursors where pbx = ?", [pbx]).fetchone()
+        return int(row[0]) if row else 0
+
+    def set_cursor(self, pbx: str, last_id: int) -> None:
+        self.db.execute("insert or replace into cursors values (?, ?)", [pbx, last_id])
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def problems(self) -> dict[str, int]:
+        rows = self.db.execute("select kind, sum(count) from problems group by kind").fetchall()
+        return {str(k): int(n) for k, n in rows}
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        return self.db.execute(sql, list(params)).fetchall()
+
+    @contextlib.contextmanager
+    def table(self, name: str, columns: str, rows: Iterable[Sequence[Any]]) -> Iterator[None]:
+        """A temporary table of ``rows`` for one query (config lookups to join with)."""
+        self.db.execute(f"create or replace temp table {name} ({columns})")
+        data = list(rows)
+        if data:
+            marks = ", ".join("?" * len(data[0]))
+            self.db.executemany(f"insert into {name} values ({marks})", [list(r) for r in data])
+        try:
+            yield
+        finally:
+            self.db.execute(f"drop table if exists {name}")

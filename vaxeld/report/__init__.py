@@ -1,0 +1,1 @@
+"""Reports: periods, figures, comparisons and their outputs (text, CSV, JSON, HTML). Pure."""
