@@ -164,7 +164,7 @@ def _sl_chart(report: Report, before: Report | None) -> str:
         role="img",
         aria_label=name,
         width=width,
-        height=height + 40,
+        height=height + 70,
         class_="chart sl",
     )
 
@@ -272,7 +272,11 @@ def html(report: Report, before: Report | None = None) -> str:
         _heat_map(report),
         "<h2>How long callers waited</h2>",
         _wait_chart(report),
-        _table(f"Per {report.group_by}", [*report.rows, ("all", report.total)], QUEUE_FIGURES),
+        _table(
+            f"Per {report.group_by}" + (f", {report.period.label}" if before is not None else ""),
+            [*report.rows, ("all", report.total)],
+            QUEUE_FIGURES,
+        ),
         _table("The centre", [("all", report.centre)], CENTRE_FIGURES),
         _table("Agents", report.agents, AGENT_FIGURES),
         "".join(f'<p class="note">{escape(n)}</p>' for n in notes),
