@@ -190,6 +190,13 @@ class AsteriskLab:
     vaxeld_secret: str = "lab-vaxeld-secret"
     ops_secret: str = "lab-ops-secret"
     proc: subprocess.Popen[bytes] | None = None
+    # Asterisk's realtime queue_log in PostgreSQL, beside the file: (port, database, user,
+    # password, table). Rows stamped in UTC (queue_log_realtime_use_gmt).
+    realtime_queue_log: tuple[int, str, str, str, str] | None = None
+
+    @property
+    def _loaded(self) -> set[str]:
+        return {"res_config_pgsql"} if self.realtime_queue_log else set()
 
     @property
     def secrets(self) -> dict[str, str]:
@@ -245,9 +252,10 @@ verbose = 0
 nocolor = yes
 """,
             "modules.conf": "[modules]\nautoload = yes\n"
-            + "".join(f"noload => {m}.so\n" for m in NOLOAD),
+            + "".join(f"noload => {m}.so\n" for m in NOLOAD if m not in self._loaded),
             "logger.conf": "[general]\nqueue_log = yes\nqueue_log_to_file = yes\n"
-            "[logfiles]\nmessages.log => notice,warning,error\n",
+            + ("queue_log_realtime_use_gmt = yes\n" if self.realtime_queue_log else "")
+            + "[logfiles]\nmessages.log => notice,warning,error\n",
             "manager.conf": f"""[general]
 enabled = yes
 port = {self.ami_port}
@@ -299,6 +307,13 @@ match = 127.0.0.1
             "cdr.conf": "[general]\nenable = no\n",
             "cel.conf": "[general]\nenable = no\n",
         }
+        if self.realtime_queue_log is not None:
+            port, db, user, password, table = self.realtime_queue_log
+            files["extconfig.conf"] = f"[settings]\nqueue_log => pgsql,{db},{table}\n"
+            files["res_pgsql.conf"] = (
+                f"[general]\ndbhost = 127.0.0.1\ndbport = {port}\ndbname = {db}\n"
+                f"dbuser = {user}\ndbpass = {password}\nrequirements = warn\n"
+            )
         for fname, text in files.items():
             (self.etc / fname).write_text(text, encoding="utf-8")
 

@@ -103,12 +103,14 @@ def start_lab(
     render: Callable[[Config, date], dict[str, str]] = render_all,
     queue_log: bool = False,
     edit: Callable[[str], str] = lambda text: text,
+    realtime_queue_log: tuple[int, str, str, str, str] | None = None,
 ) -> Lab:
     """Start a private Asterisk with ``config_text(ami_port, metrics_port)`` rendered
     (default: the example config with lab agents, always open)."""
     _require_root()
     chroot = ensure_chroot()
     asterisk = AsteriskLab(chroot, f"{name}-{os.getpid()}-{next(_lab_ids)}")
+    asterisk.realtime_queue_log = realtime_queue_log
     log_path = asterisk.queue_log if queue_log else None
     make_text = config_text or (
         lambda ami, metrics: lab_config_text(ami, metrics, queue_log=log_path)

@@ -1,0 +1,95 @@
+"""History from PostgreSQL: real Asterisk 22 writes its realtime queue_log into a real
+PostgreSQL server (res_config_pgsql) and its queue_log file at once; the reports from
+the two sources are the same, and equal an independent count of the file."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator
+from datetime import date, timedelta
+from pathlib import Path
+
+import pytest
+from lab_fixtures import Lab, start_lab, stop_lab
+
+from lab.postgres import Postgres
+from lab.queue_log_truth import expected_figures, queue_families, report_figures
+from vaxeld.config import parse_config
+from vaxeld.history.files import ingest_files
+from vaxeld.history.ingest import ingest
+from vaxeld.history.reports import ReportQueries
+from vaxeld.history.store import HistoryStore
+from vaxeld.report.periods import parse_period
+
+pytestmark = pytest.mark.asterisk
+
+
+@pytest.fixture
+def postgres() -> Iterator[Postgres]:
+    server = Postgres().start()
+    server.create_queue_log("asterisk", "asterisk", "lab-asterisk-pg", ["queue_log_main"])
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def pg_lab(tmp_path: Path, postgres: Postgres) -> Iterator[Lab]:
+    realtime = (postgres.port, "asterisk", "asterisk", "lab-asterisk-pg", "queue_log_main")
+    lab = start_lab(tmp_path, "pgsql", realtime_queue_log=realtime)
+    yield lab
+    stop_lab(lab)
+
+
+def test_reports_from_postgresql_and_from_the_file_are_the_same(
+    pg_lab: Lab, postgres: Postgres, tmp_path: Path
+) -> None:
+    lab = pg_lab
+    rng = random.Random(16)
+    for agent in lab.agents:
+        lab.control.set_agent(agent, answer_after=rng.randint(1, 4), talk=rng.randint(1, 4))
+    for n in range(24):
+        digits = rng.choice(["1", "2", "3", "4", "5", "0", "9", ""])
+        lab.control.call(lab.entry, digits, rng.uniform(2, 14), caller_id=f"0709{n:06d}")
+    lab.asterisk.wait_idle(120)
+    rows = int(postgres.sql("select count(*) from queue_log_main", "asterisk"))
+    file_rows = lab.asterisk.queue_log_events()
+    assert rows == len(file_rows) > 24 * 3
+    config = parse_config(
+        lab.config_path.read_text()
+        + f"""
+history:
+  source: postgresql
+  postgresql:
+    port: {postgres.port}
+    dbname: asterisk
+    user: asterisk
+    password_env: LAB_PG_PASSWORD
+    tables: {{main: queue_log_main}}
+    timestamps: utc
+"""
+    )
+    day = date.today()
+    span = f"{day - timedelta(days=1)}..{day + timedelta(days=1)}"  # whatever the hour
+    today = parse_period(span, config.timezone, day)
+    with (
+        HistoryStore(tmp_path / "from-pg.duckdb") as pg_store,
+        HistoryStore(tmp_path / "from-file.duckdb") as file_store,
+    ):
+        assert (
+            ingest(pg_store, config, {"LAB_PG_PASSWORD": "lab-asterisk-pg"}, lambda _: None) == rows
+        )
+        assert ingest(pg_store, config, {"LAB_PG_PASSWORD": "lab-asterisk-pg"}, lambda _: None) == 0
+        assert ingest_files(file_store, "main", lab.asterisk.queue_log) == rows
+        reports = {}
+        for name, store in (("pg", pg_store), ("file", file_store)):
+            queries = ReportQueries(store, config)
+            reports[name] = {
+                by: queries.build(today, by, "60m", "t") for by in ("queue", "entry", "agent")
+            }
+    for by in ("queue", "entry", "agent"):
+        pg, file = reports["pg"][by], reports["file"][by]
+        assert pg.rows == file.rows and pg.total == file.total, by
+        assert pg.centre == file.centre and pg.agents == file.agents, by
+    truth = queue_families(expected_figures(file_rows, 0, config))
+    assert report_figures(reports["file"]["queue"]) == truth
+    assert (reports["pg"]["queue"].total["offered"] or 0) >= 15
