@@ -22,6 +22,7 @@ import subprocess
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
@@ -29,9 +30,19 @@ from lab_fixtures import Lab, start_lab, stop_lab
 
 from lab.asterisk import free_port
 from lab.proxy import CuttableProxy
-from lab.queue_log_truth import expected_figures, line_index_of_offset, vaxeld_figures
+from lab.queue_log_truth import (
+    expected_figures,
+    line_index_of_offset,
+    queue_families,
+    report_figures,
+    vaxeld_figures,
+)
 from lab.vaxeld_process import Samples, VaxeldProcess, total
 from vaxeld.config import parse_config
+from vaxeld.history.files import ingest_files
+from vaxeld.history.reports import ReportQueries
+from vaxeld.history.store import HistoryStore
+from vaxeld.report.periods import parse_period
 
 pytestmark = [pytest.mark.asterisk, pytest.mark.sipp]
 
@@ -279,6 +290,15 @@ def test_every_count_equals_queue_log_through_every_kind_of_fault(
         ]
         print(f"reconnect waits after healthy sessions: {waits}")
         assert waits and max(waits) <= 0.5
+        # The history report of the whole run, from the same queue_log, equals it too.
+        day = date.today()
+        span = parse_period(
+            f"{day - timedelta(days=1)}..{day + timedelta(days=1)}", config.timezone, day
+        )
+        with HistoryStore(tmp_path / "history.duckdb") as store:
+            ingest_files(store, "main", lab.asterisk.queue_log)
+            report = ReportQueries(store, config).build(span, "queue", "day", "faults")
+        assert report_figures(report) == queue_families(expected_figures(rows, 0, config))
     finally:
         for pid in sipp_pids(folder):
             os.kill(pid, signal.SIGKILL)

@@ -108,6 +108,31 @@ def test_timeout_is_not_counted_as_abandon() -> None:
     assert changes == [CallOffered("fi", "3.1", 1), CallExited("fi", "3.1", "timeout", 30.0)]
 
 
+@pytest.mark.parametrize(
+    ("status", "expected"),
+    [
+        ("TIMEOUT", CallExited("fi", "3.2", "timeout", 8.0)),
+        ("LEAVEUNAVAIL", CallExited("fi", "3.2", "leaveempty", 8.0)),
+        ("", CallAbandoned("fi", "3.2", 8.0)),
+    ],
+)
+def test_a_timeout_with_no_queue_result_is_told_by_the_hangup(
+    status: str, expected: Change
+) -> None:
+    """Queue() timed out and the caller was hung up (Asterisk restarting, say) before the
+    dialplan's next priority: no VaxeldQueueResult, but the hang-up carries QUEUESTATUS,
+    which the dialplan clears before each Queue()."""
+    _, changes = run(
+        [
+            ev("QueueCallerJoin", Queue="fi", Uniqueid="3.2", Position="1"),
+            ev("QueueCallerAbandon", Queue="fi", Uniqueid="3.2", HoldTime="8"),
+            ev("QueueCallerLeave", Queue="fi", Uniqueid="3.2"),
+            user("VaxeldHangup", "3.2", Queue="fi", Status=status),
+        ]
+    )
+    assert changes == [CallOffered("fi", "3.2", 1), expected]
+
+
 def test_answered_call_is_counted_once_even_if_connect_repeats() -> None:
     _, changes = run(
         [

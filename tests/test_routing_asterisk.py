@@ -20,7 +20,7 @@ from lab_fixtures import Lab, start_lab, stop_lab
 
 from lab.asterisk import count_queue_log
 from lab.scenario import lab_config_text
-from lab.vaxeld_process import total
+from lab.vaxeld_process import Samples, total
 from vaxeld import calendar as calendar_module
 from vaxeld.config import Config
 from vaxeld.render import render_all
@@ -258,6 +258,54 @@ def test_overflow_after_a_short_wait_counts_the_caller_once(
         assert total(s, "vaxeld_queue_overflow_in_total", queue="vaxel", from_queue="en") == 1
         assert total(s, "vaxeld_calls_offered_total", entry=lab.entry) == 1
         assert total(s, "vaxeld_queue_calls_answered_directly_total") == 0
+    finally:
+        events.close()
+        vaxeld.stop()
+
+
+def test_the_hang_up_tells_a_timeout_from_an_abandon_also_after_an_overflow(
+    lab_for: list[Lab], tmp_path: Path
+) -> None:
+    """The hang-up handler's Status is this queue's QUEUESTATUS: TIMEOUT for a caller
+    whose Queue() timed out, empty for one who hung up waiting, even in a second queue
+    after the first one timed out (the dialplan clears it before each Queue())."""
+
+    def make(ami: int, metrics: int) -> str:
+        text = lab_config_text(ami, metrics)
+        text = text.replace(
+            "overflow: {to: vaxel, when_empty: true}", "overflow: {to: vaxel, after_seconds: 3}", 1
+        )
+        return text.replace(
+            "    language: fi\n    service_level_seconds: 30\n    max_wait_seconds: 900",
+            "    language: fi\n    service_level_seconds: 30\n    max_wait_seconds: 3",
+            1,
+        )
+
+    lab = start_lab(tmp_path, "hangupstatus", make)
+    lab_for.append(lab)
+    for agent in lab.agents:
+        lab.control.set_agent(agent, answer_after=60, talk=3)  # nobody answers
+    vaxeld = lab.vaxeld().start()
+    events = lab.events()
+    try:
+        vaxeld.wait_synced()
+        lab.control.call(lab.entry, "2", 9.0)  # English times out, hangs up in vaxel
+        lab.control.call(lab.entry, "5", 20.0)  # Finnish times out, the end sound, hang-up
+        hangups = events.wait_for("VaxeldHangup", count=2, timeout=60)
+        by_queue = {m.get("Queue"): m.get("Status") for m in hangups}
+        assert by_queue == {"vaxel": "", "fi": "TIMEOUT"}
+        lab.asterisk.wait_idle(60)
+        log = count_queue_log(lab.asterisk.queue_log_events())
+        assert log["en"]["EXITWITHTIMEOUT"] == 1 and log["vaxel"]["ABANDON"] == 1
+        assert log["fi"]["EXITWITHTIMEOUT"] == 1 and "ABANDON" not in log["fi"]
+
+        def counted(s: Samples) -> bool:
+            return total(s, "vaxeld_queue_calls_exited_total", queue="fi") == 1
+
+        s = vaxeld.wait_for(counted, 20)
+        assert total(s, "vaxeld_queue_calls_abandoned_total", queue="vaxel") == 1
+        assert total(s, "vaxeld_queue_calls_abandoned_total", queue="fi") == 0
+        assert total(s, "vaxeld_queue_calls_exited_total", queue="en", reason="timeout") == 1
     finally:
         events.close()
         vaxeld.stop()

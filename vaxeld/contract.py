@@ -50,8 +50,10 @@ EXTENSION = UserEventSpec("VaxeldExtension", ("Extension",))
 QUEUE_RESULT = UserEventSpec("VaxeldQueueResult", ("Queue", "Status"))
 # The caller moved from one queue to another (Status: why Queue() returned).
 OVERFLOW = UserEventSpec("VaxeldOverflow", ("From", "To", "Status"))
-# The hang-up handler: the caller is gone.
-HANGUP = UserEventSpec("VaxeldHangup", ("Language", "Queue"))
+# The hang-up handler: the caller is gone. Status is QUEUESTATUS (cleared before each
+# Queue()): a caller whose Queue() timed out and who hung up before the next priority ran
+# sent no VaxeldQueueResult, and this is how the daemon still knows it was a timeout.
+HANGUP = UserEventSpec("VaxeldHangup", ("Language", "Queue", "Status"))
 
 USER_EVENTS: dict[str, UserEventSpec] = {
     spec.name: spec

@@ -210,6 +210,8 @@ def _queues(config: Config) -> str:
         wait = q.max_wait_seconds
         if overflow is not None and overflow.after_seconds is not None:
             wait = min(wait, overflow.after_seconds)
+        # A status left from an earlier queue (an overflow) must not describe this one.
+        ctx.then("Set(QUEUESTATUS=)")
         ctx.then(f"Queue({name},,,,{wait})")
         # Tells vaxeld why Queue() returned (TIMEOUT, JOINEMPTY, ...): Asterisk sends
         # QueueCallerAbandon for timeouts as well as hang-ups.
@@ -258,7 +260,12 @@ def _helpers(config: Config) -> str:
     end.then("Hangup()")
 
     hangup = Context("vaxeld-hangup", "Hang-up handler: tells vaxeld the caller is gone.")
-    hangup.ext("s", contract.HANGUP.app(Language="${VAXELD_LANG}", Queue="${VAXELD_QUEUE}"))
+    hangup.ext(
+        "s",
+        contract.HANGUP.app(
+            Language="${VAXELD_LANG}", Queue="${VAXELD_QUEUE}", Status="${QUEUESTATUS}"
+        ),
+    )
     # Never past the menu: a menu abandon, in queue_log too.
     hangup.then(f'GotoIf($["${{{ROUTED_VARIABLE}}}" != "" | "${{VAXELD_ENTRY}}" = ""]?done)')
     hangup.then(contract.LOG_MENU_ABANDON.app(entry="${VAXELD_ENTRY}"))

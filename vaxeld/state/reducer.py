@@ -10,6 +10,8 @@ How outcomes map to Asterisk's own queue_log:
 - QueueCallerAbandon, then the hang-up    -> ABANDON         -> CallAbandoned
 - QueueCallerAbandon, then Queue() returns
   with QUEUESTATUS=TIMEOUT (UserEvent)    -> EXITWITHTIMEOUT -> CallExited
+- QueueCallerAbandon, then the hang-up
+  with QUEUESTATUS=TIMEOUT (no result)    -> EXITWITHTIMEOUT -> CallExited
 Asterisk fires QueueCallerAbandon for timeouts too, so the abandon is held
 until the rendered dialplan says which of the two it was.
 """
@@ -194,7 +196,7 @@ def _user_event(state: SwitchboardState, msg: AmiEvent, now: float) -> Result:
     if kind == USER_QUEUE_RESULT:
         return _queue_result(state, msg, now)
     if kind == USER_HANGUP:
-        return _hangup(state, uid)
+        return _hangup(state, uid, msg.get("Status"))
     if kind not in _CALLER_USER_EVENTS:
         return state, []  # user events of others
     call = _call(state, msg)
@@ -233,9 +235,7 @@ def _queue_result(state: SwitchboardState, msg: AmiEvent, now: float) -> Result:
     if call is None or moved is None:
         return state, []  # only a caller who left unanswered is decided by Queue() returning
     # Queue() returned with the caller still on the line: not a hang-up.
-    status = msg.get("Status").strip().lower()
-    # queue_log writes EXITEMPTY for both: one outcome, whichever source counts it.
-    status = {"leaveunavail": "leaveempty"}.get(status, status)
+    status = _exit_reason(msg.get("Status"))
     if call.phase is Phase.LEAVING:
         wait = call.abandon_wait
     else:  # left with no abandon event to say how long it waited
@@ -244,12 +244,27 @@ def _queue_result(state: SwitchboardState, msg: AmiEvent, now: float) -> Result:
     return _with_call(state, moved), [change]
 
 
-def _hangup(state: SwitchboardState, uid: str) -> Result:
+def _exit_reason(queuestatus: str) -> str:
+    status = queuestatus.strip().lower()
+    # queue_log writes EXITEMPTY for both: one outcome, whichever source counts it.
+    return {"leaveunavail": "leaveempty"}.get(status, status)
+
+
+# QUEUESTATUS values for a caller who left a queue unanswered while still on the line.
+_LEFT_ON_THE_LINE = frozenset({"timeout", "leaveempty"})
+
+
+def _hangup(state: SwitchboardState, uid: str, queuestatus: str = "") -> Result:
     call = state.calls.get(uid)
     if call is None:
         return state, []
     changes: list[Change] = []
-    if call.phase is Phase.LEAVING:
+    reason = _exit_reason(queuestatus)
+    if call.phase is Phase.LEAVING and reason in _LEFT_ON_THE_LINE:
+        # Queue() timed out and the caller hung up before the dialplan could say so (or
+        # Asterisk hung everyone up then): queue_log has EXITWITHTIMEOUT, not ABANDON.
+        changes.append(CallExited(call.queue, uid, reason, call.abandon_wait, call.entry))
+    elif call.phase is Phase.LEAVING:
         changes.append(CallAbandoned(call.queue, uid, call.abandon_wait, call.entry))
     elif call.phase is Phase.MENU and call.entry:
         changes.append(MenuAbandoned(uid, call.entry))
