@@ -6,7 +6,8 @@ languages.
 Renders config/vaxeld.example.yaml (agents replaced by simulated ones), starts a
 lab Asterisk, mosquitto and `vaxeld run`, places callers who choose a language, wait
 and are answered or give up, and prints vaxeld's live figures from /metrics and what
-arrived over MQTT. At the end it compares vaxeld's counts with Asterisk's own queue_log.
+arrived over MQTT. At the end it compares vaxeld's counts with Asterisk's own queue_log
+and writes the history report of the run (`vaxeld report`), as a table and as HTML.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import argparse
 import json
 import os
 import random
+import subprocess
 import sys
 import tempfile
 import threading
@@ -117,8 +119,9 @@ def run_demo(duration: float, calls_per_minute: float, seed: int) -> int:
     lab = AsteriskLab(ensure_chroot(), f"demo-{os.getpid()}")
     metrics_port = _metrics_port()
     broker = Mosquitto(workdir / "mosquitto").start()
-    text = lab_config_text(lab.ami_port, metrics_port) + (
+    text = lab_config_text(lab.ami_port, metrics_port, queue_log=lab.queue_log) + (
         f"\nmqtt:\n  host: 127.0.0.1\n  port: {broker.port}\n  topic_prefix: vaxeld\n"
+        f"\nhistory:\n  store: {workdir / 'history.duckdb'}\n"
     )
     config = parse_config(text)
     config_path = workdir / "vaxeld.yaml"
@@ -187,9 +190,10 @@ def run_demo(duration: float, calls_per_minute: float, seed: int) -> int:
             theirs = (log.get("ENTERQUEUE", 0), log.get("CONNECT", 0), log.get("ABANDON", 0))
             same &= ours == theirs
             print(
-                f"  {queue:<4} vaxeld {ours}  queue_log {theirs}  "
+                f"  {queue:<6} vaxeld {ours}  queue_log {theirs}  "
                 f"{'equal' if ours == theirs else 'DIFFERENT'}"
             )
+        same &= _report(config_path, workdir)
         return 0 if same else 1
     except KeyboardInterrupt:
         return 130
@@ -202,6 +206,25 @@ def run_demo(duration: float, calls_per_minute: float, seed: int) -> int:
         lab.stop()
         lab.remove(keep_logs_in=workdir / "asterisk-logs")
         print(f"Logs kept in {workdir}")
+
+
+def _report(config_path: Path, workdir: Path) -> bool:
+    """The history report of today's calls, as a table here and as an HTML file."""
+    print("\nThe history report of today, from queue_log (vaxeld report):", flush=True)
+    base = [sys.executable, "-m", "vaxeld", "report", "-c", str(config_path), "--period", "today"]
+    table = subprocess.run([*base, "--by", "language"], check=False)
+    page = workdir / "report.html"
+    written = subprocess.run(
+        [*base, "--granularity", "15m", "--format", "html", "--out", str(page)],
+        check=False,
+        capture_output=True,
+        text=True,
+    )
+    if written.returncode == 0:
+        print(f"\nThe report as a page with charts: {page}")
+    else:
+        print(written.stderr, file=sys.stderr)
+    return table.returncode == 0 and written.returncode == 0
 
 
 def main(argv: list[str] | None = None) -> int:
