@@ -5,6 +5,7 @@ the two sources are the same, and equal an independent count of the file."""
 from __future__ import annotations
 
 import random
+import time
 from collections.abc import Iterator
 from datetime import date, timedelta
 from pathlib import Path
@@ -47,10 +48,18 @@ def test_reports_from_postgresql_and_from_the_file_are_the_same(
     rng = random.Random(16)
     for agent in lab.agents:
         lab.control.set_agent(agent, answer_after=rng.randint(1, 4), talk=rng.randint(1, 4))
+    # Agents log in, pause and come back while the calls come: their time is reported.
+    assert lab.cli("agent", "login", "Lars Holm").returncode == 0
     for n in range(24):
         digits = rng.choice(["1", "2", "3", "4", "5", "0", "9", ""])
         lab.control.call(lab.entry, digits, rng.uniform(2, 14), caller_id=f"0709{n:06d}")
+        if n == 6:
+            assert lab.cli("agent", "pause", "Åsa Lindqvist", "--reason", "Lunch").returncode == 0
+        if n == 14:
+            assert lab.cli("agent", "unpause", "Åsa Lindqvist").returncode == 0
+        time.sleep(0.3)
     lab.asterisk.wait_idle(120)
+    assert lab.cli("agent", "logout", "Lars Holm").returncode == 0
     rows = int(postgres.sql("select count(*) from queue_log_main", "asterisk"))
     file_rows = lab.asterisk.queue_log_events()
     assert rows == len(file_rows) > 24 * 3
@@ -90,6 +99,17 @@ history:
         pg, file = reports["pg"][by], reports["file"][by]
         assert pg.rows == file.rows and pg.total == file.total, by
         assert pg.centre == file.centre and pg.agents == file.agents, by
+    # Logged-in and paused time, against the member lines themselves.
+    file_rows = lab.asterisk.queue_log_events()
+    when = {(r[2], r[3], r[4]): int(r[0]) for r in file_rows if len(r) > 4}
+    lars = "Local/1006@vaxeld-lab-agents/n"
+    logged = when[("vaxel", lars, "REMOVEMEMBER")] - when[("vaxel", lars, "ADDMEMBER")]
+    paused = when[("sv", "Åsa Lindqvist", "UNPAUSE")] - when[("sv", "Åsa Lindqvist", "PAUSE")]
+    agents = dict(reports["file"]["agent"].agents)
+    assert logged > 0 and agents["Lars Holm"]["logged_in_seconds"] == logged
+    assert agents["Lars Holm"]["paused_seconds"] == 0
+    assert paused > 0 and agents["Åsa Lindqvist"]["paused_seconds"] == paused
+    assert agents["Åsa Lindqvist"]["logged_in_seconds"] is None  # static: always a member
     truth = queue_families(expected_figures(file_rows, 0, config))
     assert report_figures(reports["file"]["queue"]) == truth
     assert (reports["pg"]["queue"].total["offered"] or 0) >= 15

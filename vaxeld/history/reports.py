@@ -10,12 +10,14 @@ figures, called).
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from vaxeld.config import Config
 from vaxeld.history.store import HistoryStore
 from vaxeld.report.model import ABANDON_BUCKETS, Report, Row
 from vaxeld.report.periods import Period
+from vaxeld.report.presence import MEMBER_EVENTS, MemberLine, Presence, presence
 
 OUTCOME = """case v.outcome when 'CONNECT' then 'answered' when 'ABANDON' then 'abandoned'
     when 'EXITWITHTIMEOUT' then 'timeout' when 'EXITEMPTY' then 'leaveempty'
@@ -115,7 +117,16 @@ class ReportQueries:
             left join agent_info a on a.agent = v.agent
             where v.entered >= {period.start_epoch} and v.entered < {period.end_epoch})"""
 
-    def build(self, period: Period, group_by: str, granularity: str, title: str) -> Report:
+    def build(
+        self,
+        period: Period,
+        group_by: str,
+        granularity: str,
+        title: str,
+        now: float | None = None,
+    ) -> Report:
+        """The report of ``period``; ``now`` (default: the clock) ends the time of agents
+        still logged in or paused when the period has not ended yet."""
         config = self.config
         queues = [(n, q.language, q.service_level_seconds) for n, q in config.queues.items()]
         agents = [
@@ -160,7 +171,7 @@ class ReportQueries:
             report.series = [(_bucket_label(r[0], granularity), _row(r[1:])) for r in series]
             report.waits = self._waits(visits)
             report.abandons_by_wait = [(label, abandoned) for label, _, abandoned in report.waits]
-            report.agents = self._agents(visits, period)
+            report.agents = self._agents(visits, period, now)
         report.centre, report.arrivals, report.knows_entries = self._centre(period)
         return report
 
@@ -176,7 +187,7 @@ class ReportQueries:
             out.append((label, int(row[0]), int(row[1])))
         return out
 
-    def _agents(self, visits: str, period: Period) -> list[tuple[str, Row]]:
+    def _agents(self, visits: str, period: Period, now: float | None) -> list[tuple[str, Row]]:
         rows = self.store.query(
             f"""select v.agent, count(*), sum(v.talk), avg(v.talk)
             from {visits} v where v.o = 'answered' group by v.agent order by v.agent"""
@@ -199,21 +210,54 @@ class ReportQueries:
                     and time < {period.end_epoch} group by agent"""
             )
         )
+        present = self._presence(period, now)
+        answering = {str(agent): (answered, talk, avg) for agent, answered, talk, avg in rows}
         out = []
-        for agent, answered, talk, talk_avg in rows:
+        for agent in sorted(set(answering) | set(present)):
+            answered, talk, talk_avg = answering.get(agent, (0, None, None))
+            here = present.get(agent)
             out.append(
                 (
-                    str(agent),
+                    agent,
                     {
                         "answered": float(answered),
-                        "talk_seconds": None if talk is None else float(talk),
-                        "talk_avg": None if talk_avg is None else float(talk_avg),
+                        "talk_seconds": _float(talk),
+                        "talk_avg": _float(talk_avg),
                         "handle_avg": _float(handle.get(agent)),
                         "ring_no_answer": float(rna.get(agent, 0)),
+                        "logged_in_seconds": here.logged_in if here else self._static(agent),
+                        "paused_seconds": here.paused if here else 0.0,
                     },
                 )
             )
         return out
+
+    def _static(self, agent: str) -> float | None:
+        """An agent with no member line: unknown if static (always in its queues)."""
+        static = any(
+            g.membership == "static" and any(m.name == agent for m in g.members)
+            for g in self.config.agent_groups.values()
+        )
+        return None if static else 0.0
+
+    def _presence(self, period: Period, now: float | None) -> dict[str, Presence]:
+        """Logged-in and paused time from the member lines, up to the period's end or now."""
+        end = float(period.end_epoch)
+        end = min(end, time.time() if now is None else now)
+        events = ", ".join(f"'{e}'" for e in MEMBER_EVENTS)
+        rows = self.store.query(
+            f"""select time, pbx, queue, agent, event from lines
+            where event in ({events}) and time < {period.end_epoch}
+                and rowid not in (select row from skipped)
+            order by time, rowid"""
+        )
+        (first,) = self.store.query("select min(time) from lines")
+        groups = self.config.agent_groups.values()
+        names = {m.interface: m.name for g in groups for m in g.members}
+        static = frozenset(m.name for g in groups if g.membership == "static" for m in g.members)
+        lines = (MemberLine(int(t), str(p), str(q), str(a), str(e)) for t, p, q, a, e in rows)
+        start = float(period.start_epoch)
+        return presence(lines, names, static, float(first[0] or start), start, max(start, end))
 
     def _centre(self, period: Period) -> tuple[Row, dict[tuple[int, int], int], bool]:
         where = f"c.started >= {period.start_epoch} and c.started < {period.end_epoch}"

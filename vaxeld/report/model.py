@@ -12,7 +12,7 @@ from typing import Literal
 
 from vaxeld.report.periods import Period
 
-Kind = Literal["count", "ratio", "seconds"]
+Kind = Literal["count", "ratio", "seconds", "duration"]  # duration: hours and minutes
 Row = dict[str, float | None]
 
 
@@ -55,6 +55,8 @@ AGENT_FIGURES = (
     Figure("talk_avg", "Average talk time", "seconds"),
     Figure("handle_avg", "Average handle time", "seconds"),
     Figure("ring_no_answer", "Rung, not answered", "count"),
+    Figure("logged_in_seconds", "Logged in", "duration"),
+    Figure("paused_seconds", "Paused", "duration"),
 )
 ABANDON_BUCKETS = ((0, 5), (5, 10), (10, 20), (20, 30), (30, 60), (60, 120), (120, None))
 GROUPINGS = ("queue", "language", "entry", "site", "agent")

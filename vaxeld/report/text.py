@@ -46,7 +46,15 @@ def value_text(figure: Figure, value: float | None) -> str:
         return f"{100 * value:.1f} %"
     if figure.kind == "seconds":
         return f"{value:.0f} s"
+    if figure.kind == "duration":
+        return _duration(value)
     return f"{value:,.0f}".replace(",", " ")
+
+
+def _duration(seconds: float) -> str:
+    minutes = round(abs(seconds) / 60)
+    sign = "-" if seconds < 0 else ""
+    return f"{sign}{minutes // 60} h {minutes % 60:02d} min"
 
 
 def change_text(figure: Figure, change: Change) -> str:
@@ -57,6 +65,8 @@ def change_text(figure: Figure, change: Change) -> str:
         out = f"{100 * diff:+.1f} pp"
     elif figure.kind == "seconds":
         out = f"{diff:+.0f} s"
+    elif figure.kind == "duration":
+        out = ("+" if diff >= 0 else "") + _duration(diff)
     else:
         out = f"{diff:+,.0f}".replace(",", " ")
     return out if rel is None or figure.kind == "ratio" else f"{out} ({100 * rel:+.0f} %)"
@@ -92,6 +102,8 @@ def _notes(report: Report) -> list[str]:
             "this record has no vaxeld lines for the period (written before vaxeld): entry "
             "numbers, menu abandons, closed and crisis calls are unknown"
         )
+    if any(row.get("logged_in_seconds") is None for _, row in report.agents):
+        notes.append("logged in: unknown for static members (always in their queues)")
     if report.problems:
         notes.append(
             "lines not used: " + ", ".join(f"{k}: {v}" for k, v in sorted(report.problems.items()))
@@ -106,6 +118,11 @@ def text(report: Report) -> str:
     rows.append(["all", *(value_text(_BY_NAME[n], report.total.get(n)) for n in TABLE)])
     out += ["", _grid(header, rows), ""]
     out += [f"{f.label}: {value_text(f, report.centre.get(f.name))}" for f in CENTRE_FIGURES]
+    if report.group_by == "agent" and report.agents:
+        header = ["agent", *(f.label for f in AGENT_FIGURES)]
+        agents = [[k, *(value_text(f, row.get(f.name)) for f in AGENT_FIGURES)]
+                  for k, row in report.agents]  # fmt: skip
+        out += ["", _grid(header, agents)]
     out += ["", *(f"note: {n}" for n in _notes(report))]
     return "\n".join(out) + "\n"
 
