@@ -1,7 +1,8 @@
 """vaxeld's benchmarks, one command: figures measured in one run, printed with targets.
 
-    python bench/run.py            # everything, about 22 minutes (real Asterisk, as root)
-    python bench/run.py --quick    # the parts without Asterisk, about 7 minutes
+    python bench/run.py            # everything, about 25 minutes (real Asterisk, as root)
+    python bench/run.py --quick    # the parts without Asterisk, about 10 minutes
+    python bench/history_year.py   # the history part alone, about 3 minutes
 
 Every figure is a ratio or a distribution measured here and now, so a slow or busy
 machine moves both sides alike. Nothing here is asserted by the tests.
@@ -245,6 +246,9 @@ def main() -> int:
     rows += e2e_latency()
     rows.append(resync())
     rows += memory()
+    from history_year import run as history_year
+
+    rows += history_year()
     width = max(len(r[0]) for r in rows)
     print(f"\n{'benchmark':<{width}}  {'measured':<60}  {'target':<14}  ok")
     for name, figure, target, ok in rows:

@@ -28,7 +28,7 @@ h1{font-size:1.6rem;margin:0 0 .2rem}h2{font-size:1.15rem;margin:2rem 0 .6rem}
 table{border-collapse:collapse;font-size:.9rem}td,th{padding:.25rem .6rem;text-align:right}
 th{border-bottom:2px solid #1d2530}td:first-child,th:first-child{text-align:left}
 tr:nth-child(even) td{background:#f3f5f8}.note{color:#5b6675;font-size:.85rem}
-svg text{font-size:11px;fill:#1d2530}
+svg text{font-size:11px;fill:#1d2530}.wide{overflow-x:auto}
 """
 # The better direction of a figure, for the colour of its change.
 HIGHER_IS_BETTER = {
@@ -244,7 +244,8 @@ def _table(title: str, rows: list[tuple[str, Row]], figures: tuple[Figure, ...])
         + "</tr>"
         for k, row in rows
     )
-    return f"<h2>{escape(title)}</h2><table><tr><th></th>{head}</tr>{body}</table>"
+    table = f"<table><tr><th></th>{head}</tr>{body}</table>"
+    return f'<h2>{escape(title)}</h2><div class="wide">{table}</div>'
 
 
 def html(report: Report, before: Report | None = None) -> str:
@@ -260,6 +261,8 @@ def html(report: Report, before: Report | None = None) -> str:
             "No vaxeld lines in this period's record: entry numbers, menu abandons, "
             "closed and crisis calls are unknown."
         )
+    if any(row.get("logged_in_seconds") is None for _, row in report.agents):
+        notes.append("Logged in: unknown for static members (always in their queues).")
     if report.problems:
         unused = ", ".join(f"{k}: {v}" for k, v in sorted(report.problems.items()))
         notes.append(f"Lines not used: {unused}.")
