@@ -101,6 +101,15 @@ QUEUE_LOG_EVENTS: dict[str, QueueLogSpec] = {
         LOG_MENU_ABANDON,
     )
 }
+# Asterisk's own queue_log lines that end a caller's visit to a queue, and the outcome
+# each one is, for the live ledger (recovery) and the history reports alike.
+QUEUE_LOG_OUTCOMES: dict[str, str] = {
+    "CONNECT": "answered",
+    "ABANDON": "abandoned",
+    "EXITWITHTIMEOUT": "timeout",  # Queue()'s timeout, or the queue's own
+    "EXITEMPTY": "leaveempty",  # left because the queue had no one (leavewhenempty)
+}
+
 # A channel variable the dialplan sets once the caller is past the menu (language
 # chosen, closed, an extension dialled, a queue joined, an announce-only message).
 ROUTED_VARIABLE = "VAXELD_ROUTED"

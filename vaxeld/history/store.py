@@ -32,6 +32,8 @@ from typing import Any
 
 import duckdb
 
+from vaxeld import contract
+
 KNOWN_EVENTS = frozenset(
     {
         "ENTERQUEUE", "CONNECT", "ABANDON", "EXITWITHTIMEOUT", "EXITEMPTY", "EXITWITHKEY",
@@ -43,7 +45,7 @@ KNOWN_EVENTS = frozenset(
         "VAXELDOVERFLOW", "VAXELDMENUABANDON",
     }
 )  # fmt: skip
-OUTCOME_EVENTS = ("CONNECT", "ABANDON", "EXITWITHTIMEOUT", "EXITEMPTY")
+OUTCOME_EVENTS = tuple(contract.QUEUE_LOG_OUTCOMES)  # the same outcomes as the live ledger
 _COLUMNS = (
     "{'time':'VARCHAR','callid':'VARCHAR','queue':'VARCHAR','agent':'VARCHAR',"
     "'event':'VARCHAR','d1':'VARCHAR','d2':'VARCHAR','d3':'VARCHAR','d4':'VARCHAR',"
@@ -77,9 +79,7 @@ _VISITS_ONCE = """
 insert into visits
 with ev as (
     select rowid as seq, pbx, time, ck, queue, agent, event, d1, d2, d3 from lines
-    where {where} and {usable} and queue <> 'vaxeld' and event in
-        ('ENTERQUEUE', 'CONNECT', 'ABANDON', 'EXITWITHTIMEOUT', 'EXITEMPTY',
-         'COMPLETECALLER', 'COMPLETEAGENT')),
+    where {where} and {usable} and queue <> 'vaxeld' and event in {visit_events}),
 g as (
     select pbx, ck, queue, count(*) filter (where event = 'ENTERQUEUE') as enters,
         min(time) filter (where event = 'ENTERQUEUE') as entered,
@@ -104,9 +104,7 @@ with again as (
 ev as (
     select l.rowid as seq, l.pbx, l.time, l.ck, l.queue, l.agent, l.event, l.d1, l.d2, l.d3
     from lines l semi join again a on l.pbx = a.pbx and l.ck = a.ck and l.queue = a.queue
-    where l.event in ('ENTERQUEUE', 'CONNECT', 'ABANDON', 'EXITWITHTIMEOUT', 'EXITEMPTY',
-        'COMPLETECALLER', 'COMPLETEAGENT')
-        and l.rowid not in (select row from skipped)),
+    where l.event in {visit_events} and l.rowid not in (select row from skipped)),
 n as (
     select *, sum((event = 'ENTERQUEUE')::int) over (
         partition by pbx, ck, queue order by seq rows unbounded preceding) as v from ev)
@@ -140,12 +138,17 @@ group by pbx, ck
 """
 
 
+def _in(values: Iterable[str]) -> str:
+    return "(" + ", ".join(f"'{v}'" for v in values) + ")"
+
+
 def _sql(template: str, where: str) -> str:
     return template.format(
         where=where,
         usable="rowid not in (select row from skipped)",
-        outcomes="('CONNECT', 'ABANDON', 'EXITWITHTIMEOUT', 'EXITEMPTY')",
-        exits="('ABANDON', 'EXITWITHTIMEOUT', 'EXITEMPTY')",
+        outcomes=_in(OUTCOME_EVENTS),
+        visit_events=_in(("ENTERQUEUE", *OUTCOME_EVENTS, "COMPLETECALLER", "COMPLETEAGENT")),
+        exits=_in(e for e in OUTCOME_EVENTS if e != "CONNECT"),  # those with a wait
     )
 
 

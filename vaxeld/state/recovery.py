@@ -35,8 +35,13 @@ from vaxeld.state.ledger import Ledger
 from vaxeld.state.model import SwitchboardState
 from vaxeld.state.queuelog_lines import QueueLogEntry
 
-_EXIT_REASONS = {"EXITWITHTIMEOUT": "timeout", "EXITEMPTY": "leaveempty"}
-_ENDS = frozenset({"CONNECT", "ABANDON", *_EXIT_REASONS})
+_ENDS = frozenset(contract.QUEUE_LOG_OUTCOMES)
+# The outcomes that are exits (CallExited, by reason): all but answered and abandoned.
+_EXIT_REASONS = {
+    event: outcome
+    for event, outcome in contract.QUEUE_LOG_OUTCOMES.items()
+    if outcome not in ("answered", "abandoned")
+}
 
 # vaxeld's own lines: event -> the change, from (line, caller's entry number).
 _VAXELD_LINES: dict[str, Callable[[QueueLogEntry, str], Change]] = {
