@@ -106,6 +106,9 @@ def start_sipp(lab: Lab, profile: Profile, folder: Path, n: int) -> subprocess.P
         "-p", str(free_port()),
         "-mp", str(free_port() & ~1),
         "-timeout", f"{int(TRAFFIC_SECONDS + 120)}s",
+        # A caller whose INVITE got "100 Trying" from an Asterisk then killed waits for
+        # its answer forever (SIPp stops resending after a provisional reply): give up.
+        "-recv_timeout", "30000",
         "-nostdin",
         "-bg",
     ]  # fmt: skip
