@@ -12,7 +12,7 @@ them from /metrics, so the two compare with ``==``.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -40,7 +40,7 @@ def line_index_of_offset(text: bytes, offset: int) -> int:
 
 
 def expected_figures(
-    rows: Sequence[Sequence[str]], counted_from: int, config: Config
+    rows: Iterable[Sequence[str]], counted_from: int, config: Config
 ) -> Counter[Key]:
     entries = config.entries()
     targets = {name: q.service_level_seconds for name, q in config.queues.items()}
@@ -51,7 +51,9 @@ def expected_figures(
     out: Counter[Key] = Counter()
     callers: dict[str, _Caller] = {}
     open_offers: Counter[tuple[str, str]] = Counter()
+    seen = 0  # rows may be a generator (a year of lines is read as it goes)
     for i, row in enumerate(rows):
+        seen = i + 1
         if i == counted_from:
             for (_, queue), n in open_offers.items():
                 out[("carried_in", queue)] += n
@@ -110,7 +112,7 @@ def expected_figures(
                 out[("abandoned", queue)] += 1
             else:
                 out[("exited", queue, EXIT_REASON[event])] += 1
-    if counted_from >= len(rows):
+    if counted_from >= seen:
         for (_, queue), n in open_offers.items():
             out[("carried_in", queue)] += n
     for (_, queue), n in open_offers.items():

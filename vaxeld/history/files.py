@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import io
+import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -88,24 +90,61 @@ class _region:
 
     def __enter__(self) -> tuple[Path | None, int]:
         fh = self._fh
-        fh.seek(self._start)  # a gzip stream seeks by reading through
         tmp = self._tmp = tempfile.NamedTemporaryFile(suffix=".queue_log")
-        copied = 0
-        last_newline = -1
-        while chunk := fh.read(1 << 20):
-            tmp.write(chunk)
-            at = chunk.rfind(b"\n")
-            if at >= 0:
-                last_newline = copied + at
-            copied += len(chunk)
-        tmp.truncate(last_newline + 1)
+        if isinstance(fh, io.BufferedReader):
+            end = _copy_plain(fh, self._start, tmp)
+        else:
+            end = _copy_stream(fh, self._start, tmp)
         tmp.flush()
-        end = self._start + last_newline + 1
-        return (Path(tmp.name) if last_newline >= 0 else None), end
+        return (Path(tmp.name) if end > self._start else None), end
 
     def __exit__(self, *exc: object) -> None:
         if self._tmp is not None:
             self._tmp.close()
+
+
+def _copy_stream(fh: IO[bytes], start: int, out: IO[bytes]) -> int:
+    """Copy the complete lines of a (decompressed) stream from ``start``; where they end."""
+    fh.seek(start)  # a gzip stream seeks by reading through
+    copied, last_newline = 0, -1
+    while chunk := fh.read(1 << 20):
+        out.write(chunk)
+        at = chunk.rfind(b"\n")
+        if at >= 0:
+            last_newline = copied + at
+        copied += len(chunk)
+    out.truncate(last_newline + 1)
+    return start + last_newline + 1
+
+
+def _copy_plain(fh: io.BufferedReader, start: int, out: IO[bytes]) -> int:
+    """Copy the complete lines of a plain file from ``start`` in the kernel (a year is
+    hundreds of megabytes); the end is the last newline as the file is now, so lines
+    written meanwhile wait for the next ingest."""
+    size = os.fstat(fh.fileno()).st_size
+    end = size
+    while end > start:  # back from the end to the last newline
+        step = min(1 << 16, end - start)
+        fh.seek(end - step)
+        at = fh.read(step).rfind(b"\n")
+        if at >= 0:
+            end = end - step + at + 1
+            break
+        end -= step
+    else:
+        return start
+    offset, left = start, end - start
+    while left > 0:
+        try:
+            sent = os.copy_file_range(fh.fileno(), out.fileno(), left, offset)
+        except OSError:  # another file system, an old kernel: copy through user space
+            fh.seek(offset)
+            sent = out.write(fh.read(min(left, 1 << 20)))
+        if sent == 0:  # the file shrank under us: take nothing of it this time
+            out.truncate(0)
+            return start
+        offset, left = offset + sent, left - sent
+    return end
 
 
 def _has_partial_line(path: Path, end: int) -> bool:

@@ -9,7 +9,8 @@ and reads PostgreSQL rows handed to it just the same.
 Tables:
 - ``lines``: every line as queue_log has it (pbx, time, caller, queue, agent, event,
   data1-5), appended in the order read and never changed (the row id is the order);
-  ``ck`` is a hash of (pbx, caller) to join on, ``lh`` a hash of the rest of the line.
+  ``ck`` is a hash of (pbx, caller) to join on (the PBX is in it: grouping by ``ck``
+  alone is grouping by PBX and caller).
 - ``skipped``: the row ids of lines that cannot be used (malformed, or a copy of a line
   before), each counted under ``problems``.
 - ``visits``: one row per caller and queue visit: entered, outcome, agent, waits, talk.
@@ -53,7 +54,7 @@ _COLUMNS = (
 )
 _SCHEMA = """
 create table if not exists lines (
-    pbx varchar, time bigint, ck ubigint, lh ubigint, callid varchar, queue varchar,
+    pbx varchar, time bigint, ck ubigint, callid varchar, queue varchar,
     agent varchar, event varchar, d1 varchar, d2 varchar, d3 varchar, d4 varchar,
     d5 varchar);
 create table if not exists skipped (row bigint);
@@ -81,7 +82,8 @@ with ev as (
     select rowid as seq, pbx, time, ck, queue, agent, event, d1, d2, d3 from lines
     where {where} and {usable} and queue <> 'vaxeld' and event in {visit_events}),
 g as (
-    select pbx, ck, queue, count(*) filter (where event = 'ENTERQUEUE') as enters,
+    select any_value(pbx) as pbx, ck, queue,
+        count(*) filter (where event = 'ENTERQUEUE') as enters,
         min(time) filter (where event = 'ENTERQUEUE') as entered,
         min(seq) filter (where event = 'ENTERQUEUE') as enter_seq,
         arg_min(event, seq) filter (where event in {outcomes}) as outcome,
@@ -91,7 +93,7 @@ g as (
         try_cast(arg_min(d2, seq) filter (where event in ('COMPLETECALLER', 'COMPLETEAGENT'))
             as integer) as talk,
         min(time) filter (where event in {outcomes}) as left_at
-    from ev group by pbx, ck, queue)
+    from ev group by ck, queue)
 select pbx, ck, queue, entered, enter_seq, outcome, agent, hold, waited, talk, left_at
 from g where enters = 1
 """
@@ -122,7 +124,7 @@ from n where v > 0 group by pbx, ck, queue, v
 """
 _CALLS = """
 insert into calls
-select pbx, ck, min(time),
+select any_value(pbx), ck, min(time),
     arg_min(d1, rowid) filter (where event = 'VAXELDENTRY'),
     arg_max(d1, rowid) filter (where event = 'VAXELDLANGUAGE'),
     arg_max(d3, rowid) filter (where event = 'VAXELDLANGUAGE'),
@@ -133,8 +135,8 @@ select pbx, ck, min(time),
     count(*) filter (where event = 'ENTERQUEUE' and queue <> 'vaxeld'),
     count(*) filter (where queue = 'vaxeld')
 from lines where {where} and {usable} and event in ('ENTERQUEUE', 'VAXELDENTRY', 'VAXELDLANGUAGE',
-    'VAXELDMENUABANDON', 'VAXELDCLOSED', 'VAXELDCRISIS', 'CONNECT', 'ABANDON')
-group by pbx, ck
+    'VAXELDMENUABANDON', 'VAXELDCLOSED', 'VAXELDCRISIS')
+group by ck
 """
 
 
@@ -155,7 +157,7 @@ def _sql(template: str, where: str) -> str:
 class HistoryStore:
     """One DuckDB file. Not safe for two writers at once (one `vaxeld report` at a time)."""
 
-    def __init__(self, path: Path | str, memory_limit: str = "400MB", threads: int = 2) -> None:
+    def __init__(self, path: Path | str, memory_limit: str = "250MB", threads: int = 2) -> None:
         if isinstance(path, Path):
             path.parent.mkdir(parents=True, exist_ok=True)
         config: dict[str, str | bool | int | float | list[str]] = {
@@ -193,9 +195,8 @@ class HistoryStore:
         before = self._max_rowid()
         self.db.execute(
             f"""insert into lines
-            select ?, try_cast(time as bigint), hash(? || '|' || callid),
-                hash(time, queue, agent, event, d1, d2, d3, d4, d5), callid, queue, agent,
-                event, d1, d2, d3, d4, d5
+            select ?, try_cast(time as bigint), hash(? || '|' || callid), callid, queue,
+                agent, event, d1, d2, d3, d4, d5
             from read_csv(?, delim = '|', header = false, quote = '', escape = '',
                 columns = {_COLUMNS}, null_padding = true, auto_detect = false,
                 strict_mode = false, compression = ?)""",
@@ -215,9 +216,8 @@ class HistoryStore:
             self.db.execute("begin")
             self.db.execute(
                 f"""insert into lines
-                select ?, try_cast(time as bigint), hash(? || '|' || callid),
-                    hash(time, queue, agent, event, d1, d2, d3, d4, d5), callid, queue, agent,
-                    event, d1, d2, d3, d4, d5
+                select ?, try_cast(time as bigint), hash(? || '|' || callid), callid, queue,
+                    agent, event, d1, d2, d3, d4, d5
                 from read_csv(?, delim = '|', header = false, quote = '', escape = '',
                     columns = {_COLUMNS}, null_padding = true, auto_detect = false,
                     strict_mode = false)""",
@@ -266,14 +266,15 @@ class HistoryStore:
     def _dedupe(self, pbx: str, where: str) -> None:
         """A span copied twice into a queue_log (a copy-truncate gone wrong, files joined):
         a line equal in every field to one before it is skipped, and counted."""
+        line_hash = "hash(time, queue, agent, event, d1, d2, d3, d4, d5)"  # ck has the caller
         self.db.execute(
             f"""insert into skipped
-            with twice as (
-                select ck, lh from lines where {where} group by ck, lh having count(*) > 1)
+            with hashed as (
+                select rowid as row, ck, {line_hash} as lh from lines where {where}),
+            twice as (select ck, lh from hashed group by ck, lh having count(*) > 1)
             select row from (
-                select l.rowid as row, row_number() over (
-                    partition by l.ck, l.lh order by l.rowid) as n
-                from lines l semi join twice t on l.ck = t.ck and l.lh = t.lh)
+                select h.row, row_number() over (partition by h.ck, h.lh order by h.row) as n
+                from hashed h semi join twice t on h.ck = t.ck and h.lh = t.lh)
             where n > 1 and row not in (select row from skipped)"""
         )
         dupes = self._scalar("select count(*) from skipped") - self._skipped
