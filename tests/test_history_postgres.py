@@ -20,6 +20,7 @@ from vaxeld.history.files import ingest_files
 from vaxeld.history.ingest import ingest
 from vaxeld.history.reports import ReportQueries
 from vaxeld.history.store import HistoryStore
+from vaxeld.report.model import Report
 from vaxeld.report.periods import parse_period
 
 pytestmark = pytest.mark.asterisk
@@ -75,6 +76,7 @@ history:
     password_env: LAB_PG_PASSWORD
     tables: {{main: queue_log_main}}
     timestamps: utc
+    records: true
 """
     )
     day = date.today()
@@ -113,3 +115,38 @@ history:
     truth = queue_families(expected_figures(file_rows, 0, config))
     assert report_figures(reports["file"]["queue"]) == truth
     assert (reports["pg"]["queue"].total["offered"] or 0) >= 15
+    # The call records kept in PostgreSQL are the store's, and stay so as calls come in.
+    assert records_by_queue(postgres) == report_outcomes(reports["pg"]["queue"])
+    callers = int(postgres.sql("select count(*) from vaxeld_calls", "asterisk"))
+    assert callers == reports["pg"]["queue"].centre["callers"]
+    lab.control.call(lab.entry, "1", 3.0, caller_id="0709999999")
+    lab.asterisk.wait_idle(60)
+    with HistoryStore(tmp_path / "from-pg.duckdb") as pg_store:
+        assert ingest(pg_store, config, {"LAB_PG_PASSWORD": "lab-asterisk-pg"}, lambda _: None)
+        later = ReportQueries(pg_store, config).build(today, "queue", "60m", "t")
+    assert later.centre["callers"] == callers + 1
+    assert records_by_queue(postgres) == report_outcomes(later)
+    assert int(postgres.sql("select count(*) from vaxeld_calls", "asterisk")) == callers + 1
+
+
+OUTCOME_FIGURES = {"answered": "answered", "abandoned": "abandoned", "timeout": "timed_out",
+                   "leaveempty": "left_empty", "unknown": "unknown"}  # fmt: skip
+
+
+def records_by_queue(postgres: Postgres) -> dict[tuple[str, str], int]:
+    out = postgres.sql(
+        "select queue || '|' || outcome || '|' || count(*) from vaxeld_visits "
+        "group by queue, outcome",
+        "asterisk",
+    )
+    rows = (line.split("|") for line in out.split() if line)
+    return {(q, OUTCOME_FIGURES[o]): int(n) for q, o, n in rows}
+
+
+def report_outcomes(report: Report) -> dict[tuple[str, str], int]:
+    return {
+        (queue, figure): int(row[figure] or 0)
+        for queue, row in report.rows
+        for figure in OUTCOME_FIGURES.values()
+        if row[figure]
+    }

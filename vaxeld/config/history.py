@@ -25,6 +25,9 @@ class PostgresSource(Strict):
     # How Asterisk stamps the rows: "utc" with queue_log_realtime_use_gmt = yes in
     # logger.conf (recommended), "local" (the default of Asterisk) in the config's time zone.
     timestamps: Literal["utc", "local"] = "utc"
+    # Also keep the call records in this database (tables vaxeld_calls, vaxeld_visits),
+    # for every site and for Grafana; the user then needs CREATE, INSERT and DELETE there.
+    records: bool = False
 
 
 class HistoryConfig(Strict):

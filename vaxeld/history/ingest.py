@@ -30,7 +30,7 @@ def ingest(store: HistoryStore, config: Config, environ: dict[str, str], progres
             source.password_credential,
         )
         progress(f"reading queue_log from PostgreSQL {source.host}:{source.port}/{source.dbname}")
-        added = ingest_postgres(store, source, password, config.timezone)
+        added = ingest_postgres(store, source, password, config.timezone, progress)
     else:
         for pbx in config.pbxs:
             if pbx.queue_log is None:

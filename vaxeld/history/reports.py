@@ -13,20 +13,13 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from vaxeld import contract
 from vaxeld.config import Config
-from vaxeld.history.store import HistoryStore
+from vaxeld.history.store import OUTCOME_OF_VISIT, HistoryStore
 from vaxeld.report.model import ABANDON_BUCKETS, Report, Row
 from vaxeld.report.periods import Period
 from vaxeld.report.presence import MEMBER_EVENTS, MemberLine, Presence, presence
 
-# A visit's outcome as the live ledger has it (vaxeld.contract.QUEUE_LOG_OUTCOMES);
-# a visit with no outcome line is unknown, as at a resync.
-OUTCOME = (
-    "case v.outcome "
-    + " ".join(f"when '{e}' then '{o}'" for e, o in contract.QUEUE_LOG_OUTCOMES.items())
-    + " else 'unknown' end"
-)
+OUTCOME = OUTCOME_OF_VISIT
 WAIT = "coalesce(v.hold, v.waited)"
 BUCKET = {
     "15m": "time_bucket(interval '15 minutes', {t})",

@@ -47,6 +47,13 @@ KNOWN_EVENTS = frozenset(
     }
 )  # fmt: skip
 OUTCOME_EVENTS = tuple(contract.QUEUE_LOG_OUTCOMES)  # the same outcomes as the live ledger
+# A visit's outcome (of a visits row ``v``) as the live ledger has it; a visit with no
+# outcome line is unknown, as at a resync.
+OUTCOME_OF_VISIT = (
+    "case v.outcome "
+    + " ".join(f"when '{e}' then '{o}'" for e, o in contract.QUEUE_LOG_OUTCOMES.items())
+    + " else 'unknown' end"
+)
 _COLUMNS = (
     "{'time':'VARCHAR','callid':'VARCHAR','queue':'VARCHAR','agent':'VARCHAR',"
     "'event':'VARCHAR','d1':'VARCHAR','d2':'VARCHAR','d3':'VARCHAR','d4':'VARCHAR',"
@@ -167,6 +174,7 @@ class HistoryStore:
         self.db = duckdb.connect(str(path), config=config)
         self.db.execute(_SCHEMA)
         self._skipped = self._scalar("select count(*) from skipped")
+        self._opened_at_row = self._max_rowid()  # lines after it came in while open
 
     def close(self) -> None:
         self.db.close()
@@ -304,6 +312,30 @@ class HistoryStore:
 
     def set_cursor(self, pbx: str, last_id: int) -> None:
         self.db.execute("insert or replace into cursors values (?, ?)", [pbx, last_id])
+
+    # -- the records rebuilt while open, for a copy kept elsewhere (PostgreSQL) ------------
+
+    def rebuilt(self, batch: int = 50_000) -> Iterator[tuple[str, list[tuple[Any, ...]]]]:
+        """The records of every caller new lines touched since the store was opened, in
+        batches: ("callers", [(pbx, callid)]), then ("visits", [...]) and ("calls", [...])
+        with the caller's id instead of its hash, times as epochs, outcomes named."""
+        touched = f"""(select ck, any_value(pbx) as pbx, any_value(callid) as callid from lines
+            where rowid > {self._opened_at_row} and callid is not null group by ck)"""
+        queries = {
+            "callers": f"select pbx, callid from {touched}",
+            "visits": f"""select t.pbx, t.callid, v.queue, v.entered, {OUTCOME_OF_VISIT},
+                    v.agent, coalesce(v.hold, v.waited), v.talk, v.left_at,
+                    v.enter_seq = c.first_enter
+                from visits v join {touched} t on t.ck = v.ck
+                left join calls c on c.ck = v.ck""",
+            "calls": f"""select t.pbx, t.callid, c.started, c.entry, c.language, c.reason,
+                    c.menu_abandoned, c.closed, c.crisis, c.visits
+                from calls c join {touched} t on t.ck = c.ck""",
+        }
+        for kind, query in queries.items():
+            result = self.db.execute(query)
+            while rows := result.fetchmany(batch):
+                yield kind, rows
 
     # -- reading ---------------------------------------------------------------------------
 
