@@ -144,11 +144,16 @@ exten => caller,1,Answer()
 
 [vaxeld-lab-agents]
 ; Members are Local/<id>@vaxeld-lab-agents/n; AstDB vaxlab/answer/<id> and
-; vaxlab/talk/<id> set the ring time before answering and the talk time.
+; vaxlab/talk/<id> set the ring time before answering and the talk time; vaxlab/keys/<id>,
+; read once, are keys the agent presses on its next call a second after answering (its
+; phone's transfer keys, e.g. #1 6100).
 exten => _X.,1,Set(A=${DB(vaxlab/answer/${EXTEN})})
  same => n,Set(T=${DB(vaxlab/talk/${EXTEN})})
  same => n,Wait(${IF($["${A}" = ""]?1:${A})})
  same => n,Answer()
+ same => n,Set(K=${DB_DELETE(vaxlab/keys/${EXTEN})})
+ same => n,ExecIf($["${K}" != ""]?Wait(1))
+ same => n,ExecIf($["${K}" != ""]?SendDTMF(${K},250))
  same => n,Wait(${IF($["${T}" = ""]?5:${T})})
  same => n,Hangup()
 
@@ -170,6 +175,13 @@ exten => s,1,Answer()
 exten => _X.,1,UserEvent(VaxeldLabDialled,Number: ${EXTEN})
  same => n,Answer()
  same => n,Wait(1)
+ same => n,Hangup()
+; The agents' own extensions (the example config's members), as phones would answer.
+exten => _[12]00X,1,Dial(Local/${EXTEN}@vaxeld-lab-agents/n)
+; A department outside the centre that talks a while (attended transfers end on it).
+exten => 0313652500,1,UserEvent(VaxeldLabDialled,Number: ${EXTEN})
+ same => n,Answer()
+ same => n,Wait(20)
  same => n,Hangup()
 
 [vaxeld-lab-sip]
@@ -200,8 +212,13 @@ class AsteriskLab:
 
     @property
     def secrets(self) -> dict[str, str]:
-        """The environment the example config reads vaxeld's two accounts' secrets from."""
-        return {"VAXELD_AMI_SECRET": self.vaxeld_secret, "VAXELD_OPS_SECRET": self.ops_secret}
+        """The environment the example config reads its secrets from: vaxeld's two
+        accounts' and the key repeat callers' numbers are hashed with."""
+        return {
+            "VAXELD_AMI_SECRET": self.vaxeld_secret,
+            "VAXELD_OPS_SECRET": self.ops_secret,
+            "VAXELD_CALLER_KEY": "lab-caller-key-of-32-characters!",
+        }
 
     @property
     def base(self) -> str:
@@ -306,6 +323,8 @@ match = 127.0.0.1
 """,
             "cdr.conf": "[general]\nenable = no\n",
             "cel.conf": "[general]\nenable = no\n",
+            # The site's transfer keys, as agents' phones would use them (Queue() option t).
+            "features.conf": "[featuremap]\nblindxfer => #1\natxfer => *2\n",
         }
         if self.realtime_queue_log is not None:
             port, db, user, password, table = self.realtime_queue_log

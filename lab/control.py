@@ -19,6 +19,11 @@ class LabControl(BlockingAmi):
         self.db_put("vaxlab/answer", agent_id, f"{answer_after:g}")
         self.db_put("vaxlab/talk", agent_id, f"{talk:g}")
 
+    def press_next_call(self, agent_id: str, keys: str) -> None:
+        """Make lab agent ``agent_id`` press ``keys`` a second into its next answered call
+        (``w`` waits half a second), e.g. ``#1ww6100`` to transfer the caller blind."""
+        self.db_put("vaxlab/keys", agent_id, keys)
+
     def call(
         self,
         entry: str,

@@ -85,7 +85,12 @@ async def test_a_command_ends_at_its_deadline_when_asterisk_only_chatters(
             "--timeout", "1",
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
-            env={**os.environ, "VAXELD_AMI_SECRET": "secret", "VAXELD_OPS_SECRET": "secret"},
+            env={
+                **os.environ,
+                "VAXELD_AMI_SECRET": "secret",
+                "VAXELD_OPS_SECRET": "secret",
+                "VAXELD_CALLER_KEY": "a-caller-key-for-the-tests",
+            },
         )  # fmt: skip
         _, err = await asyncio.wait_for(proc.communicate(), 60)
     finally:

@@ -67,7 +67,7 @@ def test_the_crisis_switch_keys_are_the_ones_the_dialplan_reads() -> None:
         assert f"${{DB({contract.CRISIS_FAMILY}/{key})}}" in RENDERED
 
 
-QUEUE_LOG = re.compile(r"QueueLog\(vaxeld,\$\{UNIQUEID\},NONE,(\w+),([^)]*)\)")
+QUEUE_LOG = re.compile(r"QueueLog\(vaxeld,\$\{(?:UNIQUEID|VAXELD_CALLER)\},NONE,(\w+),([^)]*)\)")
 
 
 def test_every_queue_log_line_the_dialplan_writes_is_in_the_contract_and_read_back() -> None:

@@ -120,7 +120,7 @@ async def running(daemon: Daemon) -> AsyncIterator[Daemon]:
         await asyncio.wait_for(task, 10)
 
 
-ENV = {"VAXELD_AMI_SECRET": "secret"}
+ENV = {"VAXELD_AMI_SECRET": "secret", "VAXELD_CALLER_KEY": "a-caller-key-for-the-tests"}
 
 
 @pytest.fixture

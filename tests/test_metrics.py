@@ -296,7 +296,12 @@ def test_today_seeded_from_the_day_so_far_equals_counting_it_live(tmp_path: Path
 
 
 _hostile_text = st.one_of(
-    st.sampled_from(["sv", "ar", "vaxel", "chosen", "announce", "timeout", "1", "0313650000"]),
+    st.sampled_from(
+        [
+            *("sv", "ar", "vaxel", "chosen", "announce", "timeout", "1", "0313650000"),
+            *("1.1", "Success", "7100", "6150", "0313652500", "1006"),
+        ]
+    ),
     st.text(max_size=12),
 )
 _EVENT_NAMES = sorted(HANDLED_EVENTS)
@@ -304,6 +309,7 @@ _USER_EVENTS = sorted(contract.USER_EVENTS)
 _HEADERS = [
     "Queue", "MemberName", "Interface", "Language", "Reason", "Mode", "Result", "Digit",
     "Status", "From", "To", "Entry", "Message", "HoldTime", "TalkTime", "RingTime", "Paused",
+    "TransfereeUniqueid", "Extension", "Caller", "Target", "CallerIDNum",
 ]  # fmt: skip
 
 
@@ -341,6 +347,8 @@ def allowed_label_values(config: Config) -> dict[str, set[str]]:
         "state": set(AGENT_STATES),
         "event": {*HANDLED_EVENTS, OTHER},
         "version": {__version__},
+        "department": {*config.transfers.departments, OTHER, "centre", "unknown"},
+        "kind": {"inside", "out", "unknown", "repeat", "callback"},
     }
 
 

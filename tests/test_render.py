@@ -48,7 +48,7 @@ def test_dialplan_routes_entry_through_menu_to_language_queues() -> None:
     assert "GotoIf($[${VAXELD_TRY} < 3]?ask)" in text
     assert "Goto(vaxeld-lang-sv,s,1)" in text  # default language after the last try
     assert "UserEvent(VaxeldLanguage,Language: so," in text
-    assert "Queue(fi,,,,900)" in text
+    assert "Queue(fi,t,,,900)" in text  # t: agents may transfer by keys
     assert "UserEvent(VaxeldQueueResult,Queue: fi,Status: ${QUEUESTATUS})" in text
     assert "Set(CHANNEL(hangup_handler_push)=vaxeld-hangup,s,1)" in text
     assert "Set(VAXELD_SOUND=beep)" in text  # fallback for a missing prompt
@@ -113,7 +113,7 @@ def test_legacy_numbers_route_to_menu_language_or_queue() -> None:
 def test_overflow_and_own_hours_in_queue_contexts() -> None:
     text = render()[EXTENSIONS_FILE]
     sv = text.split("[vaxeld-queue-sv]")[1].split("\n[")[0]
-    assert "Queue(sv,,,,300)" in sv  # overflow after 300 s, before max wait 900
+    assert "Queue(sv,t,,,300)" in sv  # overflow after 300 s, before max wait 900
     assert '"${QUEUESTATUS}" = "TIMEOUT" | "${QUEUESTATUS}" = "JOINEMPTY"' in sv
     assert "Goto(vaxeld-queue-vaxel,s,1)" in sv
     ar = text.split("[vaxeld-queue-ar]")[1].split("\n[")[0]

@@ -76,6 +76,7 @@ def test_ready_watchdog_and_stopping_reach_the_notify_socket(tmp_path: Path) -> 
         "NOTIFY_SOCKET": str(sock_path),
         "WATCHDOG_USEC": "400000",
         "CREDENTIALS_DIRECTORY": str(credentials),
+        "VAXELD_CALLER_KEY": "a-caller-key-for-the-tests",
     }
     env.pop("VAXELD_AMI_SECRET", None)
     proc = subprocess.Popen(

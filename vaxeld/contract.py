@@ -54,10 +54,26 @@ OVERFLOW = UserEventSpec("VaxeldOverflow", ("From", "To", "Status"))
 # Queue()): a caller whose Queue() timed out and who hung up before the next priority ran
 # sent no VaxeldQueueResult, and this is how the daemon still knows it was a timeout.
 HANGUP = UserEventSpec("VaxeldHangup", ("Language", "Queue", "Status"))
+# An agent dialled a number in vaxeld-transfer: a blind transfer (the caller itself runs
+# it) or the consultation call of an attended one (the agent's new channel runs it).
+# Caller is the Uniqueid of the centre's caller, inherited (CALLER_VARIABLE) by the agent's
+# channels, so an attended transfer, which queue_log logs without a target, has one.
+TRANSFER_TARGET = UserEventSpec("VaxeldTransferTarget", ("Caller", "Target"))
 
 USER_EVENTS: dict[str, UserEventSpec] = {
     spec.name: spec
-    for spec in (ENTRY, CRISIS, CLOSED, MENU, LANGUAGE, EXTENSION, QUEUE_RESULT, OVERFLOW, HANGUP)
+    for spec in (
+        ENTRY,
+        CRISIS,
+        CLOSED,
+        MENU,
+        LANGUAGE,
+        EXTENSION,
+        QUEUE_RESULT,
+        OVERFLOW,
+        HANGUP,
+        TRANSFER_TARGET,
+    )
 }
 
 
@@ -70,6 +86,7 @@ class QueueLogSpec:
 
     event: str
     fields: tuple[str, ...]
+    callid: str = "${UNIQUEID}"  # the caller the line is about, as the dialplan knows it
 
     def app(self, **values: str) -> str:
         if set(values) != set(self.fields):
@@ -77,7 +94,7 @@ class QueueLogSpec:
                 f"{self.event} takes the fields {', '.join(self.fields)}, not {', '.join(values)}"
             )
         data = "|".join(values[f] for f in self.fields)
-        return f"QueueLog({QUEUE_LOG_QUEUE},${{UNIQUEID}},NONE,{self.event},{data})"
+        return f"QueueLog({QUEUE_LOG_QUEUE},{self.callid},NONE,{self.event},{data})"
 
 
 QUEUE_LOG_QUEUE = "vaxeld"
@@ -89,6 +106,13 @@ LOG_LANGUAGE = QueueLogSpec("VAXELDLANGUAGE", ("language", "digit", "reason"))
 LOG_OVERFLOW = QueueLogSpec("VAXELDOVERFLOW", ("from", "to", "status"))
 # Written by the hang-up handler for a caller who never got past the menu.
 LOG_MENU_ABANDON = QueueLogSpec("VAXELDMENUABANDON", ("entry",))
+# A caller's Uniqueid, set inheritable on the caller's channel, so the channels Queue()
+# and transfers make for agents carry it into vaxeld-transfer.
+CALLER_VARIABLE = "VAXELD_CALLER"
+# Written in vaxeld-transfer for every number an agent dials there (see TRANSFER_TARGET).
+LOG_TRANSFER_TARGET = QueueLogSpec(
+    "VAXELDTRANSFERTARGET", ("target",), callid="${" + CALLER_VARIABLE + "}"
+)
 QUEUE_LOG_EVENTS: dict[str, QueueLogSpec] = {
     spec.event: spec
     for spec in (
@@ -99,6 +123,7 @@ QUEUE_LOG_EVENTS: dict[str, QueueLogSpec] = {
         LOG_LANGUAGE,
         LOG_OVERFLOW,
         LOG_MENU_ABANDON,
+        LOG_TRANSFER_TARGET,
     )
 }
 # Asterisk's own queue_log lines that end a caller's visit to a queue, and the outcome
@@ -109,6 +134,16 @@ QUEUE_LOG_OUTCOMES: dict[str, str] = {
     "EXITWITHTIMEOUT": "timeout",  # Queue()'s timeout, or the queue's own
     "EXITEMPTY": "leaveempty",  # left because the queue had no one (leavewhenempty)
 }
+# Asterisk's lines for a caller an agent transferred, and how each names the target:
+# BLINDTRANSFER and (older) TRANSFER give the number dialled in data1; ATTENDEDTRANSFER
+# gives only the bridge, so its target is the caller's last LOG_TRANSFER_TARGET line.
+QUEUE_LOG_TRANSFERS: dict[str, str] = {
+    "BLINDTRANSFER": "blind",
+    "TRANSFER": "blind",
+    "ATTENDEDTRANSFER": "attended",
+}
+# The dialplan context every transfer of a centre caller goes through (TRANSFER_CONTEXT).
+TRANSFER_CONTEXT = "vaxeld-transfer"
 
 # A channel variable the dialplan sets once the caller is past the menu (language
 # chosen, closed, an extension dialled, a queue joined, an announce-only message).
@@ -132,14 +167,16 @@ EVENT_FILTERS = (
     # Not AgentCalled or AgentDump: unused, and every event is a wake-up of the daemon.
     "Event: Agent(Connect|Complete|RingNoAnswer)",
     "Event: UserEvent",  # the rendered dialplan's VaxeldEntry, VaxeldLanguage, ...
+    "Event: (Blind|Attended)Transfer",  # agents transferring callers (class "call")
 )
 
 # The manager.conf rights of vaxeld's two accounts, each the least its work needs (checked
-# on Asterisk 22). `vaxeld run` reads queue, agent and user events, and with "reporting"
+# on Asterisk 22). `vaxeld run` reads queue, agent, user and (for transfers) call events
+# (the event filter lets only the transfer events of "call" through), and with "reporting"
 # reads the crisis switch (DBGet) and the calendar's end (Getvar); QueueStatus and Ping
 # need no right. The command account (`vaxeld crisis`, `vaxeld agent`, MQTT commands)
 # writes AstDB (DBPut/DBDel: "system") and queue members (QueueAdd/Remove/Pause: "agent").
-RUN_ACCOUNT_READ, RUN_ACCOUNT_WRITE = "agent,user", "reporting"
+RUN_ACCOUNT_READ, RUN_ACCOUNT_WRITE = "agent,user,call", "reporting"
 COMMAND_ACCOUNT_READ, COMMAND_ACCOUNT_WRITE = "", "system,agent"
 
 # A [globals] variable of the rendered dialplan: the last day its holiday calendar covers.

@@ -30,10 +30,12 @@ from vaxeld import commands
 from vaxeld.ami.blocking import carry_out_blocking
 from vaxeld.calendar import opening_now
 from vaxeld.config import Config, ConfigError, PbxConfig, load_config, read_secret
-from vaxeld.config.load import read_command_account, read_mqtt_password
+from vaxeld.config.load import read_caller_key, read_command_account, read_mqtt_password
 from vaxeld.metrics import Metrics
 from vaxeld.mqtt import MqttBridge, MqttCollector
 from vaxeld.state.changes import Change
+from vaxeld.state.repeats import CallerKey, RepeatWindow
+from vaxeld.state.transfers import TransferRules
 from vaxeld.state.view import PbxView
 from vaxeld.tracker import PbxTracker
 from vaxeld.web.server import HttpServer, Request, Response
@@ -65,6 +67,7 @@ class Daemon:
         self.mqtt: MqttBridge | None = None
         self._mqtt_password = read_mqtt_password(config.mqtt, self._env) if config.mqtt else None
         _command_accounts(config, self._env)  # MQTT commands must not fail on a secret later
+        self._caller_key = read_caller_key(config, self._env)
         self.metrics.registry.register(MqttCollector(lambda: self.mqtt))
         self.trackers: dict[str, PbxTracker] = {
             pbx.name: self._tracker(pbx, config) for pbx in config.pbxs
@@ -77,8 +80,25 @@ class Daemon:
         self._stop = asyncio.Event()
         self._tg: asyncio.TaskGroup | None = None
 
-    def _tracker(self, pbx: PbxConfig, config: Config) -> PbxTracker:
-        return PbxTracker(pbx, read_secret(pbx, self._env), self._changed, config.timezone)
+    def _tracker(self, pbx: PbxConfig, config: Config, secret: str | None = None) -> PbxTracker:
+        return PbxTracker(
+            pbx,
+            read_secret(pbx, self._env) if secret is None else secret,
+            self._changed,
+            config.timezone,
+            transfers=TransferRules.from_config(config),
+            repeats=self._repeat_window(config),
+        )
+
+    def _repeat_window(self, config: Config) -> RepeatWindow | None:
+        """Each PBX's own window of repeat callers (None without a caller key)."""
+        key = self._caller_key if config == self.config else read_caller_key(config, self._env)
+        if key is None:
+            return None
+        rules = config.repeat_callers
+        return RepeatWindow(
+            CallerKey(key), rules.window_days * 86400.0, rules.callback_minutes * 60.0
+        )
 
     def _changed(self, pbx: str, changes: list[Change]) -> None:
         """Every change: counted in the metrics, and (coalesced) pushed to MQTT. Called
@@ -153,7 +173,7 @@ class Daemon:
         it was. Every failure is counted and logged, and the old config keeps running."""
         async with self._reloading:
             try:
-                new, changed, password = await asyncio.to_thread(self._load_new)
+                new, changed, password, key = await asyncio.to_thread(self._load_new)
             except Exception as exc:  # any failure, not only a ConfigError, is a failed reload
                 problems = (
                     [str(p) for p in exc.problems]
@@ -172,12 +192,14 @@ class Daemon:
             self.metrics.reconfigure(new)
             for name in old - {p.name for p in new.pbxs}:
                 self._stop_tracker(name)
+            self._caller_key = key
             self.config = new
+            for name, kept in self.trackers.items():
+                if name not in {p.name for p, _ in changed}:
+                    kept.reconfigure(TransferRules.from_config(new), self._repeat_window(new))
             for pbx, secret in changed:
                 self._stop_tracker(pbx.name)
-                self.trackers[pbx.name] = tracker = PbxTracker(
-                    pbx, secret, self._changed, new.timezone
-                )
+                self.trackers[pbx.name] = tracker = self._tracker(pbx, new, secret)
                 await self._start(tg, tracker)
             self._follow_mqtt(tg, new, password)
             self.metrics.reload_result(ok=True)
@@ -188,7 +210,7 @@ class Daemon:
             )
             return True
 
-    def _load_new(self) -> tuple[Config, list[tuple[PbxConfig, str]], str | None]:
+    def _load_new(self) -> tuple[Config, list[tuple[PbxConfig, str]], str | None, bytes | None]:
         """Blocking: the new config, its changed PBXs with their secrets, and the MQTT
         password; raises before anything is touched."""
         new = load_config(self.config_path)
@@ -196,7 +218,7 @@ class Daemon:
         changed = [(p, read_secret(p, self._env)) for p in new.pbxs if old.get(p.name) != p]
         password = read_mqtt_password(new.mqtt, self._env) if new.mqtt else None
         _command_accounts(new, self._env)
-        return new, changed, password
+        return new, changed, password, read_caller_key(new, self._env)
 
     # -- run -------------------------------------------------------------------------
 

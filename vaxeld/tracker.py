@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from datetime import time as dtime
@@ -30,7 +30,11 @@ from vaxeld.contract import CALENDAR_VARIABLE, CRISIS_FAMILY, CRISIS_MODE_KEY, E
 from vaxeld.queuelog import QueueLogReader
 from vaxeld.state.changes import Change
 from vaxeld.state.core import PbxCore
+from vaxeld.state.ledger import Ledger
+from vaxeld.state.queuelog_lines import QueueLogEntry
 from vaxeld.state.recovery import learn_earlier, outcomes_of
+from vaxeld.state.repeats import RepeatWindow
+from vaxeld.state.transfers import TransferRules
 from vaxeld.state.view import PbxView
 
 log = structlog.get_logger("vaxeld.tracker")
@@ -58,12 +62,17 @@ class PbxTracker:
         sink: Sink,
         tz: str,
         clock: Callable[[], float] = time.monotonic,
+        transfers: TransferRules | None = None,
+        repeats: RepeatWindow | None = None,
+        wall_clock: Callable[[], float] = time.time,
     ) -> None:
         self.name = pbx.name
         self._tz = tz
         self._sink = sink
         self._clock = clock
-        self.core = PbxCore(pbx.name)
+        self._wall = wall_clock
+        self.core = PbxCore(pbx.name, Ledger(transfers=transfers))
+        self.repeats = repeats
         self.queue_log = QueueLogReader(pbx.queue_log) if pbx.queue_log else None
         self.crisis_active: bool | None = None
         self.calendar_end: float | None = None
@@ -99,6 +108,8 @@ class PbxTracker:
             path=str(self.queue_log.path),
             offset=self.queue_log.offset,  # lines from here on are counted
         )
+        if self.repeats is not None:
+            self._learn_callers(now)
         if first is None:
             return None  # no file or nothing in it yet: today starts now
         # The day's callers so far: their entry numbers and queues label what comes next.
@@ -106,10 +117,44 @@ class PbxTracker:
         # A file that starts after midnight was rotated since; an older one may hold more.
         return DaySoFar(outcomes_of(entries), max(midnight, first), carried)
 
+    def _learn_callers(self, now: float) -> None:
+        """The repeat window's callers so far, from queue_log (a second reader: the first
+        one's place is where counting starts)."""
+        assert self.repeats is not None and self.queue_log is not None
+        reader = QueueLogReader(self.queue_log.path)
+        try:
+            entries, first = reader.start_at_time(now - self.repeats.window_seconds)
+        except OSError as exc:
+            log.warning("queue_log_unreadable", pbx=self.name, error=str(exc))
+            return
+        finally:
+            reader.close()
+        for e in entries:
+            if e.event == "ENTERQUEUE" and e.time < now:
+                self.repeats.learn(e.field(2), float(e.time), e.uniqueid)
+        if first is not None:
+            self.repeats.learn("", float(first), "")  # known from the file's first line
+
+    def _emit(self, changes: list[Change], entries: Sequence[QueueLogEntry] = ()) -> None:
+        """Pass counted changes on, with the repeat callers among their first offers."""
+        if self.repeats is not None and changes:
+            times = {e.uniqueid: float(e.time) for e in entries if e.event == "ENTERQUEUE"}
+            changes = changes + self.repeats.repeated(changes, times, self._wall())
+        self._sink(self.name, changes)
+
+    def reconfigure(self, transfers: TransferRules, repeats: RepeatWindow | None) -> None:
+        """A reload that left this PBX as it was: new transfer numbers and repeat rules."""
+        self.core.ledger.transfers = transfers
+        if repeats is None or self.repeats is None:
+            self.repeats = repeats
+        else:  # keep what the window knows
+            self.repeats.window_seconds = repeats.window_seconds
+            self.repeats.callback_seconds = repeats.callback_seconds
+
     def on_event(self, msg: Message) -> None:
         changes = self.core.on_event(msg, self._clock())
         if changes is not None:
-            self._sink(self.name, changes)
+            self._emit(changes)
 
     async def reconcile(self) -> None:
         """Count from queue_log what AMI did not deliver (no-op without a queue_log)."""
@@ -125,7 +170,7 @@ class PbxTracker:
         changes = self.core.recover(entries, self._clock())
         if changes:
             log.info("recovered_from_queue_log", pbx=self.name, changes=len(changes))
-            self._sink(self.name, changes)
+            self._emit(changes, entries)
 
     async def reconcile_forever(self, interval: float = 5.0) -> None:
         """Keep counts true during outages too: queue_log is read whether AMI is up or not."""
@@ -142,7 +187,7 @@ class PbxTracker:
             # After QueueStatus: every caller who ended before Asterisk answered it is in
             # queue_log by now, so only the truly unknowable are reported as unknown.
             await self.reconcile()
-            self._sink(self.name, self.core.resync(status, self._clock()))
+            self._emit(self.core.resync(status, self._clock()))
             log.info(
                 "state_resynced",
                 pbx=self.name,
@@ -154,7 +199,7 @@ class PbxTracker:
             raise AmiConnectionLost(f"resync failed: {exc!r}") from None
         finally:
             for changes in self.core.end_resync(self._clock()):
-                self._sink(self.name, changes)
+                self._emit(changes)
 
     def view(self) -> PbxView:
         return self.core.view(
@@ -162,6 +207,7 @@ class PbxTracker:
             self.crisis_active,
             self.calendar_end,
             self.queue_log is not None,
+            None if self.repeats is None else self.repeats.known_seconds(self._wall()),
         )
 
     async def poll_forever(self, interval: float = 15.0) -> None:

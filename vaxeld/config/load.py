@@ -245,3 +245,20 @@ def read_mqtt_password(mqtt: MqttConfig, environ: dict[str, str]) -> str | None:
     return secret_value(
         mqtt.password_env, mqtt.password_file, environ, "mqtt.password", mqtt.password_credential
     )
+
+
+def read_caller_key(config: Config, environ: dict[str, str]) -> bytes | None:
+    """The key repeat callers' numbers are hashed with (None: repeat callers are not
+    followed). At least 16 bytes, so that the hashes cannot be reversed by trying every
+    number with a guessed key."""
+    section = config.repeat_callers
+    value = secret_value(
+        section.key_env, section.key_file, environ, "repeat_callers.key", section.key_credential
+    )
+    if value is None:
+        return None
+    if len(value.encode("utf-8")) < 16:
+        raise ConfigError(
+            [ConfigProblem("repeat_callers.key", None, "the caller key needs 16 bytes or more")]
+        )
+    return value.encode("utf-8")

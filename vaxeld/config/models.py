@@ -19,6 +19,12 @@ from pydantic import (
 from vaxeld.config.history import HistoryConfig
 from vaxeld.config.hours import ScheduleConfig
 from vaxeld.config.names import member_name_problem
+from vaxeld.config.transfers import (
+    RepeatCallersConfig,
+    TransferNumber,
+    TransfersConfig,
+    overlapping,
+)
 from vaxeld.config.types import (
     AMI_USER_RE,
     CONTEXT_RE,
@@ -211,6 +217,8 @@ class MemberConfig(Strict):
         AfterValidator(_member_name),
     ]
     penalty: int = Field(0, ge=0, le=100)
+    # The agent's own number, so that a transfer to it counts as still in the centre.
+    extension: TransferNumber | None = None
 
 
 class AgentGroupConfig(Strict):
@@ -313,6 +321,18 @@ class Config(Strict):
     crisis: CrisisConfig = Field(default_factory=CrisisConfig)
     mqtt: MqttConfig | None = None  # no MQTT when not set
     history: HistoryConfig = Field(default_factory=HistoryConfig)
+    transfers: TransfersConfig = Field(default_factory=TransfersConfig)
+    repeat_callers: RepeatCallersConfig = Field(default_factory=RepeatCallersConfig)
+
+    @model_validator(mode="after")
+    def _transfer_targets(self) -> Config:
+        for number, queue in self.transfers.queues.items():
+            if queue not in self.queues:
+                raise ValueError(f"transfers.queues.{number}: unknown queue {queue!r}")
+        clashes = overlapping(self.transfers)
+        if clashes:
+            raise ValueError("transfers: " + "; ".join(clashes))
+        return self
 
     def queue_for_language(self, language: str) -> str:
         """The queue a caller who chose ``language`` joins."""

@@ -30,6 +30,8 @@ from vaxeld.state.changes import (
     CallOffered,
     CallOutcomeUnknown,
     CallOverflowed,
+    CallRepeated,
+    CallTransferred,
     Change,
     CrisisAnnounced,
     EventIgnored,
@@ -39,7 +41,11 @@ from vaxeld.state.changes import (
     RingNoAnswer,
 )
 from vaxeld.state.reducer import HANDLED_EVENTS
+from vaxeld.state.repeats import CALLBACK, REPEAT
 from vaxeld.state.service_level import ServiceLevelRule
+from vaxeld.state.transfers import KINDS
+
+TRANSFER_KINDS, REPEAT_KINDS = frozenset(KINDS), frozenset({REPEAT, CALLBACK})
 
 
 class ChangeCounter:
@@ -105,6 +111,20 @@ class ChangeCounter:
         self._child(f.sl_calls, *labels).inc()
         self.today.add(pbx, labels[1], met)
         self._child(f.agent_answered, *self.labels.agent_labels(pbx, ch.member)).inc()
+        if ch.first_answer:
+            self._child(f.cc_answered, pbx, labels[3]).inc()
+
+    def _transferred(self, pbx: str, ch: CallTransferred) -> None:
+        labels = self.labels
+        department = labels.department(ch.kind, ch.where)
+        kind = LabelRules.one_of(ch.kind, TRANSFER_KINDS)
+        self._child(self.f.transfers, pbx, labels.queue(ch.queue), kind, department).inc()
+        if ch.first_unresolved:
+            self._child(self.f.cc_unresolved, pbx, labels.entry(ch.entry), kind).inc()
+
+    def _repeated(self, pbx: str, ch: CallRepeated) -> None:
+        labels = self.labels.queue_labels(pbx, ch.queue, ch.entry)
+        self._child(self.f.repeats, *labels, LabelRules.one_of(ch.kind, REPEAT_KINDS)).inc()
 
     def _abandoned(self, pbx: str, ch: CallAbandoned) -> None:
         f = self.f
@@ -203,4 +223,6 @@ class ChangeCounter:
             EventIgnored: self._ignored,
             CallNotFollowed: self._not_followed,
             CallCarriedIn: self._carried_in,
+            CallTransferred: self._transferred,
+            CallRepeated: self._repeated,
         }

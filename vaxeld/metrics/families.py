@@ -89,6 +89,32 @@ class MetricFamilies:
             "vaxeld_queue_service_level_calls",
             "Denominator of the service level, per metrics.service_level_formula.",
         )
+        self.transfers = counter(
+            "vaxeld_queue_transfers",
+            "Answered callers an agent transferred, by kind: inside (to one of the centre's "
+            "queues or agents), out (department = the config's name, or other), unknown "
+            "(an attended transfer whose target no source named).",
+            ("pbx", "queue", "kind", "department"),
+        )
+        self.cc_answered = counter(
+            "vaxeld_calls_answered",
+            "Callers the centre answered: counted once, at their first answer.",
+            ("pbx", "entry"),
+        )
+        self.cc_unresolved = counter(
+            "vaxeld_calls_not_resolved",
+            "Answered callers not resolved in the centre: counted once, at their first "
+            "transfer out (kind out) or to a target not known (kind unknown). Resolved in the "
+            "centre = vaxeld_calls_answered - this.",
+            ("pbx", "entry", "kind"),
+        )
+        self.repeats = counter(
+            "vaxeld_queue_repeat_calls",
+            "Callers whose number (by its keyed hash) called within repeat_callers.window_days "
+            "before: kind repeat, or callback when within callback_minutes (a call back "
+            "after a drop). Counted at the caller's first queue.",
+            (*QUEUE_LABELS, "kind"),
+        )
         self.menu_choices = counter(
             "vaxeld_menu_choices",
             "Menu choices per digit (languages and direct queues).",
@@ -210,6 +236,17 @@ class MetricFamilies:
                 self.abandon_wait.labels(pbx.name, queue, lang)
                 for reason in ("timeout", "leaveempty"):
                     self.exited.labels(pbx.name, queue, lang, config.entry.number, reason)
+                self.cc_answered.labels(pbx.name, entry)
+                for kind in ("out", "unknown"):
+                    self.cc_unresolved.labels(pbx.name, entry, kind)
+                for queue, lang in labels.languages.items():
+                    for kind in ("repeat", "callback"):
+                        self.repeats.labels(pbx.name, queue, lang, entry, kind)
+            for queue in labels.languages:
+                self.transfers.labels(pbx.name, queue, "inside", "centre")
+                self.transfers.labels(pbx.name, queue, "unknown", "unknown")
+                for department in (*sorted(labels.departments), "other"):
+                    self.transfers.labels(pbx.name, queue, "out", department)
             for queue, to in labels.overflows:
                 self.overflow_out.labels(pbx.name, queue, to)
                 self.overflow_in.labels(pbx.name, to, queue)

@@ -38,6 +38,7 @@ class LabelRules:
     scheduled_queues: tuple[str, ...]  # queues with hours of their own
     overflows: tuple[tuple[str, str], ...]  # (queue, to_queue)
     spoken: frozenset[str]  # the configured languages
+    departments: frozenset[str]  # transfer departments of the config
 
     @classmethod
     def from_config(cls, config: Config) -> LabelRules:
@@ -60,6 +61,7 @@ class LabelRules:
                 (name, q.overflow.to) for name, q in config.queues.items() if q.overflow
             ),
             spoken=frozenset(config.languages),
+            departments=frozenset(config.transfers.departments),
         )
 
     def entry(self, entry: str) -> str:
@@ -76,6 +78,15 @@ class LabelRules:
         """(pbx, agent, site, group)."""
         site, group = self.agents.get(member, (OTHER, OTHER))
         return (pbx, member if member in self.agents else OTHER, site, group)
+
+    def department(self, kind: str, where: str) -> str:
+        """The department label of a transfer: the config's name for a department, "other"
+        for a number out of the centre it does not list, "centre" inside, "unknown"."""
+        if kind == "inside":
+            return "centre"
+        if kind == "out":
+            return where if where in self.departments else OTHER
+        return "unknown"
 
     def language(self, language: str) -> str:
         return language if language in self.spoken else OTHER

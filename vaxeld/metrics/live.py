@@ -114,6 +114,13 @@ class SnapshotCollector(Collector):
             "outcomes missed during outages are only counted as unknown.",
             ["pbx"],
         )
+        repeat_known = gauge(
+            "vaxeld_repeat_callers_known_seconds",
+            "How far back vaxeld knows callers' calls (at most repeat_callers.window_days): "
+            "below the window, a repeat caller whose first call was earlier is not counted "
+            "one. Absent when repeat callers are not followed (no caller key).",
+            ["pbx"],
+        )
         outage = count(
             "vaxeld_ami_outage_seconds",
             "Seconds without a working AMI connection since vaxeld started.",
@@ -179,6 +186,8 @@ class SnapshotCollector(Collector):
             recovered.add_metric([pbx], view.recovered)
             duplicates.add_metric([pbx], view.duplicates)
             log_configured.add_metric([pbx], 1.0 if view.queue_log_configured else 0.0)
+            if view.repeat_known_seconds is not None:
+                repeat_known.add_metric([pbx], view.repeat_known_seconds)
             outage.add_metric([pbx], link.outage_until(now))
             if link.last_event_at:
                 last_event.add_metric([pbx], link.last_event_at)
@@ -205,6 +214,7 @@ class SnapshotCollector(Collector):
             recovered,
             duplicates,
             log_configured,
+            repeat_known,
             outage,
             last_event,
             *stats_metrics.values(),

@@ -57,6 +57,10 @@ def _entry(config: Config) -> str:
 def _start(config: Config) -> str:
     ctx = Context("vaxeld-start", "Crisis switch first, then the entry's opening hours.")
     ctx.ext("s", "Set(CHANNEL(hangup_handler_push)=vaxeld-hangup,s,1)")
+    # Inherited by the channels Queue() and transfers make for agents: an agent's blind
+    # transfer and consultation call land in vaxeld-transfer, which knows the caller.
+    ctx.then(f"Set(__{contract.CALLER_VARIABLE}=${{UNIQUEID}})")
+    ctx.then(f"Set(__TRANSFER_CONTEXT={contract.TRANSFER_CONTEXT})")
     ctx.then("Answer()")
     ctx.then(contract.ENTRY.app(Entry="${VAXELD_ENTRY}"))
     ctx.then(contract.LOG_ENTRY.app(entry="${VAXELD_ENTRY}"))
@@ -212,7 +216,8 @@ def _queues(config: Config) -> str:
             wait = min(wait, overflow.after_seconds)
         # A status left from an earlier queue (an overflow) must not describe this one.
         ctx.then("Set(QUEUESTATUS=)")
-        ctx.then(f"Queue({name},,,,{wait})")
+        options = "t" if config.transfers.keypad else ""  # agents may transfer by keys
+        ctx.then(f"Queue({name},{options},,,{wait})")
         # Tells vaxeld why Queue() returned (TIMEOUT, JOINEMPTY, ...): Asterisk sends
         # QueueCallerAbandon for timeouts as well as hang-ups.
         ctx.then(contract.QUEUE_RESULT.app(Queue=name, Status="${QUEUESTATUS}"))
@@ -248,6 +253,32 @@ def _queues(config: Config) -> str:
             _closed_action(ctx, q.closed or config.entry.closed, config)
         out.append(ctx.text())
     return "\n".join(out)
+
+
+def _transfer(config: Config) -> str:
+    """Where agents' transfers of centre callers go: every number is logged for the
+    caller (the target of a blind transfer, or of an attended one's consultation call);
+    queue numbers put the caller in that queue, everything else is dialled out."""
+    ctx = Context(
+        contract.TRANSFER_CONTEXT,
+        "Agents' transfers (TRANSFER_CONTEXT of every centre caller's channels).",
+    )
+    caller = "${" + contract.CALLER_VARIABLE + "}"
+    patterns = [*config.transfers.queues, "_X."]
+    for exten in patterns:
+        ctx.ext(exten, f'GotoIf($["{caller}" = ""]?routed)')
+        ctx.then(contract.TRANSFER_TARGET.app(Caller=caller, Target="${EXTEN}"))
+        ctx.then(contract.LOG_TRANSFER_TARGET.app(target="${EXTEN}"))
+        queue = config.transfers.queues.get(exten)
+        if queue is None:
+            ctx.then(f"Goto({config.dial_context},${{EXTEN}},1)", label="routed")
+            continue
+        # Only the caller itself joins a queue: a consultation call to a queue number
+        # would be counted as a caller of its own.
+        ctx.then(f'GotoIf($["${{UNIQUEID}}" != "{caller}"]?consult)', label="routed")
+        ctx.then(f"Goto(vaxeld-queue-{queue},s,1)")
+        ctx.then("Congestion()", label="consult")
+    return ctx.text()
 
 
 def _helpers(config: Config) -> str:
@@ -295,6 +326,7 @@ def render_extensions(config: Config, version: str, today: date) -> str:
         _menu(config),
         _languages(config),
         _queues(config),
+        _transfer(config),
         _helpers(config),
     ]
     return "\n".join(parts)

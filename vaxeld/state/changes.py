@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +32,9 @@ class CallOffered:
     position: int
     entry: str = ""
     first: bool = True  # the caller's first queue: counted once for the contact centre
+    # The caller's number as Asterisk gives it: only for the repeat-caller window, which
+    # keeps a keyed hash of it; never counted, logged or kept.
+    number: str = field(default="", repr=False, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +47,7 @@ class CallAnswered:
     wait_seconds: float
     entry: str = ""
     direct: bool = True  # answered in the first queue the caller entered
+    first_answer: bool = True  # the caller's first answer: counted once for the centre
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,6 +131,35 @@ class CallCompleted:
 
 
 @dataclass(frozen=True, slots=True)
+class CallTransferred:
+    """An agent transferred an answered caller (AMI BlindTransfer/AttendedTransfer,
+    queue_log BLINDTRANSFER/ATTENDEDTRANSFER/TRANSFER)."""
+
+    queue: str  # where the caller was answered
+    uniqueid: str
+    member: str
+    how: str  # blind | attended
+    target: str  # the number dialled, "" when no source named it
+    kind: str  # inside | out | unknown (vaxeld.state.transfers)
+    where: str  # the queue, agent or department; "other" or "" (unknown)
+    entry: str = ""
+    # The caller's first transfer out of the centre (or to an unknown target): from now on
+    # the caller is not resolved in the centre. Counted once per caller.
+    first_unresolved: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class CallRepeated:
+    """A caller whose number (by its keyed hash) called within the repeat window before:
+    ``kind`` repeat, or callback when the earlier call was only minutes ago."""
+
+    queue: str
+    uniqueid: str
+    kind: str  # repeat | callback
+    entry: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class RingNoAnswer:
     """A member was rung and did not answer within the ring timeout."""
 
@@ -198,6 +231,8 @@ Change = (
     | CrisisAnnounced
     | MenuAttempt
     | CallCompleted
+    | CallTransferred
+    | CallRepeated
     | RingNoAnswer
     | MenuAbandoned
     | MemberChanged

@@ -99,6 +99,7 @@ class PbxCore:
         crisis_active: bool | None = None,
         calendar_end: float | None = None,
         queue_log_configured: bool = False,
+        repeat_known_seconds: float | None = None,
     ) -> PbxView:
         return PbxView(
             self.name,
@@ -109,4 +110,5 @@ class PbxCore:
             queue_log_configured,
             self.recovered,
             self.ledger.duplicates,
+            repeat_known_seconds,
         )

@@ -30,12 +30,14 @@ from vaxeld.state.changes import (
     CallOffered,
     CallOutcomeUnknown,
     CallOverflowed,
+    CallTransferred,
     Change,
     CrisisAnnounced,
     LanguageChosen,
     MenuAbandoned,
     MenuAttempt,
 )
+from vaxeld.state.transfers import TransferRules
 
 Source = Literal["ami", "log"]
 Outcome = CallAnswered | CallAbandoned | CallExited | CallOutcomeUnknown
@@ -50,6 +52,7 @@ Counted = (
     | CrisisAnnounced
     | CallOverflowed
     | MenuAbandoned
+    | CallTransferred
 )
 COUNTED = (
     CallOffered,
@@ -65,6 +68,7 @@ COUNTED = (
     CrisisAnnounced,
     CallOverflowed,
     MenuAbandoned,
+    CallTransferred,
 )
 _OFFERS = frozenset({"offered", "carried"})
 _OUTCOMES = ("answered", "abandoned", "exited:", "unknown")
@@ -86,6 +90,8 @@ def key_of(change: Counted) -> tuple[str, str]:
         return change.queue, "unknown"
     if isinstance(change, CallClosed):
         return change.queue, "closed"
+    if isinstance(change, CallTransferred):
+        return change.queue, "transfer"
     if isinstance(change, CallOverflowed):
         return change.from_queue, f"overflow:{change.to_queue}"
     if isinstance(change, MenuAttempt):
@@ -108,6 +114,11 @@ class _Caller:
     # in another queue after it is an overflow (for queue_log without vaxeld's lines).
     left: tuple[str, str] | None = None
     earlier_offers: int = 0  # queues entered before vaxeld started, from queue_log
+    target: str = ""  # the last transfer target queue_log named (VAXELDTRANSFERTARGET)
+    unresolved: bool = False  # transferred out of the centre, or to an unknown target
+
+    def answers(self) -> int:
+        return sum(max(n) for (_, kind), n in self.seen.items() if kind == "answered")
 
     def offered(self) -> int:
         seen = sum(max(n) for (_, kind), n in self.seen.items() if kind in _OFFERS)
@@ -130,8 +141,12 @@ def _with_entry(change: Any, entry: str) -> Any:
 
 
 class Ledger:
-    def __init__(self, keep_seconds: float = 6 * 3600.0) -> None:
+    def __init__(
+        self, keep_seconds: float = 6 * 3600.0, transfers: TransferRules | None = None
+    ) -> None:
         self.keep_seconds = keep_seconds
+        # Where a transfer took a caller, from the config (set again on reload).
+        self.transfers = transfers or TransferRules({}, {}, ())
         self._callers: dict[str, _Caller] = {}
         self._last_prune = 0.0
         self.duplicates = 0  # changes suppressed because the other source counted them
@@ -173,6 +188,17 @@ class Ledger:
         """queue_log says the caller left ``queue`` unanswered (timeout, empty)."""
         self._caller(uniqueid, now).left = (queue, reason)
 
+    def note_target(self, uniqueid: str, target: str, now: float) -> None:
+        self._caller(uniqueid, now).target = target
+
+    def take_target(self, uniqueid: str) -> str:
+        """The transfer target queue_log last named for the caller, forgotten once asked."""
+        caller = self._callers.get(uniqueid)
+        if caller is None:
+            return ""
+        target, caller.target = caller.target, ""
+        return target
+
     def take_left(self, uniqueid: str) -> tuple[str, str] | None:
         """The queue the caller last left unanswered, forgotten once asked for."""
         caller = self._callers.get(uniqueid)
@@ -188,16 +214,18 @@ class Ledger:
             if not isinstance(ch, COUNTED):
                 out.append(ch)
                 continue
+            if isinstance(ch, CallTransferred) and not ch.kind:
+                ch = dataclasses.replace(ch, **self.transfers.classify(ch.target)._asdict())
             caller = self._caller(ch.uniqueid, now)
             known = getattr(ch, "entry", "")
             if known and (isinstance(ch, CallEntered) or not caller.entry):
                 caller.entry = known
-            offers_before = caller.offered()
+            offers_before, answers_before = caller.offered(), caller.answers()
             counts = caller.seen.setdefault(key_of(ch), [0, 0])
             before = max(counts)
             counts[0 if source == "ami" else 1] += 1
             if max(counts) > before:
-                out.append(self._as_known(ch, caller, offers_before))
+                out.append(self._as_known(ch, caller, offers_before, answers_before))
             else:
                 self.duplicates += 1
         if now - self._last_prune > 60.0:
@@ -205,7 +233,7 @@ class Ledger:
         return out
 
     @staticmethod
-    def _as_known(ch: Counted, caller: _Caller, offers_before: int) -> Counted:
+    def _as_known(ch: Counted, caller: _Caller, offers_before: int, answers_before: int) -> Counted:
         """The change with what the ledger knows of its caller from either source: the
         entry number, and whether this is the caller's first queue. Either source alone
         may not know: a caller whose first queue came from queue_log or QueueStatus had
@@ -221,8 +249,16 @@ class Ledger:
             return ch
         if isinstance(ch, CallAnswered):
             direct = ch.direct and offers_before <= 1
-            if (entry, direct) != (ch.entry, ch.direct):
-                return dataclasses.replace(ch, entry=entry, direct=direct)
+            first = answers_before == 0
+            if (entry, direct, first) != (ch.entry, ch.direct, ch.first_answer):
+                return dataclasses.replace(ch, entry=entry, direct=direct, first_answer=first)
+            return ch
+        if isinstance(ch, CallTransferred):
+            unresolved = ch.kind in ("out", "unknown")
+            first = unresolved and not caller.unresolved
+            caller.unresolved = caller.unresolved or unresolved
+            if (entry, first) != (ch.entry, ch.first_unresolved):
+                return dataclasses.replace(ch, entry=entry, first_unresolved=first)
             return ch
         return ch if entry == had else _with_entry(ch, entry)
 

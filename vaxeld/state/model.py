@@ -35,6 +35,7 @@ class Phase(enum.Enum):
     LEFT = "left"  # left `queue` with neither answer nor abandon (leavewhenempty): Queue()
     #                returning says why
     ANSWERED = "answered"  # connected to a member
+    TRANSFERRED = "transferred"  # an agent passed the caller on: no longer with the member
     ENDED = "ended"  # hung up: leaves the state
 
 
@@ -48,6 +49,7 @@ class Trigger(enum.Enum):
     ROUTE = "routed by the dialplan"  # language, closed, overflow, extension, crisis-only
     QUEUE_RESULT = "VaxeldQueueResult"
     HANGUP = "VaxeldHangup"
+    TRANSFER = "BlindTransfer or AttendedTransfer"
 
 
 _P, _T = Phase, Trigger
@@ -96,6 +98,12 @@ TRANSITIONS: Mapping[Phase, Mapping[Trigger, Phase]] = MappingProxyType(
         _P.ANSWERED: {
             _T.JOIN: _P.WAITING,  # transferred into a queue again
             _T.ROUTE: _P.ANSWERED,
+            _T.TRANSFER: _P.TRANSFERRED,
+            _T.HANGUP: _P.ENDED,
+        },
+        _P.TRANSFERRED: {
+            _T.JOIN: _P.WAITING,  # into a queue: a blind transfer's join can come first
+            _T.ROUTE: _P.TRANSFERRED,
             _T.HANGUP: _P.ENDED,
         },
         _P.ENDED: {},
@@ -121,6 +129,8 @@ class Call(NamedTuple):
     answered_by: str = ""  # the member, once ANSWERED
     abandon_wait: float = 0.0  # HoldTime when the caller left `queue` unanswered
     queues_entered: int = 0  # 1 for the first queue; more after overflow
+    transfer_target: str = ""  # the last number an agent dialled for this caller
+    last_answer: tuple[str, str] | None = None  # (queue, member) of its latest answer
 
     @property
     def waiting(self) -> bool:

@@ -25,6 +25,7 @@ from vaxeld.state.changes import (
     CallExited,
     CallOffered,
     CallOverflowed,
+    CallTransferred,
     Change,
     CrisisAnnounced,
     LanguageChosen,
@@ -64,17 +65,31 @@ _VAXELD_LINES: dict[str, Callable[[QueueLogEntry, str], Change]] = {
     ),
 }
 # Every line of vaxeld's own that recovery reads (a test holds it to the contract).
-READ_VAXELD_LINES = frozenset(_VAXELD_LINES)
+READ_VAXELD_LINES = frozenset({*_VAXELD_LINES, contract.LOG_TRANSFER_TARGET.event})
 
 
-def change_for(entry: QueueLogEntry, caller_entry: str, offered_before: int) -> Change | None:
-    """The change one queue_log line stands for (None for lines vaxeld does not count)."""
+def change_for(
+    entry: QueueLogEntry, caller_entry: str, offered_before: int, target: str = ""
+) -> Change | None:
+    """The change one queue_log line stands for (None for lines vaxeld does not count).
+    ``target``: the caller's last transfer target line, for an ATTENDEDTRANSFER."""
     uid, queue = entry.uniqueid, entry.queue
     if queue == contract.QUEUE_LOG_QUEUE:
         build = _VAXELD_LINES.get(entry.event)
         return None if build is None else build(entry, caller_entry)
     if entry.event == "ENTERQUEUE":
-        return CallOffered(queue, uid, entry.int_field(3), caller_entry, first=offered_before == 0)
+        return CallOffered(
+            queue,
+            uid,
+            entry.int_field(3),
+            caller_entry,
+            first=offered_before == 0,
+            number=entry.field(2),
+        )
+    how = contract.QUEUE_LOG_TRANSFERS.get(entry.event)
+    if how is not None:
+        named = entry.field(1) if how == "blind" else target
+        return CallTransferred(queue, uid, entry.agent, how, named, "", "", caller_entry)
     if entry.event == "CONNECT":
         return CallAnswered(
             queue,
@@ -103,7 +118,11 @@ def recover(
         uid = entry.uniqueid
         call = state.calls.get(uid)
         caller_entry = (call.entry if call else "") or ledger.entry_of(uid)
-        change = change_for(entry, caller_entry, ledger.offered_count(uid))
+        if entry.event == contract.LOG_TRANSFER_TARGET.event:
+            ledger.note_target(uid, entry.field(1), now)
+            continue
+        target = ledger.take_target(uid) if entry.event == "ATTENDEDTRANSFER" else ""
+        change = change_for(entry, caller_entry, ledger.offered_count(uid), target)
         if change is None:
             continue
         changes += ledger.admit(

@@ -34,6 +34,7 @@ from vaxeld.state.changes import (
     CallOffered,
     CallOutcomeUnknown,
     CallOverflowed,
+    CallTransferred,
     Change,
     CrisisAnnounced,
     EventIgnored,
@@ -62,6 +63,7 @@ Result = tuple[SwitchboardState, list[Change]]
 USER_ENTRY, USER_LANGUAGE = contract.ENTRY.name, contract.LANGUAGE.name
 USER_QUEUE_RESULT, USER_HANGUP = contract.QUEUE_RESULT.name, contract.HANGUP.name
 USER_CLOSED, USER_OVERFLOW = contract.CLOSED.name, contract.OVERFLOW.name
+USER_TRANSFER_TARGET = contract.TRANSFER_TARGET.name
 USER_CRISIS, USER_MENU, USER_EXTENSION = (
     contract.CRISIS.name,
     contract.MENU.name,
@@ -126,7 +128,12 @@ def _caller_join(state: SwitchboardState, msg: AmiEvent, now: float) -> Result:
         queues_entered=call.queues_entered + 1,
     )
     change = CallOffered(
-        queue, call.uniqueid, call.position, call.entry, first=call.queues_entered == 1
+        queue,
+        call.uniqueid,
+        call.position,
+        call.entry,
+        first=call.queues_entered == 1,
+        number=msg.get("CallerIDNum"),
     )
     return _with_call(state, call), [change]
 
@@ -137,6 +144,7 @@ def _agent_connect(state: SwitchboardState, msg: AmiEvent, now: float) -> Result
         return state, []
     member = msg.get("MemberName") or msg.get("Interface")
     call = call._replace(queue=msg.get("Queue") or call.queue, answered_by=member or "?")
+    call = call._replace(last_answer=(call.queue, call.answered_by))
     change = CallAnswered(
         call.queue,
         call.uniqueid,
@@ -197,6 +205,8 @@ def _user_event(state: SwitchboardState, msg: AmiEvent, now: float) -> Result:
         return _queue_result(state, msg, now)
     if kind == USER_HANGUP:
         return _hangup(state, uid, msg.get("Status"))
+    if kind == USER_TRANSFER_TARGET:
+        return _transfer_target(state, msg)
     if kind not in _CALLER_USER_EVENTS:
         return state, []  # user events of others
     call = _call(state, msg)
@@ -226,7 +236,44 @@ _CALLER_USER_EVENTS = frozenset({USER_LANGUAGE, USER_EXTENSION, *_SIMPLE_USER_EV
 _ROUTING_USER_EVENTS = frozenset({USER_LANGUAGE, USER_EXTENSION, USER_CLOSED, USER_OVERFLOW})
 
 # Every UserEvent of the contract that the reducer acts on (a test holds it to the contract).
-HANDLED_USER_EVENTS = frozenset({USER_ENTRY, USER_QUEUE_RESULT, USER_HANGUP} | _CALLER_USER_EVENTS)
+HANDLED_USER_EVENTS = frozenset(
+    {USER_ENTRY, USER_QUEUE_RESULT, USER_HANGUP, USER_TRANSFER_TARGET} | _CALLER_USER_EVENTS
+)
+
+
+# -- transfers -------------------------------------------------------------------------
+
+
+def _transfer_target(state: SwitchboardState, msg: AmiEvent) -> Result:
+    """An agent dialled a number in vaxeld-transfer for a caller (blind, or the
+    consultation call of an attended transfer): remembered as the caller's target."""
+    call = state.calls.get(msg.get("Caller"))
+    if call is None:
+        return state, []
+    return _with_call(state, call._replace(transfer_target=msg.get("Target"))), []
+
+
+def _transfer(state: SwitchboardState, msg: AmiEvent, now: float) -> Result:
+    """An agent passed an answered caller on. The target is classified by the core's
+    transfer rules (PbxCore), which know the config; here it is only named."""
+    if msg.get("Result") != "Success":
+        return state, []
+    call = state.calls.get(msg.get("TransfereeUniqueid"))
+    if call is None or call.last_answer is None:
+        return state, []  # not a caller answered by one of the centre's queues
+    queue, member = call.last_answer
+    if msg.event == "BlindTransfer":
+        how, target = "blind", msg.get("Extension")
+    else:  # queue_log has no target for these: the one vaxeld-transfer saw, for both
+        how, target = "attended", call.transfer_target
+    change = CallTransferred(queue, call.uniqueid, member, how, target, "", "", call.entry)
+    # No longer with the member (an attended transfer left it looking ongoing); a blind
+    # transfer into a queue may have joined it already, and stays there.
+    moved = _moved(call, Trigger.TRANSFER)
+    call = (moved or call)._replace(last_answer=None, transfer_target="")
+    if moved is not None:
+        call = call._replace(answered_by="")
+    return _with_call(state, call), [change]
 
 
 def _queue_result(state: SwitchboardState, msg: AmiEvent, now: float) -> Result:
@@ -316,6 +363,8 @@ _HANDLERS: dict[str, Callable[[SwitchboardState, AmiEvent, float], Result]] = {
     "QueueMemberPause": _member_update,
     "QueueMemberPaused": _member_update,
     "QueueMemberRemoved": _member_removed,
+    "BlindTransfer": _transfer,
+    "AttendedTransfer": _transfer,
 }
 
 HANDLED_EVENTS = frozenset(_HANDLERS)

@@ -71,3 +71,5 @@ class PbxView:
     queue_log_configured: bool = False
     recovered: int = 0  # outcomes counted from queue_log because AMI missed them
     duplicates: int = 0  # outcomes both sources reported, counted once
+    # How far back repeat callers are known (None: not followed, no caller key).
+    repeat_known_seconds: float | None = None
