@@ -24,7 +24,7 @@ class PbxCore:
     def __init__(self, name: str, ledger: Ledger | None = None) -> None:
         self.name = name
         self.state = SwitchboardState(pbx=name)
-        self.ledger = ledger or Ledger()
+        self.ledger = ledger if ledger is not None else Ledger()  # an empty one is falsy
         self.recovered = 0  # outcomes counted from queue_log that AMI had not delivered
         self._buffer: list[AmiEvent] | None = None
 
