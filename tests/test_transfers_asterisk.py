@@ -8,12 +8,19 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
 from lab_fixtures import Lab, start_lab, stop_lab
 
 from lab.vaxeld_process import Samples, total
+from vaxeld.config import parse_config
+from vaxeld.history.files import ingest_files
+from vaxeld.history.reports import ReportQueries
+from vaxeld.history.store import HistoryStore
+from vaxeld.report.periods import parse_period
+from vaxeld.state.repeats import CallerKey
 
 pytestmark = pytest.mark.asterisk
 
@@ -88,9 +95,9 @@ def test_transfers_and_repeat_callers_equal_the_scenario_and_queue_log(
         # The same number again within a minute: a call back after a drop.
         only_answering(lab, "1002", talk=2)
         call_and_wait(lab, start, "0701000002", "COMPLETEAGENT", 1)
-        # c) attended to Lars's extension (1006): still in the centre. Åsa hangs up 3 s
+        # c) attended to Lars's extension (1006): still in the centre. Åsa hangs up a while
         # after dialling, which completes the transfer; Lars talks on.
-        only_answering(lab, "1001", talk=4, keys="*2ww1006")
+        only_answering(lab, "1001", talk=8, keys="*2ww1006")
         lab.control.set_agent("1006", answer_after=1, talk=15)
         call_and_wait(lab, start, "0701000003", "ATTENDEDTRANSFER", 1)
         # While the caller talks to Lars, Åsa is free again, and nobody shows her busy.
@@ -116,8 +123,44 @@ def test_transfers_and_repeat_callers_equal_the_scenario_and_queue_log(
             )
         )
         check_live(samples, rows)
+        check_report(lab, tmp_path, samples)
     finally:
         vaxeld.stop()
+
+
+def check_report(lab: Lab, tmp_path: Path, samples: Samples) -> None:
+    """The history report from the same queue_log says what the live counters said."""
+    config = parse_config(lab.config_path.read_text())
+    day = date.today()
+    span = parse_period(
+        f"{day - timedelta(days=1)}..{day + timedelta(days=1)}", config.timezone, day
+    )
+    key = CallerKey(lab.secrets["VAXELD_CALLER_KEY"].encode())
+    with HistoryStore(tmp_path / "history.duckdb", caller_key=key) as store:
+        ingest_files(store, "main", lab.asterisk.queue_log)
+        report = ReportQueries(store, config).build(span, "queue", "60m", "t")
+        numbers = {r[0] for r in store.query("select d2 from lines where event = 'ENTERQUEUE'")}
+    assert not any(n and n.startswith("070") for n in numbers)  # never kept in clear
+    rows = dict(report.rows)
+    live = {
+        (queue, kind): total(samples, "vaxeld_queue_transfers_total", queue=queue, kind=kind)
+        for queue in ("sv", "vaxel")
+        for kind in ("inside", "out", "unknown")
+    }
+    assert live == {
+        (queue, kind): rows[queue][
+            f"transferred_{kind}" if kind != "unknown" else "transfer_unknown"
+        ]
+        for queue in ("sv", "vaxel")
+        for kind in ("inside", "out", "unknown")
+    }
+    assert report.total["answered_callers"] == total(samples, "vaxeld_calls_answered_total") == 9
+    resolved = 9 - total(samples, "vaxeld_calls_not_resolved_total")
+    assert report.total["resolved"] == resolved == 6
+    assert report.total["repeat_calls"] == 1 and report.total["callbacks"] == 1
+    # Nobody's seven days have passed yet: resolved at first contact is not known yet.
+    assert report.total["first_contact_callers"] == 0
+    assert report.total["first_contact_share"] is None
 
 
 def transfers(samples: Samples, queue: str, kind: str, department: str) -> float:

@@ -9,7 +9,8 @@ import sys
 from pathlib import Path
 
 from vaxeld.calendar import today_in
-from vaxeld.config import Config
+from vaxeld.config import Config, ConfigError
+from vaxeld.config.load import read_caller_key
 from vaxeld.report import html, text
 from vaxeld.report.model import GROUPINGS
 from vaxeld.report.periods import GRANULARITIES, HELP, PeriodError, parse_period
@@ -53,9 +54,15 @@ def run(config: Config, args: argparse.Namespace) -> int:
     from vaxeld.history.ingest import ingest
     from vaxeld.history.reports import ReportQueries
     from vaxeld.history.store import HistoryStore
+    from vaxeld.state.repeats import CallerKey
 
+    try:
+        key = read_caller_key(config, dict(os.environ))
+    except ConfigError as exc:
+        print(f"vaxeld: {exc}", file=sys.stderr)
+        return 2
     store_path = args.store or config.history.store
-    with HistoryStore(store_path) as store:
+    with HistoryStore(store_path, caller_key=None if key is None else CallerKey(key)) as store:
         if not args.no_ingest:
             ingest(store, config, dict(os.environ), progress)
         queries = ReportQueries(store, config)

@@ -18,6 +18,7 @@ from vaxeld.history.store import OUTCOME_OF_VISIT, HistoryStore
 from vaxeld.report.model import ABANDON_BUCKETS, Report, Row
 from vaxeld.report.periods import Period
 from vaxeld.report.presence import MEMBER_EVENTS, MemberLine, Presence, presence
+from vaxeld.state.transfers import TransferRules
 
 OUTCOME = OUTCOME_OF_VISIT
 WAIT = "coalesce(v.hold, v.waited)"
@@ -59,6 +60,15 @@ def _queue_figures(short: float, formula: str) -> str:
         count(*) filter (where o = 'timeout') as timed_out,
         count(*) filter (where o = 'leaveempty') as left_empty,
         count(*) filter (where o = 'unknown') as unknown,
+        count(*) filter (where xfer like 'inside:%') as transferred_inside,
+        count(*) filter (where xfer like 'out:%') as transferred_out,
+        count(*) filter (where xfer like 'unknown:%') as transfer_unknown,
+        count(*) filter (where first_answer) as answered_callers,
+        count(*) filter (where first_answer and not unresolved) as resolved,
+        count(*) filter (where direct and fcr_known) as first_contact_callers,
+        count(*) filter (where direct and fcr_known and fcr_ok) as first_contact_resolved,
+        count(*) filter (where direct and repeat_kind = 'repeat') as repeat_calls,
+        count(*) filter (where direct and repeat_kind = 'callback') as callbacks,
         avg(w) filter (where o = 'answered') as wait_avg,
         quantile_cont(w, 0.5) filter (where o = 'answered') as wait_p50,
         quantile_cont(w, 0.9) filter (where o = 'answered') as wait_p90,
@@ -76,6 +86,15 @@ _QUEUE_FIELDS = (
     "timed_out",
     "left_empty",
     "unknown",
+    "transferred_inside",
+    "transferred_out",
+    "transfer_unknown",
+    "answered_callers",
+    "resolved",
+    "first_contact_callers",
+    "first_contact_resolved",
+    "repeat_calls",
+    "callbacks",
     "wait_avg",
     "wait_p50",
     "wait_p90",
@@ -92,6 +111,10 @@ def _row(values: tuple[Any, ...]) -> Row:
     row["service_level"] = met / calls if calls and met is not None else None
     direct = row["answered_directly"]
     row["answered_directly_share"] = direct / answered if answered and direct is not None else None
+    callers, resolved = row["answered_callers"], row["resolved"]
+    row["resolved_share"] = resolved / callers if callers and resolved is not None else None
+    known, first = row["first_contact_callers"], row["first_contact_resolved"]
+    row["first_contact_share"] = first / known if known and first is not None else None
     return row
 
 
@@ -101,19 +124,56 @@ class ReportQueries:
         self.tz = config.timezone
         self.short = config.metrics.short_abandon_seconds
         self.formula = config.metrics.service_level_formula
+        self.transfers = TransferRules.from_config(config)
 
     def _visits(self, period: Period) -> str:
-        """Visits of the period with what they are grouped and judged by."""
-        return f"""(select v.*, {OUTCOME} as o, {WAIT} as w,
+        """Visits of the period with what they are grouped and judged by: the class of
+        their transfer, whether their caller was passed out of the centre, and whether
+        the caller's number called before or again within the repeat window."""
+        start, end = period.start_epoch, period.end_epoch
+        window = self.config.repeat_callers.window_days * 86400
+        callback = self.config.repeat_callers.callback_minutes * 60
+        (known,) = self.store.query("select coalesce(max(time), 0) from lines")
+        known_until = int(known[0])
+        xfer = self.transfers.sql("x.transfer_target")
+        return f"""(
+            with per_caller as (
+                select x.pbx, x.ck,
+                    bool_or(({xfer}) like 'out:%' or ({xfer}) like 'unknown:%')
+                        filter (where x.transfer_how is not null) as unresolved,
+                    min(x.enter_seq) filter (where x.outcome = 'CONNECT') as first_answer_seq
+                from visits x semi join (select pbx, ck from visits
+                    where entered >= {start} and entered < {end}) p
+                    on p.pbx = x.pbx and p.ck = x.ck
+                group by x.pbx, x.ck),
+            rc as (
+                select c.pbx, c.ck, f.entered as at,
+                    lag(f.entered) over w as prev_at, lead(f.entered) over w as next_at
+                from calls c join visits f
+                    on f.pbx = c.pbx and f.ck = c.ck and f.enter_seq = c.first_enter
+                where c.caller is not null and f.entered >= {start - window}
+                    and f.entered < {end + window}
+                window w as (partition by c.caller order by f.entered, c.ck))
+            select v.*, {OUTCOME} as o, {WAIT} as w,
                 coalesce(q.target, 0) as target, q.language as qlanguage,
                 v.enter_seq = c.first_enter as direct, c.entry,
                 {GROUP_KEY["language"]} as language_key,
-                {GROUP_KEY["site"]} as site_key
+                {GROUP_KEY["site"]} as site_key,
+                case when v.transfer_how is not null then {xfer.replace("x.", "v.")} end as xfer,
+                coalesce(u.unresolved, false) as unresolved,
+                v.outcome = 'CONNECT' and v.enter_seq = u.first_answer_seq as first_answer,
+                r.at is not null and r.at + {window} <= {known_until} as fcr_known,
+                r.next_at is null or r.next_at - r.at > {window} as fcr_ok,
+                case when r.prev_at is null or r.at - r.prev_at > {window} then null
+                    when r.at - r.prev_at <= {callback} then 'callback'
+                    else 'repeat' end as repeat_kind
             from visits v
             left join calls c on c.pbx = v.pbx and c.ck = v.ck
             left join queue_info q on q.queue = v.queue
             left join agent_info a on a.agent = v.agent
-            where v.entered >= {period.start_epoch} and v.entered < {period.end_epoch})"""
+            left join per_caller u on u.pbx = v.pbx and u.ck = v.ck
+            left join rc r on r.pbx = v.pbx and r.ck = v.ck
+            where v.entered >= {start} and v.entered < {end})"""
 
     def build(
         self,

@@ -34,6 +34,7 @@ from typing import Any
 import duckdb
 
 from vaxeld import contract
+from vaxeld.state.repeats import GROUPABLE, CallerKey
 
 KNOWN_EVENTS = frozenset(
     {
@@ -43,10 +44,11 @@ KNOWN_EVENTS = frozenset(
         "ADDMEMBER", "REMOVEMEMBER", "AGENTLOGIN", "AGENTLOGOFF", "QUEUESTART", "CONFIGRELOAD",
         "SYSCOMPAT", "DID", "INFO", "WITHDRAW", "PENALTY",
         "VAXELDENTRY", "VAXELDCRISIS", "VAXELDCLOSED", "VAXELDMENU", "VAXELDLANGUAGE",
-        "VAXELDOVERFLOW", "VAXELDMENUABANDON",
+        "VAXELDOVERFLOW", "VAXELDMENUABANDON", "VAXELDTRANSFERTARGET",
     }
 )  # fmt: skip
 OUTCOME_EVENTS = tuple(contract.QUEUE_LOG_OUTCOMES)  # the same outcomes as the live ledger
+TRANSFER_EVENTS = tuple(contract.QUEUE_LOG_TRANSFERS)
 # A visit's outcome (of a visits row ``v``) as the live ledger has it; a visit with no
 # outcome line is unknown, as at a resync.
 OUTCOME_OF_VISIT = (
@@ -67,18 +69,30 @@ create table if not exists lines (
 create table if not exists skipped (row bigint);
 create table if not exists visits (
     pbx varchar, ck ubigint, queue varchar, entered bigint, enter_seq bigint,
-    outcome varchar, agent varchar, hold integer, waited integer, talk integer, left_at bigint);
+    outcome varchar, agent varchar, hold integer, waited integer, talk integer, left_at bigint,
+    transfer_how varchar, transfer_target varchar, transfer_seq bigint);
 create table if not exists calls (
     pbx varchar, ck ubigint, started bigint, entry varchar, language varchar,
     reason varchar, menu_abandoned boolean, closed varchar, crisis varchar,
-    first_enter bigint, visits integer, vaxeld_lines integer);
+    first_enter bigint, visits integer, vaxeld_lines integer, caller varchar);
 create table if not exists sources (
     pbx varchar, fingerprint varchar, path varchar, consumed bigint,
     primary key (pbx, fingerprint));
 create table if not exists problems (pbx varchar, kind varchar, count bigint,
     primary key (pbx, kind));
 create table if not exists cursors (pbx varchar primary key, last_id bigint);
+create table if not exists meta (key varchar primary key, value varchar);
+alter table visits add column if not exists transfer_how varchar;
+alter table visits add column if not exists transfer_target varchar;
+alter table visits add column if not exists transfer_seq bigint;
+alter table calls add column if not exists caller varchar;
 """
+# The transfer lines of a visit: how (blind for BLINDTRANSFER and TRANSFER, attended).
+_TRANSFER_HOW = (
+    "case event "
+    + " ".join(f"when '{e}' then '{h}'" for e, h in contract.QUEUE_LOG_TRANSFERS.items())
+    + " end"
+)
 
 # One visit per (caller, queue) and ENTERQUEUE: almost every caller enters a queue once,
 # and a hash aggregate over those is fast; the few who enter one queue again are paired
@@ -99,9 +113,13 @@ g as (
         try_cast(arg_min(d3, seq) filter (where event in {exits}) as integer) as waited,
         try_cast(arg_min(d2, seq) filter (where event in ('COMPLETECALLER', 'COMPLETEAGENT'))
             as integer) as talk,
-        min(time) filter (where event in {outcomes}) as left_at
+        min(time) filter (where event in {outcomes}) as left_at,
+        arg_min({transfer_how}, seq) filter (where event in {transfers}) as transfer_how,
+        arg_min(d1, seq) filter (where event in {transfers}) as transfer_target,
+        min(seq) filter (where event in {transfers}) as transfer_seq
     from ev group by ck, queue)
-select pbx, ck, queue, entered, enter_seq, outcome, agent, hold, waited, talk, left_at
+select pbx, ck, queue, entered, enter_seq, outcome, agent, hold, waited, talk, left_at,
+    transfer_how, transfer_target, transfer_seq
 from g where enters = 1
 """
 _VISITS_AGAIN = """
@@ -126,8 +144,20 @@ select pbx, ck, queue,
     try_cast(arg_min(d3, seq) filter (where event in {exits}) as integer),
     try_cast(arg_min(d2, seq) filter (where event in ('COMPLETECALLER', 'COMPLETEAGENT'))
         as integer),
-    min(time) filter (where event in {outcomes})
+    min(time) filter (where event in {outcomes}),
+    arg_min({transfer_how}, seq) filter (where event in {transfers}),
+    arg_min(d1, seq) filter (where event in {transfers}),
+    min(seq) filter (where event in {transfers})
 from n where v > 0 group by pbx, ck, queue, v
+"""
+# An attended transfer's line names no target: it is the caller's last transfer target
+# line (vaxeld-transfer's, under the queue name "vaxeld") before it.
+_ATTENDED_TARGETS = """
+update visits set transfer_target = coalesce((
+    select arg_max(l.d1, l.rowid) from lines l
+    where l.ck = visits.ck and l.event = 'VAXELDTRANSFERTARGET' and l.rowid < visits.transfer_seq
+), '')
+where transfer_how = 'attended' and {where}
 """
 _CALLS = """
 insert into calls
@@ -140,11 +170,28 @@ select any_value(pbx), ck, min(time),
     arg_min(d1, rowid) filter (where event = 'VAXELDCRISIS'),
     min(rowid) filter (where event = 'ENTERQUEUE' and queue <> 'vaxeld'),
     count(*) filter (where event = 'ENTERQUEUE' and queue <> 'vaxeld'),
-    count(*) filter (where queue = 'vaxeld')
+    count(*) filter (where queue = 'vaxeld'),
+    arg_min(d2, rowid) filter (where event = 'ENTERQUEUE' and queue <> 'vaxeld')
 from lines where {where} and {usable} and event in ('ENTERQUEUE', 'VAXELDENTRY', 'VAXELDLANGUAGE',
     'VAXELDMENUABANDON', 'VAXELDCLOSED', 'VAXELDCRISIS')
 group by ck
 """
+
+
+def _caller_hash_sql(key: CallerKey | None) -> tuple[str, list[bytes]]:
+    """The caller number of an ENTERQUEUE line (its data2) as the store keeps it: the
+    keyed hash the live repeat window uses (HMAC-SHA256, computed from its padded keys
+    with DuckDB's SHA-256), or nothing without a key. Never the number itself."""
+    if key is None:
+        return "case when event = 'ENTERQUEUE' then null else d2 end", []
+    inner, outer = key.pads()
+    pattern = GROUPABLE.pattern
+    hashed = "substr(sha256(?::blob || unhex(sha256(?::blob || d2::blob))), 1, 32)"
+    sql = (
+        f"case when event <> 'ENTERQUEUE' then d2 "
+        f"when regexp_full_match(coalesce(d2, ''), '{pattern}') then {hashed} end"
+    )
+    return sql, [outer, inner]
 
 
 def _in(values: Iterable[str]) -> str:
@@ -156,15 +203,25 @@ def _sql(template: str, where: str) -> str:
         where=where,
         usable="rowid not in (select row from skipped)",
         outcomes=_in(OUTCOME_EVENTS),
-        visit_events=_in(("ENTERQUEUE", *OUTCOME_EVENTS, "COMPLETECALLER", "COMPLETEAGENT")),
+        visit_events=_in(
+            ("ENTERQUEUE", *OUTCOME_EVENTS, "COMPLETECALLER", "COMPLETEAGENT", *TRANSFER_EVENTS)
+        ),
         exits=_in(e for e in OUTCOME_EVENTS if e != "CONNECT"),  # those with a wait
+        transfers=_in(TRANSFER_EVENTS),
+        transfer_how=_TRANSFER_HOW,
     )
 
 
 class HistoryStore:
     """One DuckDB file. Not safe for two writers at once (one `vaxeld report` at a time)."""
 
-    def __init__(self, path: Path | str, memory_limit: str = "250MB", threads: int = 2) -> None:
+    def __init__(
+        self,
+        path: Path | str,
+        memory_limit: str = "250MB",
+        threads: int = 2,
+        caller_key: CallerKey | None = None,
+    ) -> None:
         if isinstance(path, Path):
             path.parent.mkdir(parents=True, exist_ok=True)
         config: dict[str, str | bool | int | float | list[str]] = {
@@ -173,6 +230,8 @@ class HistoryStore:
         }
         self.db = duckdb.connect(str(path), config=config)
         self.db.execute(_SCHEMA)
+        self._caller_sql, self._caller_params = _caller_hash_sql(caller_key)
+        self._hash_callers_kept_in_clear(caller_key)
         self._skipped = self._scalar("select count(*) from skipped")
         self._opened_at_row = self._max_rowid()  # lines after it came in while open
 
@@ -204,11 +263,11 @@ class HistoryStore:
         self.db.execute(
             f"""insert into lines
             select ?, try_cast(time as bigint), hash(? || '|' || callid), callid, queue,
-                agent, event, d1, d2, d3, d4, d5
+                agent, event, d1, {self._caller_sql}, d3, d4, d5
             from read_csv(?, delim = '|', header = false, quote = '', escape = '',
                 columns = {_COLUMNS}, null_padding = true, auto_detect = false,
                 strict_mode = false, compression = ?)""",
-            [pbx, pbx, str(path), compression],
+            [pbx, pbx, *self._caller_params, str(path), compression],
         )
         return self._finish(pbx, before)
 
@@ -225,14 +284,31 @@ class HistoryStore:
             self.db.execute(
                 f"""insert into lines
                 select ?, try_cast(time as bigint), hash(? || '|' || callid), callid, queue,
-                    agent, event, d1, d2, d3, d4, d5
+                    agent, event, d1, {self._caller_sql}, d3, d4, d5
                 from read_csv(?, delim = '|', header = false, quote = '', escape = '',
                     columns = {_COLUMNS}, null_padding = true, auto_detect = false,
                     strict_mode = false)""",
-                [pbx, pbx, tmp.name],
+                [pbx, pbx, *self._caller_params, tmp.name],
             )
             self.db.execute("commit")
         return self._finish(pbx, before)
+
+    def _hash_callers_kept_in_clear(self, key: CallerKey | None) -> None:
+        """A store from before caller numbers were hashed has them in clear: hashed (or,
+        without a key, dropped) once. A changed key is a problem shown with reports:
+        callers from before it are not grouped with callers after."""
+        known = self.db.execute("select value from meta where key = 'callers'").fetchone()
+        now = "none" if key is None else key.fingerprint()
+        if known is None:
+            self.db.execute(
+                f"update lines set d2 = {self._caller_sql} where event = 'ENTERQUEUE'",
+                self._caller_params,
+            )
+            self.db.execute("update calls set caller = null")
+            self.db.execute("insert into meta values ('callers', ?)", [now])
+        elif known[0] != now:
+            self._problem("all", "caller key changed (repeat callers not grouped across)", 1)
+            self.db.execute("update meta set value = ? where key = 'callers'", [now])
 
     def _max_rowid(self) -> int:
         row = self.db.execute("select coalesce(max(rowid), -1) from lines").fetchone()
@@ -268,6 +344,7 @@ class HistoryStore:
             self.db.execute(f"delete from calls where ck in {touched}")
         self.db.execute(_sql(_VISITS_ONCE, where))
         self.db.execute(_sql(_VISITS_AGAIN, where))
+        self.db.execute(_sql(_ATTENDED_TARGETS, where))
         self.db.execute(_sql(_CALLS, where))
         return added
 

@@ -34,6 +34,10 @@ svg text{font-size:11px;fill:#1d2530}.wide{overflow-x:auto}
 HIGHER_IS_BETTER = {
     "service_level": True,
     "answered_directly_share": True,
+    "resolved_share": True,
+    "first_contact_share": True,
+    "repeat_calls": False,
+    "transferred_out": False,
     "answered": True,
     "abandoned": False,
     "wait_avg": False,
@@ -45,6 +49,7 @@ HIGHER_IS_BETTER = {
 CARDS = (
     "service_level",
     "answered_directly_share",
+    "resolved_share",
     "offered",
     "answered",
     "abandoned",

@@ -23,13 +23,14 @@ from vaxeld.report.model import (
 )
 
 # The columns of the terminal table (all figures go to CSV, JSON and HTML).
-TABLE = ("offered", "answered", "service_level", "answered_directly_share", "abandoned",
-         "timed_out", "unknown", "wait_avg", "wait_p90", "wait_max")  # fmt: skip
+TABLE = ("offered", "answered", "service_level", "answered_directly_share", "resolved_share",
+         "abandoned", "timed_out", "unknown", "wait_avg", "wait_p90", "wait_max")  # fmt: skip
 SHORT = {
     "offered": "offered",
     "answered": "answered",
     "service_level": "SL",
     "answered_directly_share": "direct",
+    "resolved_share": "resolved",
     "abandoned": "abandon",
     "timed_out": "timeout",
     "unknown": "unknown",

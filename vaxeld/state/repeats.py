@@ -37,6 +37,10 @@ class CallerKey:
             return None
         return hmac.new(self._key, number.encode("ascii"), hashlib.sha256).hexdigest()[:32]
 
+    def fingerprint(self) -> str:
+        """Names the key without giving it away (to notice that it changed)."""
+        return hashlib.sha256(b"vaxeld caller key\0" + self._key).hexdigest()[:16]
+
     def pads(self) -> tuple[bytes, bytes]:
         """HMAC's inner and outer padded keys, for computing it where only SHA-256 is."""
         key = self._key if len(self._key) <= 64 else hashlib.sha256(self._key).digest()
