@@ -120,3 +120,49 @@ def test_a_queue_log_from_before_vaxeld_marks_what_it_cannot_know(tmp_path: Path
     assert report.centre["menu_abandoned"] is None and report.centre["callers"] == 1
     assert [k for k, _ in report.rows] == ["unknown"]
     assert report.total["offered"] == 1 and report.total["service_level"] == 1.0
+
+
+def _caller_lines(callid: str, at: int, number: str, transfer: str = "") -> list[tuple[str, ...]]:
+    """One caller in sv, answered by Åsa; ``transfer``: the number she transfers it to."""
+    lines: list[tuple[str, ...]] = [
+        (str(at), callid, "sv", "NONE", "ENTERQUEUE", "", number, "1"),
+        (str(at + 5), callid, "sv", "Åsa Lindqvist", "CONNECT", "5", "x", "1"),
+    ]
+    if transfer:
+        lines.append((str(at + 60), callid, "vaxeld", "NONE", "VAXELDTRANSFERTARGET", transfer))
+        lines.append((str(at + 61), callid, "sv", "Åsa Lindqvist", "ATTENDEDTRANSFER", "BRIDGE"))
+    else:
+        lines.append((str(at + 60), callid, "sv", "Åsa Lindqvist", "COMPLETEAGENT", "5", "55"))
+    return lines
+
+
+def test_first_contact_resolution_and_transfers_from_lines_across_days(tmp_path: Path) -> None:
+    """X calls on day 0 and again on day 3 (a repeat); Y once on day 0, then is passed to
+    Bygglov (attended: the target is vaxeld-transfer's line); Z's window has not passed."""
+    from vaxeld.state.repeats import CallerKey
+
+    day0 = 1_790_000_000
+    d = 86400
+    rows = [
+        *_caller_lines("1.1", day0, "0701111111"),
+        *_caller_lines("1.2", day0 + 100, "0702222222", transfer="6150"),
+        *_caller_lines("1.3", day0 + 3 * d, "0701111111"),
+        *_caller_lines("1.4", day0 + 5 * d, "0703333333"),
+        *_caller_lines("1.5", day0 + 5 * d + 60, "anonymous"),
+        (str(day0 + 10 * d), "NONE", "NONE", "NONE", "QUEUESTART", ""),  # known until
+    ]
+    key = CallerKey(b"a-caller-key-for-the-tests")
+    with HistoryStore(tmp_path / "h.duckdb", caller_key=key) as store:
+        store.add_rows("main", rows)
+        period = parse_period("2026-09-01..2026-10-01", CONFIG.timezone, date(2026, 12, 1))
+        assert period.start_epoch <= day0 and day0 + 10 * d < period.end_epoch
+        total = ReportQueries(store, CONFIG).build(period, "queue", "day", "t").total
+        hashes = {r[0] for r in store.query("select d2 from lines where event = 'ENTERQUEUE'")}
+    assert hashes == {key.digest("0701111111"), key.digest("0702222222"),
+                      key.digest("0703333333"), None}  # fmt: skip
+    assert total["transferred_out"] == 1 and total["transferred_inside"] == 0
+    assert (total["answered_callers"], total["resolved"]) == (5, 4)
+    assert total["repeat_calls"] == 1 and total["callbacks"] == 0
+    # Known: X's two calls and Y (7 days passed by day 10); Z's (day 5) has not passed,
+    # and the anonymous caller has no number. Resolved at first contact: X's second, Y.
+    assert (total["first_contact_callers"], total["first_contact_resolved"]) == (3, 2)
