@@ -23,6 +23,7 @@ from lab.fake_ami import FakeAmi, frame, response
 from lab.vaxeld_process import VaxeldProcess, parse_metrics, total
 from vaxeld.config import load_config
 from vaxeld.daemon import Daemon
+from vaxeld.state.transfers import Target
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "config" / "vaxeld.example.yaml"
 
@@ -391,3 +392,28 @@ async def test_a_hostile_ami_peer_gets_bounded_memory_series_and_work_per_byte(
         samples = parse_metrics(page)
         assert total(samples, "vaxeld_calls_not_followed_total") >= 3000
         assert total(samples, "vaxeld_ami_decode_errors_total") == 501
+
+
+async def test_a_reload_gives_a_running_pbx_the_new_transfer_numbers(
+    tmp_path: Path, fakes: list[FakeAmi]
+) -> None:
+    """A reload that leaves the PBX as it was keeps its tracker (and what its repeat window
+    knows) and gives it the new departments: a transfer to 6550 is then out, to Miljö."""
+    path = config_for(tmp_path, [fakes[0].port])
+    daemon = Daemon(load_config(path), path, ENV)
+    async for _ in running(daemon):
+        tracker = daemon.trackers["main"]
+        assert tracker.repeats is not None
+        tracker.repeats.learn("0701234567", 1.0, "1.1")
+        assert tracker.core.ledger.transfers.classify("6550") == Target("out", "other")
+        text = path.read_text().replace(
+            "    Bygglov: [", '    Miljö: ["6500-6599"]\n    Bygglov: ['
+        )
+        path.write_text(text)
+        assert await daemon.request_reload()
+        assert daemon.trackers["main"] is tracker
+        assert tracker.core.ledger.transfers.classify("6550") == Target("out", "Miljö")
+        assert len(tracker.repeats) == 1
+        samples = parse_metrics(daemon.metrics.exposition().decode())
+        assert ("vaxeld_queue_transfers_total", (("department", "Miljö"), ("kind", "out"),
+                ("pbx", "main"), ("queue", "sv"))) in samples  # fmt: skip
