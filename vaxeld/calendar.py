@@ -71,6 +71,22 @@ def special_days(schedule: ScheduleConfig, years: Iterable[int]) -> dict[date, S
     return dict(sorted(out.items()))
 
 
+# Kinds of days a staffing plan keeps apart from ordinary weekdays (callers call
+# differently on them): Sweden's public holidays, eves (midsommarafton, julafton, ...)
+# and the days before a holiday that are often short.
+DAY_KINDS = ("holiday", "eve", "short")
+
+
+def day_kinds(years: Iterable[int]) -> dict[date, str]:
+    """The special days of ``years`` by kind; a day in two lists gets the first kind."""
+    years = list(years)
+    out: dict[date, str] = {}
+    for kind, category in zip(DAY_KINDS, ("public", "de_facto", "bank"), strict=True):
+        for day in _swedish(years, category):
+            out.setdefault(day, kind)
+    return out
+
+
 def _within(ranges: Iterable[Minutes], minute: int) -> bool:
     return any(start <= minute < end for start, end in ranges)
 

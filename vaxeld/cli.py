@@ -72,6 +72,15 @@ def cmd_check(args: argparse.Namespace) -> int:
     return 1 if warnings and args.strict else 0
 
 
+def cmd_plan(args: argparse.Namespace) -> int:
+    config = _load(_config_path(args))
+    if config is None:
+        return 1
+    from vaxeld import plan_command  # imported late: plans read the history store
+
+    return plan_command.run(config, args)
+
+
 def cmd_report(args: argparse.Namespace) -> int:
     config = _load(_config_path(args))
     if config is None:
@@ -256,6 +265,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_arguments(report)
     report.set_defaults(func=cmd_report)
+    plan = sub.add_parser(
+        "plan", help="agents needed per interval (Erlang C and A) from history, or what if"
+    )
+    plan.add_argument("-c", "--config", help=config_help)
+    from vaxeld.plan_command import add_arguments as plan_arguments
+
+    plan_arguments(plan)
+    plan.set_defaults(func=cmd_plan)
 
     agent = sub.add_parser("agent", help="log an agent in or out of their queues, or pause")
     agent.add_argument("action", choices=("login", "logout", "pause", "unpause"))

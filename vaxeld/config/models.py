@@ -19,6 +19,7 @@ from pydantic import (
 from vaxeld.config.history import HistoryConfig
 from vaxeld.config.hours import ScheduleConfig
 from vaxeld.config.names import member_name_problem
+from vaxeld.config.planning import PlanningConfig
 from vaxeld.config.transfers import (
     RepeatCallersConfig,
     TransferNumber,
@@ -323,6 +324,7 @@ class Config(Strict):
     history: HistoryConfig = Field(default_factory=HistoryConfig)
     transfers: TransfersConfig = Field(default_factory=TransfersConfig)
     repeat_callers: RepeatCallersConfig = Field(default_factory=RepeatCallersConfig)
+    planning: PlanningConfig = Field(default_factory=PlanningConfig)
 
     @model_validator(mode="after")
     def _transfer_targets(self) -> Config:

@@ -69,6 +69,9 @@ def _el(tag: str, text: str = "", **attrs: object) -> str:
     )
 
 
+element = _el  # for the staffing plan's page, in the same style
+
+
 def _attr(value: object) -> str:
     return escape(f"{value:.1f}" if isinstance(value, float) else str(value))
 

@@ -19,16 +19,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-MEMBER_EVENTS = ("ADDMEMBER", "REMOVEMEMBER", "PAUSE", "UNPAUSE")
+from vaxeld.planning.member_lines import MEMBER_EVENTS, MemberLine
 
-
-@dataclass(frozen=True, slots=True)
-class MemberLine:
-    time: int
-    pbx: str
-    queue: str
-    agent: str  # an interface (ADDMEMBER, REMOVEMEMBER) or a member name (PAUSE, UNPAUSE)
-    event: str
+__all__ = ["MEMBER_EVENTS", "MemberLine", "Presence", "presence"]
 
 
 @dataclass(frozen=True, slots=True)
