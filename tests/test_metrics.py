@@ -349,6 +349,7 @@ def allowed_label_values(config: Config) -> dict[str, set[str]]:
         "version": {__version__},
         "department": {*config.transfers.departments, OTHER, "centre", "unknown"},
         "kind": {"inside", "out", "unknown", "repeat", "callback"},
+        "model": {"erlang_c", "erlang_a"},
     }
 
 

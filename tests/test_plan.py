@@ -158,3 +158,41 @@ def test_the_plan_page_renders_its_heat_maps_in_a_real_browser(
         artifacts.mkdir(exist_ok=True)
         browser.set_window_size(1400, browser.execute_script("return document.body.scrollHeight"))
         browser.save_screenshot(str(artifacts / "plan.png"))
+
+
+def test_agents_needed_now_from_the_last_half_hour() -> None:
+    from lab.vaxeld_process import parse_metrics, total
+    from vaxeld.metrics import Metrics
+    from vaxeld.state.changes import (
+        CallAbandoned,
+        CallAnswered,
+        CallCompleted,
+        CallOffered,
+        Change,
+    )
+
+    now = [0.0]
+    metrics = Metrics(CONFIG, lambda: [], clock=lambda: now[0])
+    changes: list[Change] = []
+    for i in range(60):  # 60 callers in half an hour: 2 a minute
+        changes.append(CallOffered("sv", f"1.{i}", 1))
+        if i % 10 == 0:
+            changes.append(CallAbandoned("sv", f"1.{i}", 30.0))
+        else:
+            changes.append(CallAnswered("sv", f"1.{i}", "Åsa Lindqvist", 10.0))
+            changes.append(CallCompleted("sv", f"1.{i}", "Åsa Lindqvist", 170.0, "agent"))
+    metrics.record("main", changes)
+    now[0] = 600.0
+    samples = parse_metrics(metrics.exposition().decode())
+    got = {
+        model: total(samples, "vaxeld_queue_agents_required", queue="sv", model=model)
+        for model in ("erlang_c", "erlang_a")
+    }
+    handle = 170.0 + CONFIG.queues["sv"].wrapup_seconds
+    patience = (54 * 10.0 + 6 * 30.0) / 6  # waited / hung up
+    rate = 60 / 1800
+    assert got["erlang_c"] == required(rate, handle, 20, 0.8, None, None, 0.85).agents
+    assert got["erlang_a"] == required(rate, handle, 20, 0.8, patience, None, 0.85).agents
+    now[0] = 2500.0  # half an hour later: nothing left in the window
+    samples = parse_metrics(metrics.exposition().decode())
+    assert total(samples, "vaxeld_queue_agents_required", queue="sv") == 0

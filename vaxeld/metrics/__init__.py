@@ -5,7 +5,8 @@ Composed of small parts, each with one job:
 - ``families``: the counters and histograms, every bounded series created at zero;
 - ``counting``: one change, one increment (what keeps counters equal to queue_log);
 - ``today``: today's service level, seeded from queue_log after a restart;
-- ``live``: gauges computed at scrape time from each PBX's latest view.
+- ``live``: gauges computed at scrape time from each PBX's latest view;
+- ``staffing``: agents needed now, from the last half hour's calls.
 
 Everything runs on the daemon's event loop, /metrics included, so a scrape sees the
 state between two events, never in the middle of one.
@@ -23,7 +24,9 @@ from vaxeld.metrics.counting import ChangeCounter
 from vaxeld.metrics.families import MetricFamilies, wait_buckets
 from vaxeld.metrics.labels import LabelRules
 from vaxeld.metrics.live import SnapshotCollector
+from vaxeld.metrics.staffing import RequiredAgentsCollector
 from vaxeld.metrics.today import ServiceLevelToday
+from vaxeld.planning.recent import RecentLoad
 from vaxeld.state.changes import CallAbandoned, CallAnswered, CallExited, Change
 from vaxeld.state.service_level import ServiceLevelRule
 from vaxeld.state.view import PbxView
@@ -46,10 +49,15 @@ class Metrics:
         self.rule = ServiceLevelRule.from_config(config)
         self.families = MetricFamilies(config, self.labels, self.registry)
         self.today = ServiceLevelToday(config.timezone, self.labels)
-        self.counter = ChangeCounter(self.families, self.labels, self.rule, self.today)
+        self.recent = RecentLoad()
+        self.counter = ChangeCounter(
+            self.families, self.labels, self.rule, self.today, self.recent, clock
+        )
+        self.required = RequiredAgentsCollector(self.recent, config, clock)
         self.live = SnapshotCollector(views, self.labels, clock, self.counter.tally)
         self.registry.register(self.today)
         self.registry.register(self.live)
+        self.registry.register(self.required)
         self.record = self.counter.record  # the hot path, without a call in between
 
     def reconfigure(self, config: Config) -> None:
@@ -60,6 +68,7 @@ class Metrics:
         self.families.init_series(config, self.labels)
         self.counter.reconfigure(self.labels, self.rule)
         self.live.labels = self.today.labels = self.labels
+        self.required.reconfigure(config)
 
     def exposition(self) -> bytes:
         """The /metrics page (Prometheus text format)."""

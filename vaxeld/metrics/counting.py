@@ -3,6 +3,7 @@ which is what keeps the counters equal to queue_log."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -18,6 +19,7 @@ from vaxeld.metrics.labels import (
     LabelRules,
 )
 from vaxeld.metrics.today import ServiceLevelToday
+from vaxeld.planning.recent import RecentLoad
 from vaxeld.state.changes import (
     CallAbandoned,
     CallAnswered,
@@ -55,8 +57,12 @@ class ChangeCounter:
         labels: LabelRules,
         rule: ServiceLevelRule,
         today: ServiceLevelToday,
+        recent: RecentLoad | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.f, self.labels, self.rule, self.today = families, labels, rule, today
+        # The last half hour per queue, for the agents needed now.
+        self.recent, self._clock = recent or RecentLoad(), clock
         self._children: dict[tuple[object, tuple[str, ...]], Any] = {}
         # Per (pbx, queue): callers in (offered + carried in) and out (every outcome),
         # for the conservation check at scrape time.
@@ -94,6 +100,7 @@ class ChangeCounter:
         labels = self.labels.queue_labels(pbx, ch.queue, ch.entry)
         self._child(self.f.offered, *labels).inc()
         self._count(pbx, labels[1], inward=True)
+        self.recent.arrived(pbx, labels[1], self._clock())
         if ch.first:
             self._child(self.f.cc_offered, pbx, self.labels.entry(ch.entry)).inc()
 
@@ -103,6 +110,7 @@ class ChangeCounter:
         self._child(f.answered, *labels).inc()
         self._count(pbx, labels[1], inward=False)
         self._child(f.answer_wait, *labels[:3]).observe(ch.wait_seconds)
+        self.recent.waited(pbx, labels[1], ch.wait_seconds, False, self._clock())
         if ch.direct:
             self._child(f.answered_directly, *labels).inc()
         met = bool(self.rule.met(ch))
@@ -132,6 +140,7 @@ class ChangeCounter:
         self._child(f.abandoned, *labels).inc()
         self._count(pbx, labels[1], inward=False)
         self._child(f.abandon_wait, *labels[:3]).observe(ch.wait_seconds)
+        self.recent.waited(pbx, labels[1], ch.wait_seconds, True, self._clock())
         if ch.wait_seconds < self.rule.short_abandon_seconds:
             self._child(f.abandoned_short, *labels).inc()
         if self.rule.met(ch) is not None:
@@ -142,6 +151,7 @@ class ChangeCounter:
         labels = self.labels.queue_labels(pbx, ch.queue, ch.entry)
         self._child(self.f.exited, *labels, LabelRules.one_of(ch.reason, EXIT_REASONS)).inc()
         self._count(pbx, labels[1], inward=False)
+        self.recent.waited(pbx, labels[1], ch.wait_seconds, False, self._clock())
         if self.rule.met(ch) is not None:
             self._child(self.f.sl_calls, *labels).inc()
             self.today.add(pbx, labels[1], False)
@@ -149,6 +159,7 @@ class ChangeCounter:
     def _completed(self, pbx: str, ch: CallCompleted) -> None:
         agent = self.labels.agent_labels(pbx, ch.member)
         self._child(self.f.agent_talk, *agent).observe(ch.talk_seconds)
+        self.recent.handled(pbx, self.labels.queue(ch.queue), ch.talk_seconds, self._clock())
 
     def _ring_no_answer(self, pbx: str, ch: RingNoAnswer) -> None:
         self._child(self.f.agent_rna, *self.labels.agent_labels(pbx, ch.member)).inc()
