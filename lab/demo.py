@@ -251,6 +251,23 @@ def _report(config_path: Path, workdir: Path, secrets: dict[str, str]) -> bool:
         print(f"\nThe report as a page with charts: {page}")
     else:
         print(written.stderr, file=sys.stderr)
+    return table.returncode == 0 and written.returncode == 0 and _plan(config_path, workdir, env)
+
+
+def _plan(config_path: Path, workdir: Path, env: dict[str, str]) -> bool:
+    """The staffing plan from today's calls (a week's window ending today)."""
+    print("\nAgents needed for the Swedish queue, from today's calls (vaxeld plan):", flush=True)
+    today = today_in(parse_config(config_path.read_text()).timezone).isoformat()
+    base = [sys.executable, "-m", "vaxeld", "plan", "-c", str(config_path), "--until", today,
+            "--weeks", "1", "--no-ingest"]  # fmt: skip
+    table = subprocess.run([*base, "--queue", "sv"], check=False, env=env)
+    page = workdir / "plan.html"
+    written = subprocess.run([*base, "--format", "html", "--out", str(page)], check=False,
+                             capture_output=True, text=True, env=env)  # fmt: skip
+    if written.returncode == 0:
+        print(f"\nThe plan as heat maps: {page}")
+    else:
+        print(written.stderr, file=sys.stderr)
     return table.returncode == 0 and written.returncode == 0
 
 
