@@ -83,12 +83,19 @@ def _config() -> Any:
     return load_config(EXAMPLE)
 
 
+def _key() -> Any:
+    """A caller key, as a city would have one: numbers are hashed as they are read."""
+    from vaxeld.state.repeats import CallerKey
+
+    return CallerKey(b"a-caller-key-for-the-benchmark")
+
+
 def phase_ingest(store_path: str, queue_log: str) -> dict[str, Any]:
     from vaxeld.history.files import ingest_files
     from vaxeld.history.store import HistoryStore
 
     t0 = time.perf_counter()
-    with HistoryStore(Path(store_path)) as store:
+    with HistoryStore(Path(store_path), caller_key=_key()) as store:
         added = ingest_files(store, "main", Path(queue_log))
     return {"seconds": time.perf_counter() - t0, "lines": added}
 
@@ -102,7 +109,7 @@ def phase_report(store_path: str) -> dict[str, Any]:
     config = _config()
     period = parse_period(str(YEAR), config.timezone, datetime.now().date())
     t0 = time.perf_counter()
-    with HistoryStore(Path(store_path)) as store:
+    with HistoryStore(Path(store_path), caller_key=_key()) as store:
         report = ReportQueries(store, config).build(period, "queue", "day", "year")
     seconds = time.perf_counter() - t0
     figures = {"|".join(k): v for k, v in report_figures(report).items()}

@@ -157,7 +157,9 @@ def test_first_contact_resolution_and_transfers_from_lines_across_days(tmp_path:
         period = parse_period("2026-09-01..2026-10-01", CONFIG.timezone, date(2026, 12, 1))
         assert period.start_epoch <= day0 and day0 + 10 * d < period.end_epoch
         total = ReportQueries(store, CONFIG).build(period, "queue", "day", "t").total
-        hashes = {r[0] for r in store.query("select d2 from lines where event = 'ENTERQUEUE'")}
+        hashes = {r[0] for r in store.query("select caller from lines where event = 'ENTERQUEUE'")}
+        numbers = {r[0] for r in store.query("select d2 from lines where event = 'ENTERQUEUE'")}
+    assert numbers == {None}
     assert hashes == {key.digest("0701111111"), key.digest("0702222222"),
                       key.digest("0703333333"), None}  # fmt: skip
     assert total["transferred_out"] == 1 and total["transferred_inside"] == 0

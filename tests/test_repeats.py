@@ -8,6 +8,7 @@ from hashlib import sha256
 import duckdb
 import pytest
 
+from vaxeld.history.store import _caller_hash_sql
 from vaxeld.state.changes import CallOffered, CallRepeated
 from vaxeld.state.repeats import CALLBACK, REPEAT, CallerKey, RepeatWindow
 
@@ -59,20 +60,14 @@ def test_the_window_forgets_and_says_how_far_back_it_knows() -> None:
 
 
 def test_the_hash_is_hmac_sha256_and_the_store_computes_the_same_in_sql() -> None:
-    expected = hmac.new(b"a-caller-key-for-the-tests", b"0701234567", sha256).hexdigest()[:32]
-    assert KEY.digest("0701234567") == expected
-    inner, outer = KEY.pads()
-    (got,) = duckdb.connect().execute(
-        "select substr(sha256(?::blob || unhex(sha256(?::blob || ?::blob))), 1, 32)",
-        [outer, inner, "0701234567"],
-    ).fetchone() or (None,)
-    assert got == expected
+    mac = hmac.new(b"a-caller-key-for-the-tests", b"0701234567", sha256).hexdigest()
+    assert KEY.digest("0701234567") == int(mac[:16], 16)
     long_key = CallerKey(b"k" * 100)  # longer than SHA-256's block: hashed first, as HMAC does
-    inner, outer = long_key.pads()
-    (got,) = duckdb.connect().execute(
-        "select substr(sha256(?::blob || unhex(sha256(?::blob || ?::blob))), 1, 32)",
-        [outer, inner, "0701234567"],
-    ).fetchone() or (None,)
-    assert got == long_key.digest("0701234567")
+    for key in (KEY, long_key):
+        sql, params = _caller_hash_sql(key)
+        (got,) = duckdb.connect().execute(
+            f"select {sql} from (select 'ENTERQUEUE' as event, ? as d2)", [*params, "0701234567"]
+        ).fetchone() or (None,)
+        assert got == key.digest("0701234567")
     with pytest.raises(ValueError):
         CallerKey(b"")

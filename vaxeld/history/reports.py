@@ -136,7 +136,7 @@ class ReportQueries:
         (known,) = self.store.query("select coalesce(max(time), 0) from lines")
         known_until = int(known[0])
         xfer = self.transfers.sql("x.transfer_target")
-        return f"""(
+        return f"""
             with per_caller as (
                 select x.pbx, x.ck,
                     bool_or(({xfer}) like 'out:%' or ({xfer}) like 'unknown:%')
@@ -173,7 +173,7 @@ class ReportQueries:
             left join agent_info a on a.agent = v.agent
             left join per_caller u on u.pbx = v.pbx and u.ck = v.ck
             left join rc r on r.pbx = v.pbx and r.ck = v.ck
-            where v.entered >= {start} and v.entered < {end})"""
+            where v.entered >= {start} and v.entered < {end}"""
 
     def build(
         self,
@@ -206,8 +206,8 @@ class ReportQueries:
                 "queue_info", "queue varchar, language varchar, target integer", queues
             ),
             self.store.table("agent_info", "agent varchar, site varchar, grp varchar", agents),
+            self.store.materialized("period_visits", self._visits(period)) as visits,
         ):
-            visits = self._visits(period)
             figures = _queue_figures(self.short, self.formula)
             key = {
                 "queue": "v.queue",

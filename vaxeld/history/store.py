@@ -65,7 +65,7 @@ _SCHEMA = """
 create table if not exists lines (
     pbx varchar, time bigint, ck ubigint, callid varchar, queue varchar,
     agent varchar, event varchar, d1 varchar, d2 varchar, d3 varchar, d4 varchar,
-    d5 varchar);
+    d5 varchar, caller ubigint);
 create table if not exists skipped (row bigint);
 create table if not exists visits (
     pbx varchar, ck ubigint, queue varchar, entered bigint, enter_seq bigint,
@@ -74,7 +74,7 @@ create table if not exists visits (
 create table if not exists calls (
     pbx varchar, ck ubigint, started bigint, entry varchar, language varchar,
     reason varchar, menu_abandoned boolean, closed varchar, crisis varchar,
-    first_enter bigint, visits integer, vaxeld_lines integer, caller varchar);
+    first_enter bigint, visits integer, vaxeld_lines integer, caller ubigint);
 create table if not exists sources (
     pbx varchar, fingerprint varchar, path varchar, consumed bigint,
     primary key (pbx, fingerprint));
@@ -85,7 +85,8 @@ create table if not exists meta (key varchar primary key, value varchar);
 alter table visits add column if not exists transfer_how varchar;
 alter table visits add column if not exists transfer_target varchar;
 alter table visits add column if not exists transfer_seq bigint;
-alter table calls add column if not exists caller varchar;
+alter table calls add column if not exists caller ubigint;
+alter table lines add column if not exists caller ubigint;
 """
 # The transfer lines of a visit: how (blind for BLINDTRANSFER and TRANSFER, attended).
 _TRANSFER_HOW = (
@@ -113,13 +114,10 @@ g as (
         try_cast(arg_min(d3, seq) filter (where event in {exits}) as integer) as waited,
         try_cast(arg_min(d2, seq) filter (where event in ('COMPLETECALLER', 'COMPLETEAGENT'))
             as integer) as talk,
-        min(time) filter (where event in {outcomes}) as left_at,
-        arg_min({transfer_how}, seq) filter (where event in {transfers}) as transfer_how,
-        arg_min(d1, seq) filter (where event in {transfers}) as transfer_target,
-        min(seq) filter (where event in {transfers}) as transfer_seq
+        min(time) filter (where event in {outcomes}) as left_at
     from ev group by ck, queue)
 select pbx, ck, queue, entered, enter_seq, outcome, agent, hold, waited, talk, left_at,
-    transfer_how, transfer_target, transfer_seq
+    null, null, null
 from g where enters = 1
 """
 _VISITS_AGAIN = """
@@ -145,19 +143,28 @@ select pbx, ck, queue,
     try_cast(arg_min(d2, seq) filter (where event in ('COMPLETECALLER', 'COMPLETEAGENT'))
         as integer),
     min(time) filter (where event in {outcomes}),
-    arg_min({transfer_how}, seq) filter (where event in {transfers}),
-    arg_min(d1, seq) filter (where event in {transfers}),
-    min(seq) filter (where event in {transfers})
+    null, null, null
 from n where v > 0 group by pbx, ck, queue, v
 """
+# Transfers are few: each transfer line is given to its visit afterwards (the caller's
+# latest entry into that queue before it) rather than aggregated with every visit line.
 # An attended transfer's line names no target: it is the caller's last transfer target
 # line (vaxeld-transfer's, under the queue name "vaxeld") before it.
-_ATTENDED_TARGETS = """
-update visits set transfer_target = coalesce((
-    select arg_max(l.d1, l.rowid) from lines l
-    where l.ck = visits.ck and l.event = 'VAXELDTRANSFERTARGET' and l.rowid < visits.transfer_seq
-), '')
-where transfer_how = 'attended' and {where}
+_TRANSFERS = """
+update visits set transfer_how = t.how, transfer_target = t.target, transfer_seq = t.seq
+from (
+    select x.ck, x.queue, x.seq, x.how,
+        case when x.how = 'attended' then coalesce((
+            select arg_max(l.d1, l.rowid) from lines l
+            where l.ck = x.ck and l.event = 'VAXELDTRANSFERTARGET' and l.rowid < x.seq), '')
+        else x.d1 end as target,
+        (select max(v.enter_seq) from visits v
+            where v.ck = x.ck and v.queue = x.queue and v.enter_seq < x.seq) as visit
+    from (select rowid as seq, ck, queue, d1, {transfer_how} as how from lines
+        where {where} and {usable} and event in {transfers}) x
+) t
+where visits.ck = t.ck and visits.queue = t.queue and visits.enter_seq = t.visit
+    and visits.transfer_seq is null
 """
 _CALLS = """
 insert into calls
@@ -171,25 +178,30 @@ select any_value(pbx), ck, min(time),
     min(rowid) filter (where event = 'ENTERQUEUE' and queue <> 'vaxeld'),
     count(*) filter (where event = 'ENTERQUEUE' and queue <> 'vaxeld'),
     count(*) filter (where queue = 'vaxeld'),
-    arg_min(d2, rowid) filter (where event = 'ENTERQUEUE' and queue <> 'vaxeld')
+    arg_min(caller, rowid) filter (where event = 'ENTERQUEUE' and queue <> 'vaxeld')
 from lines where {where} and {usable} and event in ('ENTERQUEUE', 'VAXELDENTRY', 'VAXELDLANGUAGE',
     'VAXELDMENUABANDON', 'VAXELDCLOSED', 'VAXELDCRISIS')
 group by ck
 """
 
 
+# An ENTERQUEUE line's data2 is the caller's number: never kept (see _caller_hash_sql).
+_D2 = "case when event = 'ENTERQUEUE' then null else d2 end"
+
+
 def _caller_hash_sql(key: CallerKey | None) -> tuple[str, list[bytes]]:
-    """The caller number of an ENTERQUEUE line (its data2) as the store keeps it: the
-    keyed hash the live repeat window uses (HMAC-SHA256, computed from its padded keys
-    with DuckDB's SHA-256), or nothing without a key. Never the number itself."""
+    """The ``caller`` column of a line: for an ENTERQUEUE, the keyed hash of its number
+    (data2) that the live repeat window uses (HMAC-SHA256, from its padded keys with
+    DuckDB's SHA-256, its first 64 bits as a number), or nothing without a key. The
+    number itself is never kept."""
     if key is None:
-        return "case when event = 'ENTERQUEUE' then null else d2 end", []
+        return "null::ubigint", []
     inner, outer = key.pads()
     pattern = GROUPABLE.pattern
-    hashed = "substr(sha256(?::blob || unhex(sha256(?::blob || d2::blob))), 1, 32)"
+    hashed = "sha256(?::blob || unhex(sha256(?::blob || d2::blob)))"
     sql = (
-        f"case when event <> 'ENTERQUEUE' then d2 "
-        f"when regexp_full_match(coalesce(d2, ''), '{pattern}') then {hashed} end"
+        f"case when event = 'ENTERQUEUE' and regexp_full_match(coalesce(d2, ''), '{pattern}') "
+        f"then ('0x' || substr({hashed}, 1, 16))::ubigint end"
     )
     return sql, [outer, inner]
 
@@ -203,9 +215,7 @@ def _sql(template: str, where: str) -> str:
         where=where,
         usable="rowid not in (select row from skipped)",
         outcomes=_in(OUTCOME_EVENTS),
-        visit_events=_in(
-            ("ENTERQUEUE", *OUTCOME_EVENTS, "COMPLETECALLER", "COMPLETEAGENT", *TRANSFER_EVENTS)
-        ),
+        visit_events=_in(("ENTERQUEUE", *OUTCOME_EVENTS, "COMPLETECALLER", "COMPLETEAGENT")),
         exits=_in(e for e in OUTCOME_EVENTS if e != "CONNECT"),  # those with a wait
         transfers=_in(TRANSFER_EVENTS),
         transfer_how=_TRANSFER_HOW,
@@ -263,7 +273,7 @@ class HistoryStore:
         self.db.execute(
             f"""insert into lines
             select ?, try_cast(time as bigint), hash(? || '|' || callid), callid, queue,
-                agent, event, d1, {self._caller_sql}, d3, d4, d5
+                agent, event, d1, {_D2}, d3, d4, d5, {self._caller_sql}
             from read_csv(?, delim = '|', header = false, quote = '', escape = '',
                 columns = {_COLUMNS}, null_padding = true, auto_detect = false,
                 strict_mode = false, compression = ?)""",
@@ -284,7 +294,7 @@ class HistoryStore:
             self.db.execute(
                 f"""insert into lines
                 select ?, try_cast(time as bigint), hash(? || '|' || callid), callid, queue,
-                    agent, event, d1, {self._caller_sql}, d3, d4, d5
+                    agent, event, d1, {_D2}, d3, d4, d5, {self._caller_sql}
                 from read_csv(?, delim = '|', header = false, quote = '', escape = '',
                     columns = {_COLUMNS}, null_padding = true, auto_detect = false,
                     strict_mode = false)""",
@@ -301,7 +311,8 @@ class HistoryStore:
         now = "none" if key is None else key.fingerprint()
         if known is None:
             self.db.execute(
-                f"update lines set d2 = {self._caller_sql} where event = 'ENTERQUEUE'",
+                f"update lines set caller = {self._caller_sql}, d2 = null "
+                "where event = 'ENTERQUEUE'",
                 self._caller_params,
             )
             self.db.execute("update calls set caller = null")
@@ -344,7 +355,7 @@ class HistoryStore:
             self.db.execute(f"delete from calls where ck in {touched}")
         self.db.execute(_sql(_VISITS_ONCE, where))
         self.db.execute(_sql(_VISITS_AGAIN, where))
-        self.db.execute(_sql(_ATTENDED_TARGETS, where))
+        self.db.execute(_sql(_TRANSFERS, where))
         self.db.execute(_sql(_CALLS, where))
         return added
 
@@ -422,6 +433,16 @@ class HistoryStore:
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         return self.db.execute(sql, list(params)).fetchall()
+
+    @contextlib.contextmanager
+    def materialized(self, name: str, query: str) -> Iterator[str]:
+        """``query``'s rows as a temporary table for the queries of one report (which read
+        them a dozen times: computed once)."""
+        self.db.execute(f"create or replace temp table {name} as {query}")
+        try:
+            yield name
+        finally:
+            self.db.execute(f"drop table if exists {name}")
 
     @contextlib.contextmanager
     def table(self, name: str, columns: str, rows: Iterable[Sequence[Any]]) -> Iterator[None]:

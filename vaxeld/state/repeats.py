@@ -1,7 +1,7 @@
 """Repeat callers: a caller whose number called the centre within the window before.
 
 Caller numbers are personal data: the window keeps only a keyed hash of each (HMAC-SHA256
-with the city's own key, cut to 128 bits), the time of its last call and that call's
+with the city's own key, its first 64 bits), the time of its last call and that call's
 Uniqueid, and forgets it once the window has passed. Numbers that are not numbers
 (anonymous, withheld, "unknown", empty) are never grouped. Pure: time comes from the
 caller (Unix seconds, as queue_log has them).
@@ -31,11 +31,13 @@ class CallerKey:
             raise ValueError("the caller key is empty")
         self._key = key
 
-    def digest(self, number: str) -> str | None:
-        """The hash of ``number``, or None when it is not a number to group by."""
+    def digest(self, number: str) -> int | None:
+        """The hash of ``number`` (its first 64 bits, as a number: plenty to tell a city's
+        callers apart, and cheap to group by), or None when it is no number to group by."""
         if not GROUPABLE.fullmatch(number):
             return None
-        return hmac.new(self._key, number.encode("ascii"), hashlib.sha256).hexdigest()[:32]
+        mac = hmac.new(self._key, number.encode("ascii"), hashlib.sha256).hexdigest()
+        return int(mac[:16], 16)
 
     def fingerprint(self) -> str:
         """Names the key without giving it away (to notice that it changed)."""
@@ -54,7 +56,7 @@ class RepeatWindow:
     window_seconds: float
     callback_seconds: float
     known_since: float | None = None  # from when calls are known (queue_log or start)
-    _last: dict[str, tuple[float, str]] = field(default_factory=dict)  # hash -> (time, uid)
+    _last: dict[int, tuple[float, str]] = field(default_factory=dict)  # hash -> (time, uid)
     _pruned_at: float = 0.0
 
     def learn(self, number: str, when: float, uniqueid: str) -> None:
@@ -104,7 +106,7 @@ class RepeatWindow:
     def __len__(self) -> int:
         return len(self._last)
 
-    def _remember(self, digest: str, when: float, uniqueid: str) -> None:
+    def _remember(self, digest: int, when: float, uniqueid: str) -> None:
         old = self._last.get(digest)
         if old is None or when >= old[0]:
             self._last[digest] = (when, uniqueid)
