@@ -95,17 +95,18 @@ def test_transfers_and_repeat_callers_equal_the_scenario_and_queue_log(
         # The same number again within a minute: a call back after a drop.
         only_answering(lab, "1002", talk=2)
         call_and_wait(lab, start, "0701000002", "COMPLETEAGENT", 1)
-        # c) attended to Lars's extension (1006): still in the centre. Åsa hangs up a while
-        # after dialling, which completes the transfer; Lars talks on.
-        only_answering(lab, "1001", talk=8, keys="*2ww1006")
-        lab.control.set_agent("1006", answer_after=1, talk=15)
+        # c) attended to Lars's extension (1006): still in the centre. Åsa hangs up well
+        # after Lars answered (the keys, the digit timeout and his ring take about 8 s),
+        # which completes the transfer; Lars talks on.
+        only_answering(lab, "1001", talk=12, keys="*2ww1006")
+        lab.control.set_agent("1006", answer_after=1, talk=30)
         call_and_wait(lab, start, "0701000003", "ATTENDEDTRANSFER", 1)
         # While the caller talks to Lars, Åsa is free again, and nobody shows her busy.
         samples = vaxeld.wait_for(
             lambda s: total(s, "vaxeld_agent_state", agent="Åsa Lindqvist", state="available") == 1
         )
         # d) attended to Socialtjänsten (0313652500), which talks 20 s: out.
-        only_answering(lab, "1001", talk=9, keys="*2ww0313652500")
+        only_answering(lab, "1001", talk=12, keys="*2ww0313652500")
         call_and_wait(lab, start, "0701000004", "ATTENDEDTRANSFER", 2)
         # e) answered and resolved, then the first number again (over a minute later):
         # a repeat caller; and a withheld number twice, never grouped.
