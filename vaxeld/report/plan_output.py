@@ -31,9 +31,10 @@ def _slots(plan: QueuePlan) -> list[int]:
 def _basis_line(plan: QueuePlan, model: str, shrinkage: float) -> str:
     b = plan.basis
     patience = f"{b.patience:.0f} s" if b.patience else "nobody hung up"
-    weeks = sum(b.days.values()) // 7
+    days = sum(b.days.values())
+    span = f"{days // 7} weeks" if days >= 14 else f"{days} days"
     return (
-        f"{b.calls} callers over {weeks} weeks; handle time {b.handle:.0f} s (talk + wrap-up); "
+        f"{b.calls} callers over {span}; handle time {b.handle:.0f} s (talk + wrap-up); "
         f"patience {patience}; goal {b.goal:.0%} within {b.target} s; "
         f"model {model.replace('_', ' ')}; shrinkage {shrinkage:.0%}"
     )
