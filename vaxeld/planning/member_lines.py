@@ -14,3 +14,14 @@ class MemberLine:
     queue: str
     agent: str  # an interface (ADDMEMBER, REMOVEMEMBER) or a member name (PAUSE, UNPAUSE)
     event: str
+
+
+def covered(spans: list[tuple[float, float]], start: float, end: float) -> float:
+    """Seconds of [start, end) covered by the union of the spans."""
+    total, reach = 0.0, start
+    for lo, hi in sorted(spans):
+        lo, hi = max(lo, reach), min(hi, end)
+        if hi > lo:
+            total += hi - lo
+            reach = hi
+    return total

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
-from vaxeld.planning.member_lines import MemberLine
+from vaxeld.planning.member_lines import MemberLine, covered
 
 Span = tuple[float, float]
 
@@ -53,16 +53,6 @@ def member_spans(
     return spans["in"], spans["paused"]
 
 
-def _covered(spans: list[Span], start: float, end: float) -> float:
-    total, reach = 0.0, start
-    for lo, hi in sorted(spans):
-        lo, hi = max(lo, reach), min(hi, end)
-        if hi > lo:
-            total += hi - lo
-            reach = hi
-    return total
-
-
 def staffed(
     lines: Iterable[MemberLine],
     names: Mapping[str, str],
@@ -81,7 +71,7 @@ def staffed(
     for start, stop in buckets:
         length = stop - start
         for (queue, agent), spans in members.items():
-            here = _covered(spans, start, stop) - _covered(
+            here = covered(spans, start, stop) - covered(
                 paused.get((queue, agent), []), start, stop
             )
             if here > 0:

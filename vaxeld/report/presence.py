@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from vaxeld.planning.member_lines import MEMBER_EVENTS, MemberLine
+from vaxeld.planning.member_lines import MEMBER_EVENTS, MemberLine, covered
 
 __all__ = ["MEMBER_EVENTS", "MemberLine", "Presence", "presence"]
 
@@ -28,17 +28,6 @@ __all__ = ["MEMBER_EVENTS", "MemberLine", "Presence", "presence"]
 class Presence:
     logged_in: float | None  # seconds; None: a static member, always in its queues
     paused: float
-
-
-def _overlap(intervals: list[tuple[float, float]], start: float, end: float) -> float:
-    """Seconds of [start, end) covered by the union of the intervals."""
-    total, reach = 0.0, start
-    for lo, hi in sorted(intervals):
-        lo, hi = max(lo, reach), min(hi, end)
-        if hi > lo:
-            total += hi - lo
-            reach = hi
-    return total
 
 
 def presence(
@@ -90,7 +79,7 @@ def presence(
     agents = {agent for _, agent in spans}
     out = {}
     for agent in sorted(agents):
-        logged = _overlap(spans.get(("in", agent), []), start, end)
-        paused = _overlap(spans.get(("paused", agent), []), start, end)
+        logged = covered(spans.get(("in", agent), []), start, end)
+        paused = covered(spans.get(("paused", agent), []), start, end)
         out[agent] = Presence(None if agent in static else logged, paused)
     return out
