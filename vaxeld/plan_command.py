@@ -12,7 +12,6 @@ from pathlib import Path
 
 from vaxeld.calendar import day_kinds, today_in
 from vaxeld.config import Config, ConfigError
-from vaxeld.config.load import read_caller_key
 from vaxeld.planning.plan import QueuePlan, plan_queue, what_if
 from vaxeld.planning.staffing import staffed
 from vaxeld.report import plan_output
@@ -54,33 +53,28 @@ def run(config: Config, args: argparse.Namespace) -> int:
     if unknown:
         print(f"vaxeld: unknown queue {', '.join(unknown)}", file=sys.stderr)
         return 2
-    try:
-        key = read_caller_key(config, dict(os.environ))
-    except ConfigError as exc:
-        print(f"vaxeld: {exc}", file=sys.stderr)
-        return 2
 
     def progress(line: str) -> None:
         print(f"vaxeld plan: {line}", file=sys.stderr, flush=True)
 
     # Imported here: only reports and plans need DuckDB.
-    from vaxeld.history.ingest import ingest
+    from vaxeld.history.ingest import up_to_date_store
     from vaxeld.history.planning import interval_start, member_lines, slots
-    from vaxeld.history.store import HistoryStore
-    from vaxeld.state.repeats import CallerKey
 
     last = args.until or today_in(config.timezone) - timedelta(days=1)
     first = last - timedelta(days=7 * weeks - 1)
     special = day_kinds(range(first.year, last.year + 1))
     minutes = config.planning.interval_minutes
     end = interval_start(last + timedelta(days=1), 0, minutes, config.timezone)
-    store_path = args.store or config.history.store
-    with HistoryStore(store_path, caller_key=None if key is None else CallerKey(key)) as store:
-        if not args.no_ingest:
-            ingest(store, config, dict(os.environ), progress)
-        progress(f"callers per {minutes} min from {first} to {last}")
-        every = slots(store, config, first, last)
-        lines, record_start = member_lines(store, end)
+    environ = dict(os.environ)
+    try:
+        with up_to_date_store(config, args.store, environ, progress, not args.no_ingest) as store:
+            progress(f"callers per {minutes} min from {first} to {last}")
+            every = slots(store, config, first, last)
+            lines, record_start = member_lines(store, end)
+    except ConfigError as exc:
+        print(f"vaxeld: {exc}", file=sys.stderr)
+        return 2
     progress("who was logged in and not paused, interval by interval")
     static = {
         q: frozenset(

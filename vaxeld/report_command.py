@@ -10,7 +10,6 @@ from pathlib import Path
 
 from vaxeld.calendar import today_in
 from vaxeld.config import Config, ConfigError
-from vaxeld.config.load import read_caller_key
 from vaxeld.report import html, text
 from vaxeld.report.model import GROUPINGS
 from vaxeld.report.periods import GRANULARITIES, HELP, PeriodError, parse_period
@@ -51,23 +50,20 @@ def run(config: Config, args: argparse.Namespace) -> int:
         print(f"vaxeld report: {line}", file=sys.stderr, flush=True)
 
     # Imported here: only reports need DuckDB, and `vaxeld --help` should not load it.
-    from vaxeld.history.ingest import ingest
+    from vaxeld.history.ingest import up_to_date_store
     from vaxeld.history.reports import ReportQueries
-    from vaxeld.history.store import HistoryStore
-    from vaxeld.state.repeats import CallerKey
 
+    environ = dict(os.environ)
     try:
-        key = read_caller_key(config, dict(os.environ))
+        with up_to_date_store(config, args.store, environ, progress, not args.no_ingest) as store:
+            queries = ReportQueries(store, config)
+            report = queries.build(period, args.by, args.granularity, args.title)
+            earlier = (
+                queries.build(before, args.by, args.granularity, args.title) if before else None
+            )
     except ConfigError as exc:
         print(f"vaxeld: {exc}", file=sys.stderr)
         return 2
-    store_path = args.store or config.history.store
-    with HistoryStore(store_path, caller_key=None if key is None else CallerKey(key)) as store:
-        if not args.no_ingest:
-            ingest(store, config, dict(os.environ), progress)
-        queries = ReportQueries(store, config)
-        report = queries.build(period, args.by, args.granularity, args.title)
-        earlier = queries.build(before, args.by, args.granularity, args.title) if before else None
     for r in (report, earlier):
         if r is not None:
             r.goal = config.history.service_level_goal

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
 from vaxeld.config import Config
-from vaxeld.config.load import secret_value
+from vaxeld.config.load import read_caller_key, secret_value
 from vaxeld.history.files import ingest_files
 from vaxeld.history.postgres import ingest_postgres
 from vaxeld.history.store import HistoryStore
+from vaxeld.state.repeats import CallerKey
 
 Progress = Callable[[str], None]
 
@@ -39,3 +42,23 @@ def ingest(store: HistoryStore, config: Config, environ: dict[str, str], progres
             added += ingest_files(store, pbx.name, pbx.queue_log)
     progress(f"{added} new lines in {time.monotonic() - started:.1f} s")
     return added
+
+
+@contextlib.contextmanager
+def up_to_date_store(
+    config: Config,
+    path: Path | None,
+    environ: dict[str, str],
+    progress: Progress,
+    read_new: bool = True,
+) -> Iterator[HistoryStore]:
+    """The history store (``path``, or the config's), hashing caller numbers with the
+    config's caller key, with what is new in its sources read first (unless not
+    ``read_new``). Raises ConfigError for a key that cannot be read."""
+    key = read_caller_key(config, environ)
+    with HistoryStore(
+        path or config.history.store, caller_key=None if key is None else CallerKey(key)
+    ) as store:
+        if read_new:
+            ingest(store, config, environ, progress)
+        yield store

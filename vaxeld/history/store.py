@@ -270,15 +270,7 @@ class HistoryStore:
     def add_csv(self, pbx: str, path: Path, compression: str = "auto") -> int:
         """Append every line of a queue_log file (complete lines only); the new count."""
         before = self._max_rowid()
-        self.db.execute(
-            f"""insert into lines
-            select ?, try_cast(time as bigint), hash(? || '|' || callid), callid, queue,
-                agent, event, d1, {_D2}, d3, d4, d5, {self._caller_sql}
-            from read_csv(?, delim = '|', header = false, quote = '', escape = '',
-                columns = {_COLUMNS}, null_padding = true, auto_detect = false,
-                strict_mode = false, compression = ?)""",
-            [pbx, pbx, *self._caller_params, str(path), compression],
-        )
+        self._insert_file(pbx, path, compression)
         return self._finish(pbx, before)
 
     def add_rows(self, pbx: str, rows: Iterable[Sequence[Any]]) -> int:
@@ -291,17 +283,21 @@ class HistoryStore:
             if Path(tmp.name).stat().st_size == 0:
                 return 0
             self.db.execute("begin")
-            self.db.execute(
-                f"""insert into lines
-                select ?, try_cast(time as bigint), hash(? || '|' || callid), callid, queue,
-                    agent, event, d1, {_D2}, d3, d4, d5, {self._caller_sql}
-                from read_csv(?, delim = '|', header = false, quote = '', escape = '',
-                    columns = {_COLUMNS}, null_padding = true, auto_detect = false,
-                    strict_mode = false)""",
-                [pbx, pbx, *self._caller_params, tmp.name],
-            )
+            self._insert_file(pbx, Path(tmp.name), "auto")
             self.db.execute("commit")
         return self._finish(pbx, before)
+
+    def _insert_file(self, pbx: str, path: Path, compression: str) -> None:
+        """Lines in queue_log's format into ``lines``, read by DuckDB's own CSV reader."""
+        self.db.execute(
+            f"""insert into lines
+            select ?, try_cast(time as bigint), hash(? || '|' || callid), callid, queue,
+                agent, event, d1, {_D2}, d3, d4, d5, {self._caller_sql}
+            from read_csv(?, delim = '|', header = false, quote = '', escape = '',
+                columns = {_COLUMNS}, null_padding = true, auto_detect = false,
+                strict_mode = false, compression = ?)""",
+            [pbx, pbx, *self._caller_params, str(path), compression],
+        )
 
     def _hash_callers_kept_in_clear(self, key: CallerKey | None) -> None:
         """A store from before caller numbers were hashed has them in clear: hashed (or,
