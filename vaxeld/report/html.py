@@ -15,7 +15,7 @@ from vaxeld.report.model import (
     Row,
     compare_rows,
 )
-from vaxeld.report.text import change_text, value_text
+from vaxeld.report.text import change_text, notes, value_text
 
 STYLE = """
 body{font-family:system-ui,-apple-system,"Segoe UI",sans-serif;margin:2rem;color:#1d2530}
@@ -263,17 +263,7 @@ def html(report: Report, before: Report | None = None) -> str:
         if before is not None
         else f"{period}: {report.period.first} to {report.period.last} ({escape(report.period.tz)})"
     )
-    notes = [f"Service level: {report.target_text}."]
-    if not report.knows_entries:
-        notes.append(
-            "No vaxeld lines in this period's record: entry numbers, menu abandons, "
-            "closed and crisis calls are unknown."
-        )
-    if any(row.get("logged_in_seconds") is None for _, row in report.agents):
-        notes.append("Logged in: unknown for static members (always in their queues).")
-    if report.problems:
-        unused = ", ".join(f"{k}: {v}" for k, v in sorted(report.problems.items()))
-        notes.append(f"Lines not used: {unused}.")
+    sentences = [n[0].upper() + n[1:] + "." for n in notes(report)]
     sections = [
         f'<h1>{escape(report.title)}</h1><p class="sub">{sub}</p>',
         _cards(report, before),
@@ -290,7 +280,7 @@ def html(report: Report, before: Report | None = None) -> str:
         ),
         _table("The centre", [("all", report.centre)], CENTRE_FIGURES),
         _table("Agents", report.agents, AGENT_FIGURES),
-        "".join(f'<p class="note">{escape(n)}</p>' for n in notes),
+        "".join(f'<p class="note">{escape(n)}</p>' for n in sentences),
     ]
     if before is not None:
         sections.insert(

@@ -89,7 +89,8 @@ def _grid(header: list[str], rows: list[list[str]]) -> str:
     return "\n".join(lines)
 
 
-def _notes(report: Report) -> list[str]:
+def notes(report: Report) -> list[str]:
+    """What a reader must know to read the report right (every output shows them)."""
     notes = [
         f"service level: {report.target_text}, over "
         + (
@@ -124,7 +125,7 @@ def text(report: Report) -> str:
         agents = [[k, *(value_text(f, row.get(f.name)) for f in AGENT_FIGURES)]
                   for k, row in report.agents]  # fmt: skip
         out += ["", _grid(header, agents)]
-    out += ["", *(f"note: {n}" for n in _notes(report))]
+    out += ["", *(f"note: {n}" for n in notes(report))]
     return "\n".join(out) + "\n"
 
 
@@ -153,7 +154,7 @@ def text_compare(before: Report, after: Report) -> str:
         for f in CENTRE_FIGURES
     ]  # fmt: skip
     out += [_grid(["the centre", before.period.label, after.period.label, "change"], rows)]
-    out += ["", *(f"note: {n}" for n in _notes(after))]
+    out += ["", *(f"note: {n}" for n in notes(after))]
     return "\n".join(out) + "\n"
 
 
