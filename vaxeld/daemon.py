@@ -92,7 +92,8 @@ class Daemon:
 
     def _repeat_window(self, config: Config) -> RepeatWindow | None:
         """Each PBX's own window of repeat callers (None without a caller key)."""
-        key = self._caller_key if config == self.config else read_caller_key(config, self._env)
+        # The key read with the config (at start, or by the reload that brought it).
+        key = self._caller_key
         if key is None:
             return None
         rules = config.repeat_callers

@@ -3,7 +3,6 @@ on, which of those places are the centre's own, and how repeat callers are group
 
 from __future__ import annotations
 
-import re
 from typing import Annotated
 
 from pydantic import Field, StringConstraints, model_validator
@@ -90,7 +89,3 @@ def overlapping(transfers: TransfersConfig) -> list[str]:
                 if len(number) == len(low) and low <= number <= high:
                     out.append(f"{number} is both a queue number and in department {name}")
     return out
-
-
-def is_digits(value: str) -> bool:
-    return re.fullmatch(r"[0-9]{1,20}", value) is not None

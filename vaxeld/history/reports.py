@@ -159,7 +159,8 @@ class ReportQueries:
                 v.enter_seq = c.first_enter as direct, c.entry,
                 {GROUP_KEY["language"]} as language_key,
                 {GROUP_KEY["site"]} as site_key,
-                case when v.transfer_how is not null then {xfer.replace("x.", "v.")} end as xfer,
+                case when v.transfer_how is not null
+                    then {self.transfers.sql("v.transfer_target")} end as xfer,
                 coalesce(u.unresolved, false) as unresolved,
                 v.outcome = 'CONNECT' and v.enter_seq = u.first_answer_seq as first_answer,
                 r.at is not null and r.at + {window} <= {known_until} as fcr_known,

@@ -12,7 +12,7 @@ who hung up (the estimator of Mandelbaum and Zeltyn for exponential patience).
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
@@ -160,10 +160,20 @@ def plan_queue(
         key = (day_kind(s.day, special), s.slot)
         totals[key] = totals.get(key, 0) + s.offered
     plan = QueuePlan(b)
-    looked_back = _look_back(config, b, slots, special, staffed) if staffed is not None else {}
+    # Many intervals have the same number of calls: each number is asked of the models once.
+    known: dict[float, tuple[Prediction, Prediction, int]] = {}
+
+    def need(calls: float) -> tuple[Prediction, Prediction, int]:
+        if calls not in known:
+            known[calls] = _need(config, b, calls)
+        return known[calls]
+
+    looked_back = (
+        _look_back(config, b, slots, special, staffed, need) if staffed is not None else {}
+    )
     for (kind, slot), offered in sorted(totals.items()):
         calls = offered / days.get(kind, 1)
-        c, a, sched = _need(config, b, calls)
+        c, a, sched = need(calls)
         staff, gap = looked_back.get((kind, slot), (None, None))
         plan.cells[(kind, slot)] = Cell(calls, c, a, sched, staff, gap)
     if staffed is not None:
@@ -177,17 +187,18 @@ def _look_back(
     slots: Iterable[Slot],
     special: Mapping[date, str],
     staffed: Mapping[tuple[str, float], float],
+    need: Callable[[float], tuple[Prediction, Prediction, int]],
 ) -> dict[tuple[str, int], tuple[float, float]]:
     """(day kind, slot) -> (agents staffed on average, staffed minus needed on average),
     over the days of the window that had calls in that interval."""
     sums: dict[tuple[str, int], list[float]] = {}
     for s in slots:
         have = staffed.get((b.queue, s.start), 0.0)
-        c, a, _ = _need(config, b, float(s.offered))
-        need = (a if config.planning.model == "erlang_a" else c).agents
+        c, a, _ = need(float(s.offered))
+        needed = (a if config.planning.model == "erlang_a" else c).agents
         row = sums.setdefault((day_kind(s.day, special), s.slot), [0.0, 0.0, 0.0])
         row[0] += have
-        row[1] += have - need
+        row[1] += have - needed
         row[2] += 1
     return {k: (v[0] / v[2], v[1] / v[2]) for k, v in sums.items()}
 

@@ -220,7 +220,8 @@ class Ledger:
             known = getattr(ch, "entry", "")
             if known and (isinstance(ch, CallEntered) or not caller.entry):
                 caller.entry = known
-            offers_before, answers_before = caller.offered(), caller.answers()
+            offers_before = caller.offered()
+            answers_before = caller.answers() if isinstance(ch, CallAnswered) else 0
             counts = caller.seen.setdefault(key_of(ch), [0, 0])
             before = max(counts)
             counts[0 if source == "ami" else 1] += 1
