@@ -53,6 +53,19 @@ def opening_seconds(year: int, tz: ZoneInfo) -> list[tuple[float, float]]:
     return hours
 
 
+def example_config_with_year(folder: Path, calls: int, seed: int, year: int = 2026) -> Path:
+    """The example config reading a generated year of queue_log, with its history store,
+    all in ``folder``: what the report and plan tests run `vaxeld` on."""
+    log = folder / "queue_log"
+    generate(log, calls=calls, year=year, seed=seed)
+    example = Path(__file__).resolve().parents[1] / "config" / "vaxeld.example.yaml"
+    text = example.read_text(encoding="utf-8")
+    text = text.replace("  - name: main\n", f"  - name: main\n    queue_log: {log}\n", 1)
+    path = folder / "vaxeld.yaml"
+    path.write_text(text + f"\nhistory:\n  store: {folder / 'history.duckdb'}\n")
+    return path
+
+
 def generate(out: Path, calls: int, year: int, seed: int) -> int:
     rng = random.Random(seed)
     tz = ZoneInfo("Europe/Stockholm")

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from lab.browser import chromium, console_errors
-from lab.queue_log_year import generate
+from lab.queue_log_year import example_config_with_year
 from vaxeld.calendar import day_kinds
 from vaxeld.config import load_config
 from vaxeld.planning.erlang import erlang_a, erlang_c, required, scheduled
@@ -91,14 +91,7 @@ def test_looking_back_gives_the_gap_and_checks_the_models() -> None:
 
 @pytest.fixture(scope="module")
 def config(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("plan")
-    log = folder / "queue_log"
-    generate(log, calls=60000, year=2026, seed=5)
-    text = (ROOT / "config" / "vaxeld.example.yaml").read_text()
-    text = text.replace("  - name: main\n", f"  - name: main\n    queue_log: {log}\n", 1)
-    path = folder / "vaxeld.yaml"
-    path.write_text(text + f"\nhistory:\n  store: {folder / 'history.duckdb'}\n")
-    return path
+    return example_config_with_year(tmp_path_factory.mktemp("plan"), calls=60000, seed=5)
 
 
 def plan(config: Path, *args: str) -> subprocess.CompletedProcess[str]:

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from lab.browser import chromium, console_errors
-from lab.queue_log_year import generate
+from lab.queue_log_year import example_config_with_year
 from vaxeld.report.html import CARDS
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -24,14 +24,7 @@ ARTIFACTS = ROOT / "test-artifacts"
 
 @pytest.fixture(scope="module")
 def config(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("report")
-    log = folder / "queue_log"
-    generate(log, calls=6000, year=2026, seed=3)
-    text = (ROOT / "config" / "vaxeld.example.yaml").read_text()
-    text = text.replace("  - name: main\n", f"  - name: main\n    queue_log: {log}\n", 1)
-    path = folder / "vaxeld.yaml"
-    path.write_text(text + f"\nhistory:\n  store: {folder / 'history.duckdb'}\n")
-    return path
+    return example_config_with_year(tmp_path_factory.mktemp("report"), calls=6000, seed=3)
 
 
 def report(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
