@@ -130,6 +130,9 @@ def test_what_if_predicts_from_the_numbers_given(config: Path) -> None:
     bad = plan(config, "--queue", "nope", "--calls-per-hour", "1", "--handle-time", "1",
                "--agents", "1")  # fmt: skip
     assert bad.returncode == 2 and "unknown queue nope" in bad.stderr
+    huge = plan(config, "--queue", "sv", "--calls-per-hour", "1", "--handle-time", "1",
+                "--agents", "1000000000")  # fmt: skip
+    assert huge.returncode == 2 and "--agents is at most 2000" in huge.stderr
 
 
 def test_the_plan_page_renders_its_heat_maps_in_a_real_browser(

@@ -120,6 +120,17 @@ def _what_if(config: Config, args: argparse.Namespace) -> int:
     if args.calls_per_hour < 0 or args.handle_time <= 0 or args.agents < 1:
         print("vaxeld: calls, handle time and agents must be positive", file=sys.stderr)
         return 2
+    # The models' work grows with the agents and the callers waiting: bounded, so that a
+    # typo cannot keep the command busy for hours.
+    limits = ((args.calls_per_hour, 20_000, "--calls-per-hour"), (args.agents, 2_000, "--agents"),
+              (args.handle_time, 7_200, "--handle-time"))  # fmt: skip
+    for value, most, name in limits:
+        if value > most:
+            print(f"vaxeld: {name} is at most {most}", file=sys.stderr)
+            return 2
+    if args.patience is not None and not 1 <= args.patience <= 3_600:
+        print("vaxeld: --patience must be 1 to 3600 seconds", file=sys.stderr)
+        return 2
     target = config.queues[queue].service_level_seconds
     c, a = what_if(args.calls_per_hour, args.handle_time, args.agents, target, args.patience)
     print(f"{queue}: {args.agents} agents, {args.calls_per_hour:g} calls/h, {args.handle_time:g} s")

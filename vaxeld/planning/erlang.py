@@ -75,17 +75,18 @@ def erlang_a(
 def _states(arrivals: float, mu: float, theta: float, n: int) -> list[float]:
     """P(k callers in the system), k = 0, 1, ...: a birth-death chain with births at the
     arrival rate and deaths at min(k, n) mu + max(k - n, 0) theta, cut where negligible."""
-    ratios = [1.0]
+    ratios, total = [1.0], 1.0  # a running total: summing the list each step was quadratic
     k = 0
     while True:
         k += 1
         death = min(k, n) * mu + max(k - n, 0) * theta
         ratios.append(ratios[-1] * arrivals / death)
+        total += ratios[-1]
         if ratios[-1] > 1e250:  # rescale to stay in range; only ratios matter
             ratios = [r * 1e-250 for r in ratios]
-        if k > n and ratios[-1] < _TAIL * sum(ratios):
+            total *= 1e-250
+        if k > n and ratios[-1] < _TAIL * total:
             break
-    total = sum(ratios)
     return [r / total for r in ratios]
 
 
