@@ -35,6 +35,7 @@ from vaxeld.state.changes import (
 from vaxeld.state.core import PbxCore
 from vaxeld.state.model import Call, Member, Phase, SwitchboardState
 from vaxeld.state.reducer import HANDLED_EVENTS
+from vaxeld.state.today import OUTCOMES
 from vaxeld.state.view import AGENT_STATES, LinkHealth, PbxView
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "config" / "vaxeld.example.yaml"
@@ -285,13 +286,14 @@ def test_today_seeded_from_the_day_so_far_equals_counting_it_live(tmp_path: Path
     for config in (load_config(EXAMPLE), load_config(other)):
         live, seeded = (Metrics(config, lambda: [], clock=lambda: 0.0) for _ in range(2))
         live.record("main", _outcomes())
-        seeded.seed_service_level_today("main", _outcomes(), since=time.time() - 60)
+        seeded.seed_today("main", _outcomes(), since=time.time() - 60)
         assert seeded.service_level_today() == live.service_level_today()
+        assert seeded.today_figures() == live.today_figures()
         assert live.service_level_today()[("main", "ar")] == 1.0
     # "offered": 1 met of 5 in sv; without short abandons and timeouts: 1 of 3.
     assert live.service_level_today()[("main", "sv")] == 1 / 3
     assert total(scrape(seeded), "vaxeld_queue_service_level_calls_total") == 0  # not counters
-    seeded.seed_service_level_today("main", [CallAnswered("sv", "9", "A", 1.0)], since=0.0)
+    seeded.seed_today("main", [CallAnswered("sv", "9", "A", 1.0)], since=0.0)
     assert seeded.service_level_today() == {("main", "sv"): 1.0}
 
 
@@ -350,6 +352,8 @@ def allowed_label_values(config: Config) -> dict[str, set[str]]:
         "department": {*config.transfers.departments, OTHER, "centre", "unknown"},
         "kind": {"inside", "out", "unknown", "repeat", "callback"},
         "model": {"erlang_c", "erlang_a"},
+        "outcome": set(OUTCOMES),
+        "formula": {"offered", "answered_and_long_abandoned"},
     }
 
 

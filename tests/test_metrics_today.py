@@ -1,4 +1,5 @@
-"""vaxeld.metrics.today: the service level since local midnight, and from when it counts."""
+"""vaxeld.state.today and vaxeld.metrics.today: today's figures since local midnight,
+and from when they count."""
 
 from __future__ import annotations
 
@@ -10,7 +11,11 @@ import pytest
 
 from vaxeld.config import load_config
 from vaxeld.metrics.labels import LabelRules
-from vaxeld.metrics.today import ServiceLevelToday
+from vaxeld.metrics.today import TodayCollector
+from vaxeld.state.changes import CallAnswered, CallOffered
+from vaxeld.state.queuelog_lines import parse_line
+from vaxeld.state.recovery import outcomes_of
+from vaxeld.state.today import TodayCounts
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "config" / "vaxeld.example.yaml"
 LABELS = LabelRules.from_config(load_config(EXAMPLE))
@@ -19,13 +24,15 @@ STOCKHOLM = ZoneInfo("Europe/Stockholm")
 
 def test_today_says_from_when_it_counts() -> None:
     clock = [datetime(2026, 11, 23, 10, 0, tzinfo=STOCKHOLM).timestamp()]
-    today = ServiceLevelToday("Europe/Stockholm", LABELS, clock=lambda: clock[0])
+    today = TodayCounts("Europe/Stockholm", clock=lambda: clock[0])
     midnight = datetime(2026, 11, 23, tzinfo=STOCKHOLM).timestamp()
     today.started("main")  # no queue_log: from vaxeld's start
-    today.seed("north", [("sv", True)], since=midnight - 3600)  # a file older than today
+    today.seed(
+        "north", [("sv", True, "answered", True)], since=midnight - 3600
+    )  # a file older than today
 
     def since() -> dict[str, float]:
-        fams = {f.name: f for f in today.collect()}
+        fams = {f.name: f for f in TodayCollector(today, LABELS, "offered").collect()}
         family = fams["vaxeld_service_level_today_since_timestamp_seconds"]
         return {s.labels["pbx"]: s.value for s in family.samples}
 
@@ -42,10 +49,47 @@ def test_today_rolls_over_at_local_midnight_on_days_of_23_and_25_hours(
 ) -> None:
     start = datetime(2026, month, day, 0, 30, tzinfo=STOCKHOLM).timestamp()
     clock = [start]
-    today = ServiceLevelToday("Europe/Stockholm", LABELS, clock=lambda: clock[0])
+    today = TodayCounts("Europe/Stockholm", clock=lambda: clock[0])
     today.add("main", "sv", True)
     end_of_day = datetime(2026, month, day, 23, 59, tzinfo=STOCKHOLM).timestamp()
     clock[0] = end_of_day
     assert today.ratios() == {("main", "sv"): 1.0}  # still the same day
     clock[0] = end_of_day + 120  # 00:01 the next day
     assert today.ratios() == {}
+
+
+def test_today_counts_each_outcome_once_and_direct_answers_apart() -> None:
+    clock = [datetime(2026, 11, 23, 10, 0, tzinfo=STOCKHOLM).timestamp()]
+    today = TodayCounts("Europe/Stockholm", clock=lambda: clock[0])
+    today.add("main", "sv", True, "answered", True)
+    today.add("main", "sv", False, "answered", False)  # after an overflow
+    today.add("main", "sv", None, "abandoned")  # short: out of the formula
+    today.add("main", "sv", False, "exited")
+    sv = today.figures()[("main", "sv")]
+    assert (sv.answered, sv.answered_directly, sv.abandoned, sv.exited) == (2, 1, 1, 1)
+    assert (sv.sl_met, sv.sl_calls, sv.service_level) == (1, 3, 1 / 3)
+    fams = {f.name: f for f in TodayCollector(today, LABELS, "offered").collect()}
+    calls = {s.labels["outcome"]: s.value for s in fams["vaxeld_queue_calls_today"].samples}
+    assert calls == {"answered": 2, "abandoned": 1, "exited": 1}
+    assert [s.value for s in fams["vaxeld_queue_answered_directly_today"].samples] == [1]
+    assert [s.labels for s in fams["vaxeld_service_level_formula_info"].samples] == [
+        {"formula": "offered"}
+    ]
+
+
+def test_the_day_so_far_answers_directly_only_in_the_first_queue_entered() -> None:
+    """After a restart the day so far is read from queue_log: an answer after an
+    overflow is not direct there either, as it is not when counted live."""
+    lines = [
+        "100|1.1|sv|NONE|ENTERQUEUE||0701234567|1",
+        "130|1.1|sv|NONE|EXITWITHTIMEOUT|1|1|30",
+        "130|1.1|vaxel|NONE|ENTERQUEUE||0701234567|1",
+        "135|1.1|vaxel|Åsa Lindqvist|CONNECT|5|1.2|2",
+        "200|2.1|sv|NONE|ENTERQUEUE||0707654321|1",
+        "203|2.1|sv|Åsa Lindqvist|CONNECT|3|2.2|2",
+    ]
+    entries = [e for e in map(parse_line, lines) if e is not None]
+    answers = [ch for ch in outcomes_of(entries) if isinstance(ch, CallAnswered)]
+    assert [(a.queue, a.direct) for a in answers] == [("vaxel", False), ("sv", True)]
+    offers = [ch.first for ch in outcomes_of(entries) if isinstance(ch, CallOffered)]
+    assert offers == [True, False, True]

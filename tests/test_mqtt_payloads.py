@@ -17,6 +17,7 @@ from vaxeld.config.models import MqttConfig
 from vaxeld.config.names import agent_topic_id
 from vaxeld.mqtt import MqttBridge, Outbox, Touched, state_messages, touched_since
 from vaxeld.state.model import Call, Member, Phase, SwitchboardState
+from vaxeld.state.today import QueueToday
 from vaxeld.state.view import LinkHealth, PbxView
 
 CONFIG = load_config(Path(__file__).resolve().parents[1] / "config" / "vaxeld.example.yaml")
@@ -41,11 +42,18 @@ def test_queue_and_agent_payloads_come_from_the_snapshot() -> None:
     )
     view = PbxView("main", state, LinkHealth(connected=True), crisis_active=True)
     msgs = state_messages(
-        CONFIG, view, 100.0, {("main", "sv"): 0.75}, {"entry": "closed-holiday", "ar": "open"}
+        CONFIG,
+        view,
+        100.0,
+        {("main", "sv"): QueueToday(sl_met=3, sl_calls=4, answered=3, answered_directly=2)},
+        {"entry": "closed-holiday", "ar": "open"},
     )
     sv = msgs["main/queue/sv"]
     assert (sv["waiting"], sv["longest_wait_seconds"], sv["members_paused"]) == (1, 10, 1)
     assert sv["service_level_today"] == 0.75 and sv["service_level_target_seconds"] == 20
+    assert sv["service_level_formula"] == "offered"
+    assert (sv["answered_today"], sv["answered_directly_today"], sv["abandoned_today"]) == (3, 2, 0)
+    assert msgs["main/queue/ar"]["service_level_today"] is None  # no call yet today
     assert msgs["main/agent/asa-lindqvist"]["state"] == "paused"
     assert msgs["main/agent/lars-holm"]["state"] == "logged_out"
     assert msgs["main/crisis"] == {"active": True}
@@ -152,7 +160,11 @@ def test_building_only_touched_topics_gives_what_a_full_build_gives(
 
     def build(state: SwitchboardState, touched: Touched | None = None) -> dict[str, object]:
         view = PbxView("main", state, LinkHealth(connected=True))
-        return dict(state_messages(CONFIG, view, 100.0, {("main", "sv"): 0.5}, {}, touched))
+        return dict(
+            state_messages(
+                CONFIG, view, 100.0, {("main", "sv"): QueueToday(1, 2, 1, 1)}, {}, touched
+            )
+        )
 
     before = build(old)
     partial = build(new, touched_since(old, new))

@@ -25,10 +25,11 @@ from vaxeld.metrics.families import MetricFamilies, wait_buckets
 from vaxeld.metrics.labels import LabelRules
 from vaxeld.metrics.live import SnapshotCollector
 from vaxeld.metrics.staffing import RequiredAgentsCollector
-from vaxeld.metrics.today import ServiceLevelToday
+from vaxeld.metrics.today import TodayCollector
 from vaxeld.planning.recent import RecentLoad
 from vaxeld.state.changes import CallAbandoned, CallAnswered, CallExited, Change
 from vaxeld.state.service_level import ServiceLevelRule
+from vaxeld.state.today import Outcome, QueueToday, TodayCounts
 from vaxeld.state.view import PbxView
 
 
@@ -48,14 +49,17 @@ class Metrics:
         self.labels = LabelRules.from_config(config)
         self.rule = ServiceLevelRule.from_config(config)
         self.families = MetricFamilies(config, self.labels, self.registry)
-        self.today = ServiceLevelToday(config.timezone, self.labels)
+        self.today = TodayCounts(config.timezone, time.time)
+        self.today_collector = TodayCollector(
+            self.today, self.labels, config.metrics.service_level_formula
+        )
         self.recent = RecentLoad()
         self.counter = ChangeCounter(
             self.families, self.labels, self.rule, self.today, self.recent, clock
         )
         self.required = RequiredAgentsCollector(self.recent, config, clock)
         self.live = SnapshotCollector(views, self.labels, clock, self.counter.tally)
-        self.registry.register(self.today)
+        self.registry.register(self.today_collector)
         self.registry.register(self.live)
         self.registry.register(self.required)
         self.record = self.counter.record  # the hot path, without a call in between
@@ -67,8 +71,9 @@ class Metrics:
         self.rule = ServiceLevelRule.from_config(config)
         self.families.init_series(config, self.labels)
         self.counter.reconfigure(self.labels, self.rule)
-        self.live.labels = self.today.labels = self.labels
+        self.live.labels = self.today_collector.labels = self.labels
         self.required.reconfigure(config)
+        self.today_collector.formula = config.metrics.service_level_formula
 
     def exposition(self) -> bytes:
         """The /metrics page (Prometheus text format)."""
@@ -77,24 +82,29 @@ class Metrics:
     def service_level_today(self) -> dict[tuple[str, str], float]:
         return self.today.ratios()
 
+    def today_figures(self) -> dict[tuple[str, str], QueueToday]:
+        return self.today.figures()
+
     def following(self, pbx: str) -> None:
         """``pbx`` is followed from now on without its day so far (no queue_log)."""
         self.today.started(pbx)
 
-    def seed_service_level_today(self, pbx: str, changes: Iterable[Change], since: float) -> None:
-        """Today's service level for ``pbx`` from earlier outcomes (queue_log's day so far)
+    def seed_today(self, pbx: str, changes: Iterable[Change], since: float) -> None:
+        """Today's figures for ``pbx`` from earlier outcomes (queue_log's day so far)
         instead of what was counted; ``since`` is when they begin. Counters are untouched."""
-        outcomes = []
+        outcomes: list[Outcome] = []
         for ch in changes:
             if isinstance(ch, CallAnswered | CallAbandoned | CallExited):
-                met = self.rule.met(ch)
-                if met is not None:
-                    outcomes.append((self.labels.queue(ch.queue), met))
+                queue = self.labels.queue(ch.queue)
+                direct = isinstance(ch, CallAnswered) and ch.direct
+                outcomes.append((queue, self.rule.met(ch), _OUTCOME[type(ch)], direct))
         self.today.seed(pbx, outcomes, since)
 
     def reload_result(self, ok: bool) -> None:
         self.families.reloads.labels("success" if ok else "failure").inc()
         self.families.reload_ok.set(1 if ok else 0)
 
+
+_OUTCOME = {CallAnswered: "answered", CallAbandoned: "abandoned", CallExited: "exited"}
 
 __all__ = ["Metrics", "wait_buckets"]

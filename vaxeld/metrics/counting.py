@@ -18,7 +18,6 @@ from vaxeld.metrics.labels import (
     MENU_RESULTS,
     LabelRules,
 )
-from vaxeld.metrics.today import ServiceLevelToday
 from vaxeld.planning.recent import RecentLoad
 from vaxeld.state.changes import (
     CallAbandoned,
@@ -45,6 +44,7 @@ from vaxeld.state.changes import (
 from vaxeld.state.reducer import HANDLED_EVENTS
 from vaxeld.state.repeats import CALLBACK, REPEAT
 from vaxeld.state.service_level import ServiceLevelRule
+from vaxeld.state.today import TodayCounts
 from vaxeld.state.transfers import KINDS
 
 TRANSFER_KINDS, REPEAT_KINDS = frozenset(KINDS), frozenset({REPEAT, CALLBACK})
@@ -56,7 +56,7 @@ class ChangeCounter:
         families: MetricFamilies,
         labels: LabelRules,
         rule: ServiceLevelRule,
-        today: ServiceLevelToday,
+        today: TodayCounts,
         recent: RecentLoad | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -117,7 +117,7 @@ class ChangeCounter:
         if met:
             self._child(f.sl_met, *labels).inc()
         self._child(f.sl_calls, *labels).inc()
-        self.today.add(pbx, labels[1], met)
+        self.today.add(pbx, labels[1], met, "answered", ch.direct)
         self._child(f.agent_answered, *self.labels.agent_labels(pbx, ch.member)).inc()
         if ch.first_answer:
             self._child(f.cc_answered, pbx, labels[3]).inc()
@@ -143,18 +143,20 @@ class ChangeCounter:
         self.recent.waited(pbx, labels[1], ch.wait_seconds, True, self._clock())
         if ch.wait_seconds < self.rule.short_abandon_seconds:
             self._child(f.abandoned_short, *labels).inc()
-        if self.rule.met(ch) is not None:
+        met = self.rule.met(ch)
+        if met is not None:
             self._child(f.sl_calls, *labels).inc()
-            self.today.add(pbx, labels[1], False)
+        self.today.add(pbx, labels[1], met, "abandoned")
 
     def _exited(self, pbx: str, ch: CallExited) -> None:
         labels = self.labels.queue_labels(pbx, ch.queue, ch.entry)
         self._child(self.f.exited, *labels, LabelRules.one_of(ch.reason, EXIT_REASONS)).inc()
         self._count(pbx, labels[1], inward=False)
         self.recent.waited(pbx, labels[1], ch.wait_seconds, False, self._clock())
-        if self.rule.met(ch) is not None:
+        met = self.rule.met(ch)
+        if met is not None:
             self._child(self.f.sl_calls, *labels).inc()
-            self.today.add(pbx, labels[1], False)
+        self.today.add(pbx, labels[1], met, "exited")
 
     def _completed(self, pbx: str, ch: CallCompleted) -> None:
         agent = self.labels.agent_labels(pbx, ch.member)

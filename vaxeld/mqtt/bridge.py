@@ -33,6 +33,7 @@ from vaxeld.mqtt.outbox import Outbox
 from vaxeld.mqtt.payloads import state_messages, touched_since
 from vaxeld.ratelimit import LogLimiter, TokenBucket
 from vaxeld.state.model import SwitchboardState
+from vaxeld.state.today import QueueToday
 from vaxeld.state.view import PbxView
 
 log = structlog.get_logger("vaxeld.mqtt")
@@ -53,12 +54,12 @@ class MqttBridge:
         mqtt: MqttConfig,
         password: str | None,
         views: Callable[[], Sequence[PbxView]],
-        service_level_today: Callable[[], dict[tuple[str, str], float]],
+        today: Callable[[], dict[tuple[str, str], QueueToday]],
         opening: Callable[[], dict[str, str]],
         command: Command,
     ) -> None:
         self.config, self.mqtt, self._password = config, mqtt, password
-        self._views, self._sl_today, self._opening = views, service_level_today, opening
+        self._views, self._today, self._opening = views, today, opening
         self._command = command
         self.outbox = Outbox(mqtt.queue_size)
         self._last_payload: dict[str, bytes] = {}
@@ -115,7 +116,7 @@ class MqttBridge:
             if due or self.config is not self._built_config:
                 self._last_full, self._built_config = now, self.config
                 self._built_from.clear()  # no snapshot to compare with: every topic
-            sl_today = self._sl_today()
+            today = self._today()
             opening: dict[str, str] | None = None
             for view in self._views():
                 old = self._built_from.get(view.name)
@@ -124,7 +125,7 @@ class MqttBridge:
                 if touched is None and opening is None:
                     opening = self._opening()
                 for suffix, payload in state_messages(
-                    self.config, view, now, sl_today, opening or {}, touched
+                    self.config, view, now, today, opening or {}, touched
                 ).items():
                     # Most payloads are as they were: comparing dicts is far cheaper than
                     # encoding every topic on every change.

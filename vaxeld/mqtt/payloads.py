@@ -7,6 +7,7 @@ from typing import Any
 from vaxeld.config import Config
 from vaxeld.config.names import agent_topic_id
 from vaxeld.state.model import SwitchboardState
+from vaxeld.state.today import QueueToday
 from vaxeld.state.view import PbxView, agent_state_of
 
 Touched = tuple[set[str], set[str]]  # queue names, agent names
@@ -30,13 +31,14 @@ def state_messages(
     config: Config,
     view: PbxView,
     now: float,
-    service_level_today: dict[tuple[str, str], float],
+    today: dict[tuple[str, str], QueueToday],
     opening: dict[str, str],
     touched: Touched | None = None,
 ) -> dict[str, dict[str, Any]]:
     """Topic (below the prefix) -> payload for everything about one PBX, or with
     ``touched`` only for those queues and agents. Pure."""
     out: dict[str, dict[str, Any]] = {}
+    formula = config.metrics.service_level_formula
     state = view.state
     waiting_by_queue, members_by_queue = state.waiting_by_queue(), state.members_by_queue()
     by_name = state.members_by_name()
@@ -46,6 +48,7 @@ def state_messages(
         calls = waiting_by_queue.get(queue, [])
         members = members_by_queue.get(queue, [])
         waits = [now - c.joined_at for c in calls if c.joined_at is not None]
+        day = today.get((view.name, queue)) or QueueToday()
         out[f"{view.name}/queue/{queue}"] = {
             "queue": queue,
             "language": q.language,
@@ -55,7 +58,12 @@ def state_messages(
             "members_available": sum(1 for m in members if m.available),
             "members_paused": sum(1 for m in members if m.paused),
             "service_level_target_seconds": q.service_level_seconds,
-            "service_level_today": service_level_today.get((view.name, queue)),
+            "service_level_today": day.service_level,
+            "service_level_formula": formula,
+            "answered_today": day.answered,
+            "answered_directly_today": day.answered_directly,
+            "abandoned_today": day.abandoned,
+            "timed_out_today": day.exited,
         }
     for gname, group in config.agent_groups.items():
         for member in group.members:

@@ -189,6 +189,15 @@ def learn_earlier(ledger: Ledger, entries: Iterable[QueueLogEntry], now: float) 
 
 def outcomes_of(entries: Iterable[QueueLogEntry]) -> list[Change]:
     """What queue_log lines stand for, each line on its own (no ledger, no live state):
-    the day so far, for today's figures after a restart."""
-    changes = (change_for(entry, "", 0) for entry in entries)
-    return [change for change in changes if change is not None]
+    the day so far, for today's figures after a restart. A caller's offers are counted
+    along the way, so that an answer is direct only in the first queue entered."""
+    offers: dict[str, int] = {}
+    out: list[Change] = []
+    for entry in entries:
+        before = offers.get(entry.uniqueid, 0)
+        if entry.event == "ENTERQUEUE":
+            offers[entry.uniqueid] = before + 1
+        change = change_for(entry, "", before)
+        if change is not None:
+            out.append(change)
+    return out

@@ -17,6 +17,14 @@ from vaxeld.state.changes import CallAbandoned, CallAnswered, CallExited
 
 Outcome = CallAnswered | CallAbandoned | CallExited
 
+# Each formula in words, for every place that shows a service level to say which it is.
+FORMULAS = {
+    "offered": "answered within target / answered, abandoned and timed out",
+    "answered_and_long_abandoned": (
+        "answered within target / answered and abandoned after the short-abandon time"
+    ),
+}
+
 
 @dataclass(frozen=True, slots=True)
 class ServiceLevelRule:
