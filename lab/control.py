@@ -93,17 +93,23 @@ class LabControl(BlockingAmi):
 
 class LabEvents:
     """Collects the UserEvents a lab Asterisk sends, on a thread of its own, so a test
-    can see where a call went even while vaxeld is not running."""
+    can see where a call went even while vaxeld is not running. With ``timed``, also
+    those events by name, with the wall-clock time each arrived (for latencies)."""
 
-    def __init__(self, host: str, port: int, username: str, secret: str) -> None:
+    def __init__(
+        self, host: str, port: int, username: str, secret: str, timed: tuple[str, ...] = ()
+    ) -> None:
         self._sock = socket.create_connection((host, port), timeout=10)
+        events = "user,agent" if timed else "user"
         self._sock.sendall(
             encode_action(
                 "Login",
-                [("Username", username), ("Secret", secret), ("Events", "user")],
+                [("Username", username), ("Secret", secret), ("Events", events)],
                 "events-1",
             )
         )
+        self._timed = frozenset(timed)
+        self.arrivals: list[tuple[float, Message]] = []
         self._decoder = Decoder()
         self._lock = threading.Lock()
         self.events: list[Message] = []
@@ -122,13 +128,11 @@ class LabEvents:
                 return
             if not data:
                 return
-            msgs = [
-                m
-                for m in self._decoder.feed(data)
-                if isinstance(m, Message) and m.event == "UserEvent"
-            ]
+            now = time.time()
+            decoded = [m for m in self._decoder.feed(data) if isinstance(m, Message)]
             with self._lock:
-                self.events.extend(msgs)
+                self.events.extend(m for m in decoded if m.event == "UserEvent")
+                self.arrivals.extend((now, m) for m in decoded if m.event in self._timed)
 
     def named(self, kind: str, **headers: str) -> list[Message]:
         with self._lock:
@@ -151,6 +155,14 @@ class LabEvents:
             f"{count} x UserEvent {kind} {headers} not seen in {timeout} s; "
             f"seen: {[m.get('UserEvent') for m in self.events][-20:]}"
         )
+
+    def arrived(self, kind: str, **headers: str) -> list[tuple[float, Message]]:
+        with self._lock:
+            return [
+                (at, m)
+                for at, m in self.arrivals
+                if m.event == kind and all(m.get(k) == v for k, v in headers.items())
+            ]
 
     def close(self) -> None:
         self._closed = True

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from vaxeld.config import ConfigError, load_config, parse_config, read_secret
-from vaxeld.config.load import read_command_account
+from vaxeld.config.load import read_command_account, read_wallboard_token
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "config" / "vaxeld.example.yaml"
 
@@ -234,3 +234,34 @@ def test_unknown_schedule_queue_and_group_language_mismatch_are_errors() -> None
 def test_malformed_numbers_are_field_errors_not_crashes() -> None:
     text = _example_with('"031-365 10 00"', '"000:"')
     assert any(e.startswith("legacy_numbers.0.number") for e in _errors(text))
+
+
+def _wallboard(text: str, lines: str) -> str:
+    """``text`` with ``lines`` added to its wallboard section."""
+    assert "\nwallboard:\n" in text
+    return text.replace("\nwallboard:\n", f"\nwallboard:\n{lines}", 1)
+
+
+def test_a_wallboard_beyond_loopback_needs_an_access_token(tmp_path: Path) -> None:
+    shared = _example_with("listen_address: 127.0.0.1", "listen_address: 0.0.0.0")
+    assert any("wallboard" in e and "token" in e for e in _errors(shared))
+    own = _wallboard(EXAMPLE.read_text(), "  listen_address: 0.0.0.0\n  port: 9469\n")
+    assert any("beyond this host" in e for e in _errors(own))
+    # Its own loopback listener beside a public /metrics is fine, and so is a token.
+    assert parse_config(_wallboard(shared, "  port: 9469\n")).wallboard.port == 9469
+    config = parse_config(_wallboard(shared, "  token_env: WALL_TOKEN\n"))
+    assert read_wallboard_token(config, {"WALL_TOKEN": "abcdefghijklmnop"}) == "abcdefghijklmnop"
+    for bad in ("short", "sixteen chars with spaces", "x" * 300):
+        with pytest.raises(ConfigError, match=r"wallboard\.token"):
+            read_wallboard_token(config, {"WALL_TOKEN": bad})
+    with pytest.raises(ConfigError, match="WALL_TOKEN is not set"):
+        read_wallboard_token(config, {})
+
+
+def test_a_wallboard_address_needs_its_own_port_and_not_the_metrics_one() -> None:
+    base = EXAMPLE.read_text()
+    assert any("own" in e for e in _errors(_wallboard(base, "  listen_address: ::1\n")))
+    assert any("/metrics port" in e for e in _errors(_wallboard(base, "  port: 9468\n")))
+    english = base.replace("  language: sv              # the page", "  language: en  # the page")
+    assert parse_config(english).wallboard.language == "en"
+    assert any("unknown key" in e for e in _errors(_wallboard(base, "  colour: red\n")))

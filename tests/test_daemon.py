@@ -79,7 +79,12 @@ def test_logs_are_json_lines_without_the_secret(lab: Lab, vaxeld: VaxeldProcess)
     vaxeld.stop()
     text = vaxeld.log_path.read_text()
     events = [json.loads(line)["event"] for line in text.splitlines()]
-    assert events[:3] == ["metrics_listening", "ami_connected", "state_resynced"]
+    assert events[:4] == [
+        "metrics_listening",
+        "wallboard_listening",
+        "ami_connected",
+        "state_resynced",
+    ]
     assert events[-1] == "stopped"
     assert lab.asterisk.vaxeld_secret not in text
 

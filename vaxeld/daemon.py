@@ -30,7 +30,13 @@ from vaxeld import commands
 from vaxeld.ami.blocking import carry_out_blocking
 from vaxeld.calendar import opening_now
 from vaxeld.config import Config, ConfigError, PbxConfig, load_config, read_secret
-from vaxeld.config.load import read_caller_key, read_command_account, read_mqtt_password
+from vaxeld.config.load import (
+    ConfigProblem,
+    read_caller_key,
+    read_command_account,
+    read_mqtt_password,
+    read_wallboard_token,
+)
 from vaxeld.metrics import Metrics
 from vaxeld.mqtt import MqttBridge, MqttCollector
 from vaxeld.state.changes import Change
@@ -38,7 +44,9 @@ from vaxeld.state.repeats import CallerKey, RepeatWindow
 from vaxeld.state.transfers import TransferRules
 from vaxeld.state.view import PbxView
 from vaxeld.tracker import PbxTracker
-from vaxeld.web.server import HttpServer, Request, Response
+from vaxeld.web.board import AgentClock, build_board
+from vaxeld.web.server import HttpServer, Limits, Request, Response
+from vaxeld.web.wallboard import Wallboard
 
 log = structlog.get_logger("vaxeld.daemon")
 
@@ -74,6 +82,11 @@ class Daemon:
         }
         m = config.metrics
         self.http = HttpServer(m.listen_address, m.port, {"/metrics": self._metrics_page})
+        self.wallboard: Wallboard | None = None
+        self.board_http: HttpServer | None = None
+        self._agent_clock = AgentClock()
+        if config.wallboard.enabled:
+            self._serve_wallboard(config, read_wallboard_token(config, self._env))
         self._tasks: dict[str, list[asyncio.Task[None]]] = {}
         self._mqtt_task: asyncio.Task[None] | None = None
         self._reloading = asyncio.Lock()
@@ -89,6 +102,40 @@ class Daemon:
             transfers=TransferRules.from_config(config),
             repeats=self._repeat_window(config),
         )
+
+    def _serve_wallboard(self, config: Config, token: str | None) -> None:
+        """On the /metrics listener (with room for the pages besides the scrapes), or
+        on a listener of its own."""
+        board = config.wallboard
+        self.wallboard = Wallboard(self._board, token, board.max_clients)
+        if board.port is None:
+            self.http.routes.update(self.wallboard.routes(at_root=False))
+            self.http.limits = Limits(max_connections=64 + board.max_clients)
+        else:
+            address = board.address(config.metrics.listen_address)
+            limits = Limits(max_connections=16 + board.max_clients)
+            self.board_http = HttpServer(
+                address, board.port, self.wallboard.routes(at_root=True), limits
+            )
+
+    def _board(self) -> dict[str, Any]:
+        return build_board(
+            self.config,
+            self.views(),
+            self.metrics.today_figures(),
+            self.metrics.today.since(),
+            self._opening(),
+            self._agent_clock,
+            time.time(),
+            time.monotonic(),
+        )
+
+    def wallboard_url(self) -> str | None:
+        if self.wallboard is None:
+            return None
+        server = self.board_http or self.http
+        host = server.address if ":" not in server.address else f"[{server.address}]"
+        return f"http://{host}:{server.port}/wallboard"
 
     def _repeat_window(self, config: Config) -> RepeatWindow | None:
         """Each PBX's own window of repeat callers (None without a caller key)."""
@@ -107,6 +154,8 @@ class Daemon:
         self.metrics.record(pbx, changes)
         if self.mqtt is not None:
             self.mqtt.notify()
+        if self.wallboard is not None:
+            self.wallboard.notify()
 
     def views(self) -> Sequence[PbxView]:
         return [t.view() for t in list(self.trackers.values())]
@@ -134,7 +183,7 @@ class Daemon:
         if day is None:
             self.metrics.following(tracker.name)
         else:  # replaces what was counted today: a reload makes a new tracker too
-            self.metrics.seed_service_level_today(tracker.name, day.outcomes, day.since)
+            self.metrics.seed_today(tracker.name, day.outcomes, day.since)
             self._changed(tracker.name, day.carried)
         self._tasks[tracker.name] = [
             tg.create_task(tracker.session.run(), name=f"ami-{tracker.name}"),
@@ -159,7 +208,7 @@ class Daemon:
                 config.mqtt,
                 password,
                 self.views,
-                self.metrics.service_level_today,
+                self.metrics.today_figures,
                 self._opening,
                 self._command,
             )
@@ -174,7 +223,7 @@ class Daemon:
         it was. Every failure is counted and logged, and the old config keeps running."""
         async with self._reloading:
             try:
-                new, changed, password, key = await asyncio.to_thread(self._load_new)
+                new, changed, password, key, token = await asyncio.to_thread(self._load_new)
             except Exception as exc:  # any failure, not only a ConfigError, is a failed reload
                 problems = (
                     [str(p) for p in exc.problems]
@@ -203,6 +252,9 @@ class Daemon:
                 self.trackers[pbx.name] = tracker = self._tracker(pbx, new, secret)
                 await self._start(tg, tracker)
             self._follow_mqtt(tg, new, password)
+            if self.wallboard is not None:
+                self.wallboard.token = token
+                self.wallboard.notify()  # queues, names or labels may have changed
             self.metrics.reload_result(ok=True)
             log.info(
                 "config_reloaded",
@@ -211,7 +263,9 @@ class Daemon:
             )
             return True
 
-    def _load_new(self) -> tuple[Config, list[tuple[PbxConfig, str]], str | None, bytes | None]:
+    def _load_new(
+        self,
+    ) -> tuple[Config, list[tuple[PbxConfig, str]], str | None, bytes | None, str | None]:
         """Blocking: the new config, its changed PBXs with their secrets, and the MQTT
         password; raises before anything is touched."""
         new = load_config(self.config_path)
@@ -219,7 +273,11 @@ class Daemon:
         changed = [(p, read_secret(p, self._env)) for p in new.pbxs if old.get(p.name) != p]
         password = read_mqtt_password(new.mqtt, self._env) if new.mqtt else None
         _command_accounts(new, self._env)
-        return new, changed, password, read_caller_key(new, self._env)
+        if _listener(new) != _listener(self.config):
+            why = "the wallboard's listener (on/off, address, port) changes only with a restart"
+            raise ConfigError([ConfigProblem("wallboard", None, why)])
+        token = read_wallboard_token(new, self._env) if new.wallboard.enabled else None
+        return new, changed, password, read_caller_key(new, self._env), token
 
     # -- run -------------------------------------------------------------------------
 
@@ -236,6 +294,10 @@ class Daemon:
         await self.http.start()
         m = self.config.metrics
         log.info("metrics_listening", url=f"http://{m.listen_address}:{self.http.port}/metrics")
+        if self.board_http is not None:
+            await self.board_http.start()
+        if self.wallboard is not None:
+            log.info("wallboard_listening", url=self.wallboard_url())
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self.stop)
@@ -258,8 +320,17 @@ class Daemon:
             for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
                 loop.remove_signal_handler(sig)
             self._tg = None
+            if self.wallboard is not None:
+                self.wallboard.close()
+            if self.board_http is not None:
+                await self.board_http.close()
             await self.http.close()
             log.info("stopped")
+
+
+def _listener(config: Config) -> tuple[object, ...]:
+    board = config.wallboard
+    return (board.enabled, board.port, board.address(config.metrics.listen_address))
 
 
 def _command_accounts(config: Config, environ: dict[str, str]) -> None:

@@ -83,6 +83,7 @@ class PbxTracker:
             secret=secret,
             on_event=self.on_event,
             on_connect=self.on_connect,
+            on_disconnect=lambda: self._sink(self.name, []),
             # With the account's own eventfilter lines (the default) nothing is sent.
             event_filters=EVENT_FILTERS if pbx.event_filter == "action" else (),
             ping_interval=pbx.ping_interval_seconds,
@@ -228,7 +229,10 @@ class PbxTracker:
             mode = next((m.get("Val") for m in items if m.event == "DBGetResponse"), "")
         except AmiError:  # "Database entry not found": the switch is off
             mode = ""
-        self.crisis_active = bool(mode)
+        active = bool(mode)
+        if active != self.crisis_active:
+            self.crisis_active = active
+            self._sink(self.name, [])  # the live state moved: readers are told
         reply = await self.session.action("Getvar", {"Variable": CALENDAR_VARIABLE})
         try:
             end = date.fromisoformat(reply.get("Value"))

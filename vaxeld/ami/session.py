@@ -68,6 +68,7 @@ class AmiSession:
         secret: str,
         on_event: EventHandler,
         on_connect: ConnectHook | None = None,
+        on_disconnect: Callable[[], None] | None = None,
         event_filters: Iterable[str] = (),
         ping_interval: float = 10.0,
         ping_timeout: float = 5.0,
@@ -82,6 +83,7 @@ class AmiSession:
         self.host, self.port, self.name = host, port, name
         self._username, self._secret = username, secret
         self._on_event, self._on_connect = on_event, on_connect
+        self._on_disconnect = on_disconnect
         self._filters = list(event_filters)
         self._ping_interval, self._ping_timeout = ping_interval, ping_timeout
         self._action_timeout = action_timeout
@@ -335,6 +337,10 @@ class AmiSession:
         self._lists.clear()
         if was_connected:
             log.info("ami_disconnected", pbx=self.name, reason=why)
+            if self._on_disconnect is not None:
+                # Readers (the wallboard) must show the loss at once, not at the next event.
+                with contextlib.suppress(Exception):
+                    self._on_disconnect()
 
 
 class _AmiProtocol(asyncio.Protocol):

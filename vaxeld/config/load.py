@@ -247,6 +247,27 @@ def read_mqtt_password(mqtt: MqttConfig, environ: dict[str, str]) -> str | None:
     )
 
 
+def read_wallboard_token(config: Config, environ: dict[str, str]) -> str | None:
+    """The wallboard's access token, if the config names one (16 characters or more:
+    it is all that stands between the page and the network)."""
+    board = config.wallboard
+    value = secret_value(
+        board.token_env, board.token_file, environ, "wallboard.token", board.token_credential
+    )
+    if value is not None and not re.fullmatch(r"[A-Za-z0-9._~-]{16,256}", value):
+        raise ConfigError(
+            [
+                ConfigProblem(
+                    "wallboard.token",
+                    None,
+                    "the token needs 16-256 characters of A-Z a-z 0-9 . _ ~ - "
+                    "(it travels in a URL)",
+                )
+            ]
+        )
+    return value
+
+
 def read_caller_key(config: Config, environ: dict[str, str]) -> bytes | None:
     """The key repeat callers' numbers are hashed with (None: repeat callers are not
     followed). At least 16 bytes, so that the hashes cannot be reversed by trying every

@@ -46,6 +46,7 @@ from vaxeld.config.types import (
     Strict,
     time_zone,
 )
+from vaxeld.config.wallboard import WallboardConfig
 
 
 class PbxConfig(Strict):
@@ -325,6 +326,7 @@ class Config(Strict):
     transfers: TransfersConfig = Field(default_factory=TransfersConfig)
     repeat_callers: RepeatCallersConfig = Field(default_factory=RepeatCallersConfig)
     planning: PlanningConfig = Field(default_factory=PlanningConfig)
+    wallboard: WallboardConfig = Field(default_factory=WallboardConfig)
 
     @model_validator(mode="after")
     def _transfer_targets(self) -> Config:
@@ -334,6 +336,16 @@ class Config(Strict):
         clashes = overlapping(self.transfers)
         if clashes:
             raise ValueError("transfers: " + "; ".join(clashes))
+        return self
+
+    @model_validator(mode="after")
+    def _wallboard_listener(self) -> Config:
+        problem = self.wallboard.problem(self.metrics.listen_address)
+        if problem is not None:
+            raise ValueError(f"wallboard: {problem}")
+        board = self.wallboard.port
+        if board is not None and board == self.metrics.port:
+            raise ValueError("wallboard.port: the /metrics port; leave it out to share it")
         return self
 
     def queue_for_language(self, language: str) -> str:
