@@ -14,6 +14,10 @@ const TEXT = {
     "closed-hours": "Stängt – utanför öppettiden", "closed-holiday": "Stängt – helgdag",
     "closed-exception": "Stängt – avvikande öppettid", closed: "stängt",
     formula: "Servicenivå", noAgents: "Ingen inloggad",
+    formulas: {
+      offered: "besvarade inom målet / besvarade, avbrutna och tidsgräns",
+      answered_and_long_abandoned: "besvarade inom målet / besvarade och avbrutna efter korttidsgränsen",
+    },
   },
   en: {
     waiting: "Waiting", longest: "Longest wait", sl: "Service level today",
@@ -25,7 +29,7 @@ const TEXT = {
     crisis: "CRISIS – the crisis message plays to every caller",
     "closed-hours": "Closed – outside opening hours", "closed-holiday": "Closed – public holiday",
     "closed-exception": "Closed – special opening hours", closed: "closed",
-    formula: "Service level", noAgents: "Nobody logged in",
+    formula: "Service level", noAgents: "Nobody logged in", formulas: {},
   },
 };
 const STATES = ["available", "busy", "paused", "unavailable"];
@@ -131,7 +135,7 @@ function render() {
   }
   document.getElementById("queues").replaceChildren(...board.queues.map(queueCard));
   document.getElementById("sites").replaceChildren(...board.sites.map(siteCard));
-  document.getElementById("formula").textContent = `${t.formula}: ${board.formula_text} (${board.formula}).`;
+  document.getElementById("formula").textContent = `${t.formula}: ${t.formulas[board.formula] || board.formula_text} (${board.formula}).`;
   document.getElementById("since").textContent =
     board.today_since === null ? "" : `${t.todayFrom} ${clockText(board.today_since)}.`;
   tick();
