@@ -19,8 +19,9 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Coroutine, Iterator
 from pathlib import Path
+from typing import Any
 
 from lab.asterisk import free_port
 from lab.fake_ami import FakeAmi
@@ -55,15 +56,20 @@ def event_frames(capture: bytes) -> list[bytes]:
 class DaemonUnderTest:
     """`vaxeld run` on the example config, pointed at a fake AMI server."""
 
-    def __init__(self, ami_port: int, extra_config: str = "") -> None:
+    def __init__(
+        self, ami_port: int, extra_config: str = "", edit: Callable[[str], str] = str
+    ) -> None:
         self.work = Path(tempfile.mkdtemp(prefix="vaxeld-bench-daemon-"))
         self.metrics_port = free_port()
-        text = lab_config_text(ami_port, self.metrics_port) + extra_config
+        text = edit(lab_config_text(ami_port, self.metrics_port)) + extra_config
         (self.work / "vaxeld.yaml").write_text(text)
         self.process = VaxeldProcess(
             self.work / "vaxeld.yaml",
             self.metrics_port,
-            {"VAXELD_AMI_SECRET": "bench"},
+            {
+                "VAXELD_AMI_SECRET": FakeAmi.secret,
+                "VAXELD_CALLER_KEY": "bench-caller-key-0123456789",
+            },
             self.work / "vaxeld.log",
         )
 
@@ -86,16 +92,33 @@ def paced(frames: list[bytes], rate: float) -> Iterator[tuple[float, bytes]]:
         yield i / rate, frame
 
 
+# Given the running daemon, set something up before the idle window (e.g. wallboards);
+# returns how to take it down again.
+Attach = Callable[[DaemonUnderTest], Awaitable[Callable[[], Awaitable[None]]]]
+# Runs beside the replay (e.g. probe events), given the fake Asterisk.
+Alongside = Callable[[FakeAmi], Coroutine[Any, Any, None]]
+
+
 async def cpu_per_event(
-    frames: list[bytes], rate: float, profile: Path | None = None, extra_config: str = ""
+    frames: list[bytes],
+    rate: float,
+    profile: Path | None = None,
+    extra_config: str = "",
+    edit: Callable[[str], str] = str,
+    attach: Attach | None = None,
+    alongside: Alongside | None = None,
 ) -> dict[str, float]:
     """Stream ``frames`` into a real daemon at ``rate``/s, one frame per write, and
     return vaxeld's CPU per event, with the same daemon's idle CPU subtracted."""
     ami = await FakeAmi().start()
-    daemon = DaemonUnderTest(ami.port, extra_config)
+    daemon = DaemonUnderTest(ami.port, extra_config, edit)
     spy = None
+    detach = None
+    beside: asyncio.Task[None] | None = None
     try:
         await daemon.start()
+        if attach is not None:
+            detach = await attach(daemon)
         duration = len(frames) / rate
         idle_window = min(duration, 10.0)
         await asyncio.sleep(3.0)  # let start-up work (first polls, first scrape) finish
@@ -113,11 +136,15 @@ async def cpu_per_event(
         busy0 = cpu_seconds(daemon.pid)
         split0 = cpu_split(daemon.pid)
         start = time.monotonic()
+        if alongside is not None:
+            beside = asyncio.create_task(alongside(ami))
         for offset, frame in paced(frames, rate):
             delay = start + offset - time.monotonic()
             if delay > 0:
                 await asyncio.sleep(delay)
             await ami.send(frame)
+        if beside is not None:
+            await beside
         await asyncio.sleep(1.0)  # let the last events be read
         elapsed = time.monotonic() - start
         busy = cpu_seconds(daemon.pid) - busy0
@@ -132,6 +159,10 @@ async def cpu_per_event(
             "us_per_event": (busy - idle * elapsed) / len(frames) * 1e6,
         }
     finally:
+        if beside is not None:
+            beside.cancel()
+        if detach is not None:
+            await detach()
         if spy is not None:
             spy.send_signal(2)
             spy.wait(timeout=60)

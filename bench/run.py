@@ -136,6 +136,15 @@ def e2e_latency() -> list[Row]:
     ]
 
 
+def wallboards(stream: bytes) -> list[Row]:
+    """200 wallboards open during the load: CPU per event with and without, latency."""
+    from daemon_replay import event_frames
+    from wallboard_load import run, summary
+
+    r = asyncio.run(run(200, 50.0, event_frames(stream)[:1500]))
+    return summary(r, 200)
+
+
 def latency() -> Row:
     """Event bytes in -> counters and snapshot updated: vaxeld's own per-event work."""
     pipe = Pipeline()
@@ -244,6 +253,7 @@ def main() -> int:
     rows += daemon_cpu(event_frames(stream))
     rows.append(latency())
     rows += e2e_latency()
+    rows += wallboards(stream)
     rows.append(resync())
     rows += memory()
     from history_year import run as history_year

@@ -31,6 +31,7 @@ from lab.vaxeld_process import Samples, VaxeldProcess, total
 from vaxeld.calendar import today_in
 from vaxeld.config import parse_config
 from vaxeld.render import render_all, write_atomically
+from vaxeld.state.service_level import FORMULAS
 
 DEMO_METRICS_PORT = 9468
 
@@ -46,28 +47,57 @@ def _metrics_port() -> int:
         return free_port()
 
 
-def _table(samples: Samples, queues: dict[str, int]) -> str:
+def _today_ratio(samples: Samples, queue: str) -> str:
+    """The service level today as /metrics has it: the configured formula's, as on the
+    wallboard and in MQTT."""
+    ratios = [
+        v
+        for (name, labels), v in samples.items()
+        if name == "vaxeld_queue_service_level_today_ratio" and ("queue", queue) in labels
+    ]
+    return f"{100 * sum(ratios) / len(ratios):.0f}%" if ratios else "-"
+
+
+def _formula(samples: Samples) -> str:
+    for (name, labels), value in samples.items():
+        if name == "vaxeld_service_level_formula_info" and value == 1:
+            formula = dict(labels).get("formula", "")
+            return f"{formula}: {FORMULAS.get(formula, '?')}"
+    return "unknown"
+
+
+def _table(samples: Samples, queues: list[str]) -> str:
     rows = [
         f"{'queue':<6}{'waiting':>8}{'longest':>9}{'offered':>9}{'answered':>9}"
-        f"{'abandoned':>10}{'within SL':>10}{'agents free':>12}"
+        f"{'abandoned':>10}{'SL today':>10}{'agents free':>12}"
     ]
-    for queue, target in queues.items():
-        answered = total(samples, "vaxeld_queue_calls_answered_total", queue=queue)
-        within = total(
-            samples, "vaxeld_queue_answer_wait_seconds_bucket", queue=queue, le=f"{float(target)}"
-        )
-        sl = f"{100 * within / answered:.0f}%" if answered else "-"
+    for queue in queues:
         rows.append(
             f"{queue:<6}"
             f"{total(samples, 'vaxeld_queue_calls_waiting', queue=queue):>8.0f}"
             f"{total(samples, 'vaxeld_queue_longest_wait_seconds', queue=queue):>8.0f}s"
             f"{total(samples, 'vaxeld_queue_calls_offered_total', queue=queue):>9.0f}"
-            f"{answered:>9.0f}"
+            f"{total(samples, 'vaxeld_queue_calls_answered_total', queue=queue):>9.0f}"
             f"{total(samples, 'vaxeld_queue_calls_abandoned_total', queue=queue):>10.0f}"
-            f"{sl:>10}"
+            f"{_today_ratio(samples, queue):>10}"
             f"{total(samples, 'vaxeld_queue_members_available', queue=queue):>12.0f}"
         )
+    rows.append(f"SL today = {_formula(samples)} (metrics.service_level_formula)")
     return "\n".join(rows)
+
+
+def _wallboard_picture(url: str, path: Path) -> None:
+    """A screenshot of the wallboard while callers wait (Debian's headless Chromium)."""
+    try:
+        from lab.browser import chromium
+
+        with chromium(1920, 1080) as browser:
+            browser.get(url)
+            time.sleep(2.0)  # connected, and the waits counted up once
+            browser.save_screenshot(str(path))
+        print(f"\nA picture of the wallboard with callers waiting: {path}\n", flush=True)
+    except Exception as exc:  # a picture is a bonus: the demo goes on without it
+        print(f"(no wallboard picture: {exc})", flush=True)
 
 
 class MqttWatcher:
@@ -103,7 +133,8 @@ class MqttWatcher:
                     lines.append(
                         f"  vaxeld/main/queue/{queue}: waiting {q['waiting']}, "
                         f"available {q['members_available']}, "
-                        f"service level today {q['service_level_today']}"
+                        f"service level today {q['service_level_today']} "
+                        f"({q['service_level_formula']})"
                     )
         return "\n".join(lines)
 
@@ -142,14 +173,17 @@ def run_demo(duration: float, calls_per_minute: float, seed: int) -> int:
             )
         vaxeld.start()
         vaxeld.wait_synced()
-        print(f"\nvaxeld metrics: http://127.0.0.1:{metrics_port}/metrics")
+        print(f"\nvaxeld wallboard: http://127.0.0.1:{metrics_port}/wallboard  (open it now)")
+        print(f"vaxeld metrics: http://127.0.0.1:{metrics_port}/metrics")
         print(f"Asterisk AMI on 127.0.0.1:{lab.ami_port}, queue_log in {lab.queue_log}")
         print(f"MQTT broker on 127.0.0.1:{broker.port}, topics vaxeld/#")
         print(f"vaxeld log: {vaxeld.log_path}\n")
         watcher = MqttWatcher(broker.port)
-        queues = {name: q.service_level_seconds for name, q in config.queues.items()}
+        queues = list(config.queues)
         digits = list(config.menu.options)
         start = time.monotonic()
+        board_url = f"http://127.0.0.1:{metrics_port}/wallboard"
+        picture: threading.Thread | None = None
         next_call = start
         next_print = start
         placed = 0
@@ -170,18 +204,25 @@ def run_demo(duration: float, calls_per_minute: float, seed: int) -> int:
                 )
                 placed += 1
                 next_call = now + rng.expovariate(calls_per_minute / 60.0)
+            if picture is None and now - start > min(60.0, duration / 2):
+                picture = threading.Thread(
+                    target=_wallboard_picture, args=(board_url, workdir / "wallboard.png")
+                )
+                picture.start()
             if now >= next_print:
                 print(f"[{now - start:5.0f}s] callers placed: {placed}")
                 print(_table(vaxeld.scrape(), queues))
-                print(watcher.summary(list(queues)), "\n", flush=True)
+                print(watcher.summary(queues), "\n", flush=True)
                 next_print = now + 10
             time.sleep(0.2)
+        if picture is not None:
+            picture.join()
         print("Letting the last callers finish...", flush=True)
         lab.wait_idle(timeout=180)
         time.sleep(1)
         final = vaxeld.scrape()
         print(_table(final, queues))
-        print(watcher.summary(list(queues)))
+        print(watcher.summary(queues))
         counts = count_queue_log(lab.queue_log_events())
         print("\nvaxeld against Asterisk's queue_log (offered/answered/abandoned):")
         same = True

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from vaxeld.web.server import HttpServer, Limits, Request, Response
+from vaxeld.web.server import HttpServer, Limits, PushSink, Request, Response
 
 
 async def hello(request: Request) -> Response:
@@ -135,13 +135,20 @@ async def test_connections_beyond_the_limit_are_refused_with_503() -> None:
         await srv.close()
 
 
-async def test_a_stream_is_sent_as_it_comes_until_it_ends(server: HttpServer) -> None:
-    async def events() -> AsyncIterator[bytes]:
-        for n in range(3):
-            yield f"data: {n}\n\n".encode()
+async def test_a_pushed_stream_is_sent_as_it_comes_until_it_ends(server: HttpServer) -> None:
+    def push(sink: PushSink) -> None:
+        async def later() -> None:
+            for n in range(3):
+                await asyncio.sleep(0.01)
+                assert sink.write(f"data: {n}\n\n".encode())
+            sink.close()
+
+        tasks.append(asyncio.create_task(later()))
+
+    tasks: list[asyncio.Task[None]] = []
 
     async def stream(request: Request) -> Response:
-        return Response(200, content_type="text/event-stream", stream=events())
+        return Response(200, content_type="text/event-stream", push=push)
 
     server.routes["/events"] = stream
     reply = await exchange(server.port, b"GET /events HTTP/1.1\r\nHost: a\r\n\r\n")
@@ -150,6 +157,44 @@ async def test_a_stream_is_sent_as_it_comes_until_it_ends(server: HttpServer) ->
     body = reply.split(b"\r\n\r\n", 1)[1]
     assert body.index(b"data: 0") < body.index(b"data: 1") < body.index(b"data: 2")
     assert body.endswith(b"0\r\n\r\n")  # chunked, and ended
+
+
+async def test_a_pushed_stream_ends_when_its_client_goes_and_a_slow_one_is_cut(
+    server: HttpServer,
+) -> None:
+    sinks: list[PushSink] = []
+    closed: list[PushSink] = []
+
+    def push(sink: PushSink) -> None:
+        sink.on_close(lambda: closed.append(sink))
+        sinks.append(sink)
+
+    async def stream(request: Request) -> Response:
+        return Response(200, content_type="text/event-stream", push=push)
+
+    server.routes["/events"] = stream
+    server.limits = Limits(max_push_backlog_bytes=64 * 1024)
+    reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+    writer.write(b"GET /events HTTP/1.0\r\nHost: a\r\n\r\n")
+    head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
+    assert head.startswith(b"HTTP/1.1 200 ") and b"chunked" not in head.lower()  # HTTP/1.0
+    assert sinks[0].write(b"data: 1\n\n")
+    assert await asyncio.wait_for(reader.readexactly(9), 5) == b"data: 1\n\n"  # not chunked
+    writer.close()  # the client goes: noticed at once, with nothing written
+    await asyncio.wait_for(sinks[0].ended, 5)
+    assert closed == [sinks[0]] and not sinks[0].write(b"late")
+    # A client that reads nothing: its backlog grows to the limit, then it is closed.
+    reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+    writer.write(b"GET /events HTTP/1.1\r\nHost: a\r\n\r\n")
+    await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
+    slow = sinks[1]
+    sent = 0
+    while slow.write(b"x" * 65536):
+        sent += 1
+        await asyncio.sleep(0)
+        assert sent < 10_000
+    assert closed[-1] is slow
+    writer.close()
 
 
 async def test_close_ends_open_connections() -> None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 import h11
@@ -29,6 +29,9 @@ class Limits:
     idle_timeout_seconds: float = 30.0  # a kept-alive connection between requests
     write_timeout_seconds: float = 10.0
     max_head_bytes: int = 16 * 1024
+    # A pushed stream whose client reads slower than it is written is closed once this
+    # much waits unsent: a slow page costs memory up to here, then its connection.
+    max_push_backlog_bytes: int = 1024 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +40,7 @@ class Request:
     path: str  # without the query string
     query: str
     headers: dict[str, str]  # lower-case names; a repeated name keeps the last value
+    http_version: str = "1.1"
 
 
 @dataclass(slots=True)
@@ -45,11 +49,52 @@ class Response:
     body: bytes = b""
     content_type: str = "text/plain; charset=utf-8"
     headers: list[tuple[str, str]] = field(default_factory=list)
-    # A stream (Server-Sent Events): chunks sent as they come, until the client goes.
-    stream: AsyncIterator[bytes] | None = None
+    # A pushed stream (Server-Sent Events): after the head, ``push`` is given the
+    # connection's sink and writes to it whenever it likes, until either side ends it.
+    push: Callable[[PushSink], None] | None = None
 
 
 Handler = Callable[[Request], Awaitable[Response]]
+
+
+def chunk(data: bytes) -> bytes:
+    """``data`` as one HTTP/1.1 chunk."""
+    return b"%x\r\n%b\r\n" % (len(data), data)
+
+
+class PushSink:
+    """Where a pushed stream's body goes: written straight to the connection, with no
+    task per client and no wait. Many clients are sent the same bytes by one loop (the
+    chunked form can be given ready-made, to frame it once for all). A client whose
+    unsent backlog passes the limit is closed, never waited for."""
+
+    def __init__(self, writer: asyncio.StreamWriter, chunked: bool, max_backlog: int) -> None:
+        self._writer, self.chunked, self._max_backlog = writer, chunked, max_backlog
+        self.ended: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._on_close: list[Callable[[], None]] = []
+
+    def write(self, data: bytes, chunked: bytes | None = None) -> bool:
+        """Send ``data`` (``chunked``: the same as one chunk); False once closed."""
+        if self.ended.done():
+            return False
+        transport = self._writer.transport
+        if transport.is_closing() or transport.get_write_buffer_size() > self._max_backlog:
+            self.close()
+            return False
+        if self.chunked:
+            data = chunked if chunked is not None else chunk(data)
+        self._writer.write(data)
+        return True
+
+    def on_close(self, callback: Callable[[], None]) -> None:
+        self._on_close.append(callback)
+
+    def close(self) -> None:
+        if self.ended.done():
+            return
+        self.ended.set_result(None)
+        for callback in self._on_close:
+            callback()
 
 
 @dataclass
@@ -163,6 +208,9 @@ class HttpServer:
             if request is None:
                 return
             response = await self._respond_to(request)
+            if response.push is not None:
+                await self._push(conn, reader, writer, request, response)
+                return  # a pushed stream ends its connection
             await self._send(conn, writer, response)
             if conn.their_state is not h11.DONE:
                 await self._linger(reader, writer)  # a body we did not read
@@ -208,7 +256,8 @@ class HttpServer:
         target = event.target.decode("ascii", "replace")
         path, _, query = target.partition("?")
         headers = {k.decode("ascii").lower(): v.decode("latin-1") for k, v in event.headers}
-        return Request(event.method.decode("ascii", "replace"), path, query, headers)
+        method, version = event.method.decode("ascii", "replace"), event.http_version.decode()
+        return Request(method, path, query, headers, version)
 
     async def _respond_to(self, request: Request) -> Response:
         self.stats.requests += 1
@@ -230,24 +279,39 @@ class HttpServer:
         self, conn: h11.Connection, writer: asyncio.StreamWriter, response: Response
     ) -> None:
         headers = [("Content-Type", response.content_type), *response.headers]
-        if response.stream is None:
-            headers.append(("Content-Length", str(len(response.body))))
-        else:
-            headers += [("Cache-Control", "no-store"), ("Connection", "close")]
+        headers.append(("Content-Length", str(len(response.body))))
         reason = h11.Response(status_code=response.status, headers=headers)
         await self._write(writer, conn.send(reason))
-        if response.stream is None:
-            await self._write(writer, conn.send(h11.Data(data=response.body)))
-            await self._write(writer, conn.send(h11.EndOfMessage()))
-            return
-        # No Content-Length: h11 frames it chunked for HTTP/1.1 clients.
+        await self._write(writer, conn.send(h11.Data(data=response.body)))
+        await self._write(writer, conn.send(h11.EndOfMessage()))
+
+    async def _push(
+        self,
+        conn: h11.Connection,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        request: Request,
+        response: Response,
+    ) -> None:
+        """The head, then whatever ``response.push`` writes, until the client goes (its
+        end of the connection is read, so a closed page frees its place at once) or the
+        writer closes the sink."""
+        assert response.push is not None
+        headers = [("Content-Type", response.content_type), *response.headers]
+        headers += [("Cache-Control", "no-store"), ("Connection", "close")]
+        # No Content-Length: h11 frames the body chunked for HTTP/1.1, until close for 1.0.
+        head = conn.send(h11.Response(status_code=response.status, headers=headers))
+        await self._write(writer, head)
+        sink = PushSink(writer, request.http_version == "1.1", self.limits.max_push_backlog_bytes)
+        gone = asyncio.ensure_future(_until_eof(reader))
         try:
-            async for chunk in response.stream:
-                await self._write(writer, conn.send(h11.Data(data=chunk)))
-            await self._write(writer, conn.send(h11.EndOfMessage()))
+            response.push(sink)
+            await asyncio.wait([gone, sink.ended], return_when=asyncio.FIRST_COMPLETED)
+            if sink.chunked and not gone.done():
+                writer.write(b"0\r\n\r\n")  # the writer ended it: a clean end of body
         finally:
-            with contextlib.suppress(Exception):
-                await response.stream.aclose()  # type: ignore[attr-defined]
+            gone.cancel()
+            sink.close()
 
     async def _write(self, writer: asyncio.StreamWriter, data: bytes | None) -> None:
         if not data:
@@ -255,3 +319,10 @@ class HttpServer:
         writer.write(data)
         async with asyncio.timeout(self.limits.write_timeout_seconds):
             await writer.drain()
+
+
+async def _until_eof(reader: asyncio.StreamReader) -> None:
+    """Read and drop what a client sends after its request, until it closes."""
+    with contextlib.suppress(ConnectionError):
+        while await reader.read(4096):
+            pass

@@ -2,8 +2,9 @@
 Server-Sent Events stream that pushes the board to every open page.
 
 Pushing, not polling: a change marks the board dirty, and one build at most every
-``interval`` seconds (250 ms) serves every page with the same bytes, so 200 wall
-screens cost one build and 200 socket writes per update, never 200 builds. A page gets
+``interval`` seconds (250 ms) serves every page with the same bytes, framed once, so 200
+wall screens cost one build and 200 socket writes per update (in one loop: no task per
+page), never 200 builds. A page gets
 the full picture when it connects and after every reconnect (the browser reconnects by
 itself); each update is the full picture again (a few kB), so a page that missed one
 is whole at the next. While pages are open a ping every few seconds tells them vaxeld
@@ -17,15 +18,15 @@ import asyncio
 import hmac
 import json
 import time
-from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 from urllib.parse import parse_qs
 
 import structlog
 
-from vaxeld.web.server import Handler, Request, Response
+from vaxeld.web.server import Handler, PushSink, Request, Response, chunk
 
 log = structlog.get_logger("vaxeld.wallboard")
 
@@ -46,15 +47,6 @@ _HEADERS = [
 
 def _static(name: str) -> bytes:
     return resources.files("vaxeld.web").joinpath("static", name).read_bytes()
-
-
-@dataclass(eq=False, slots=True)
-class _Page:
-    """One open page's stream: the latest frame not yet written (older ones are
-    replaced, so a slow page holds at most one), and a flag to wake its writer."""
-
-    pending: bytes | None = None
-    ready: asyncio.Event = field(default_factory=asyncio.Event)
 
 
 @dataclass
@@ -78,10 +70,11 @@ class Wallboard:
     ) -> None:
         self._build, self.token, self.max_clients = build, token, max_clients
         self.interval, self.ping_seconds, self._clock = interval, ping_seconds, clock
-        self.pages: set[_Page] = set()
+        self.pages: set[PushSink] = set()
         self.stats = BoardStats()
         self._timer: asyncio.TimerHandle | None = None
         self._minute: asyncio.TimerHandle | None = None
+        self._ping: asyncio.TimerHandle | None = None
         self._last_build = float("-inf")
         self._last_body = ""
         self._seq = 0
@@ -114,12 +107,23 @@ class Wallboard:
         self._timer = None
         self._last_build = self._clock()
         frame = self._frame(only_if_changed=True)
-        if frame is None or not self.pages:
+        if frame is not None:
+            self._send_all(frame)
+
+    def _send_all(self, frame: bytes) -> None:
+        chunked = chunk(frame)  # framed once for every HTTP/1.1 page
+        for page in list(self.pages):  # a page too slow to keep up is closed, and leaves
+            if page.write(frame, chunked):
+                self.stats.pushes += 1
+
+    def _send_ping(self) -> None:
+        """While pages are open: every few seconds a sign of life (and the clock)."""
+        self._ping = None
+        if not self.pages:
             return
-        for page in self.pages:
-            page.pending = frame
-            page.ready.set()
-        self.stats.pushes += len(self.pages)
+        now = round(time.time() * 1000)
+        self._send_all(f'event: ping\ndata: {{"now":{now}}}\n\n'.encode())
+        self._ping = asyncio.get_running_loop().call_later(self.ping_seconds, self._send_ping)
 
     def _frame(self, only_if_changed: bool = False) -> bytes | None:
         """The board as one SSE frame (None: unchanged since the last build)."""
@@ -149,34 +153,24 @@ class Wallboard:
         self._minute = loop.call_later(60.05 - time.time() % 60, self._on_the_minute)
 
     def close(self) -> None:
-        for timer in (self._timer, self._minute):
+        for timer in (self._timer, self._minute, self._ping):
             if timer is not None:
                 timer.cancel()
-        self._timer = self._minute = None
+        self._timer = self._minute = self._ping = None
 
-    async def _events(self, page: _Page) -> AsyncIterator[bytes]:
-        # Counted from the first write on: a generator never started never runs a finally.
+    def _open(self, page: PushSink) -> None:
+        """A page connected: the whole picture now, then every update and ping."""
+        first = self._frame()
+        assert first is not None
+        if not page.write(b"retry: 2000\n\n" + first):  # the browser reconnects after 2 s
+            return
         self.pages.add(page)
+        page.on_close(lambda: self.pages.discard(page))
         if self._minute is None:
             self._next_minute()
-        try:
-            first = self._frame()
-            assert first is not None
-            yield b"retry: 2000\n\n" + first  # the browser reconnects after 2 s
-            while True:
-                try:
-                    async with asyncio.timeout(self.ping_seconds):
-                        await page.ready.wait()
-                except TimeoutError:
-                    now = round(time.time() * 1000)
-                    yield f'event: ping\ndata: {{"now":{now}}}\n\n'.encode()
-                    continue
-                page.ready.clear()
-                frame, page.pending = page.pending, None
-                if frame is not None:
-                    yield frame
-        finally:
-            self.pages.discard(page)
+        if self._ping is None:
+            loop = asyncio.get_running_loop()
+            self._ping = loop.call_later(self.ping_seconds, self._send_ping)
 
     # -- handlers --------------------------------------------------------------------
 
@@ -227,5 +221,5 @@ class Wallboard:
             200,
             content_type="text/event-stream; charset=utf-8",
             headers=[("X-Accel-Buffering", "no")],
-            stream=self._events(_Page()),
+            push=self._open,
         )
