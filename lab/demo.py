@@ -130,10 +130,11 @@ class MqttWatcher:
                 raw = self.latest.get(f"vaxeld/main/queue/{queue}")
                 if raw:
                     q = json.loads(raw)
+                    sl = q["service_level_today"]
                     lines.append(
                         f"  vaxeld/main/queue/{queue}: waiting {q['waiting']}, "
                         f"available {q['members_available']}, "
-                        f"service level today {q['service_level_today']} "
+                        f"service level today {'-' if sl is None else f'{sl:.0%}'} "
                         f"({q['service_level_formula']})"
                     )
         return "\n".join(lines)
