@@ -273,3 +273,22 @@ async def test_an_outage_counts_from_the_last_byte_heard(fake: FakeAmi) -> None:
     await until(lambda: fake.connections == 2 and session.connected)
     assert session.stats.outage_seconds == 12.0  # not 0: from 500, the last byte
     task.cancel()
+
+
+async def test_a_lost_connection_is_told_at_once_even_by_a_failing_hook(fake: FakeAmi) -> None:
+    """Readers (the wallboard) hear of a loss when it happens, not at the next event; a
+    hook that raises does not stop the session."""
+    lost: list[bool] = []
+
+    def hook() -> None:
+        lost.append(session.connected)
+        raise RuntimeError("a reader's bug")
+
+    session = make_session(fake, lambda m: None, on_disconnect=hook)
+    task = asyncio.create_task(session.run())
+    await session.wait_connected()
+    fake.drop_clients()
+    await until(lambda: bool(lost))
+    assert lost == [False]  # already marked down when told
+    await until(lambda: session.connected and fake.connections == 2)
+    task.cancel()
