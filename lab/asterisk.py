@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from vaxeld.contract import (
+    APPLY_ACCOUNT_READ,
+    APPLY_ACCOUNT_WRITE,
     COMMAND_ACCOUNT_READ,
     COMMAND_ACCOUNT_WRITE,
     EVENT_FILTERS,
@@ -95,8 +97,8 @@ NOLOAD = (
 )
 
 
-def manager_accounts(run_secret: str, ops_secret: str) -> str:
-    """vaxeld's two manager.conf accounts, exactly as the README documents them."""
+def manager_accounts(run_secret: str, ops_secret: str, apply_secret: str) -> str:
+    """vaxeld's three manager.conf accounts, exactly as the README documents them."""
     filters = "".join(f"eventfilter = {expr}\n" for expr in EVENT_FILTERS)
     return f"""[vaxeld]
 ; vaxeld run: only the events it uses, and read-only actions
@@ -114,6 +116,15 @@ deny = 0.0.0.0/0.0.0.0
 permit = 127.0.0.1/255.255.255.255
 read = {COMMAND_ACCOUNT_READ}
 write = {COMMAND_ACCOUNT_WRITE}
+writetimeout = 5000
+
+[vaxeld-apply]
+; vaxeld apply: reload the rendered dialplan and queues, and check what Asterisk holds
+secret = {apply_secret}
+deny = 0.0.0.0/0.0.0.0
+permit = 127.0.0.1/255.255.255.255
+read = {APPLY_ACCOUNT_READ}
+write = {APPLY_ACCOUNT_WRITE}
 writetimeout = 5000
 """
 
@@ -201,6 +212,7 @@ class AsteriskLab:
     admin_secret: str = "lab-admin-secret"
     vaxeld_secret: str = "lab-vaxeld-secret"
     ops_secret: str = "lab-ops-secret"
+    apply_secret: str = "lab-apply-secret"
     proc: subprocess.Popen[bytes] | None = None
     # Asterisk's realtime queue_log in PostgreSQL, beside the file: (port, database, user,
     # password, table). Rows stamped in UTC (queue_log_realtime_use_gmt).
@@ -217,6 +229,7 @@ class AsteriskLab:
         return {
             "VAXELD_AMI_SECRET": self.vaxeld_secret,
             "VAXELD_OPS_SECRET": self.ops_secret,
+            "VAXELD_APPLY_SECRET": self.apply_secret,
             "VAXELD_CALLER_KEY": "lab-caller-key-of-32-characters!",
         }
 
@@ -286,7 +299,7 @@ read = all
 write = all
 writetimeout = 5000
 
-{manager_accounts(self.vaxeld_secret, self.ops_secret)}
+{manager_accounts(self.vaxeld_secret, self.ops_secret, self.apply_secret)}
 [vaxeld-action-filter]
 ; The run account with event_filter: action (vaxeld sends Action: Filter itself).
 secret = {self.vaxeld_secret}

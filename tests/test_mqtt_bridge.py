@@ -14,7 +14,7 @@ import pytest
 
 from lab.broker import Mosquitto
 from vaxeld.config import load_config
-from vaxeld.config.models import MqttConfig
+from vaxeld.config.mqtt import MqttConfig
 from vaxeld.mqtt import MqttBridge
 from vaxeld.mqtt.bridge import COMMAND_BURST, COMMANDS_PER_SECOND, MAX_ERROR_CHARS
 from vaxeld.ratelimit import TokenBucket

@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from vaxeld.config import load_config
-from vaxeld.config.models import MqttConfig
+from vaxeld.config.mqtt import MqttConfig
 from vaxeld.config.names import agent_topic_id
 from vaxeld.mqtt import MqttBridge, Outbox, Touched, state_messages, touched_since
 from vaxeld.state.model import Call, Member, Phase, SwitchboardState

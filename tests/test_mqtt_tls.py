@@ -18,7 +18,7 @@ from structlog.testing import capture_logs
 
 from lab.broker import Mosquitto
 from vaxeld.config import load_config
-from vaxeld.config.models import MqttConfig
+from vaxeld.config.mqtt import MqttConfig
 from vaxeld.mqtt import MqttBridge
 from vaxeld.state.model import Call, Phase, SwitchboardState
 from vaxeld.state.view import LinkHealth, PbxView

@@ -22,7 +22,7 @@ README = Path(__file__).resolve().parents[1] / "README.md"
 
 
 def test_the_readme_shows_the_accounts_the_tests_use() -> None:
-    shown = manager_accounts("<run secret>", "<command secret>").rstrip("\n")
+    shown = manager_accounts("<run secret>", "<command secret>", "<apply secret>").rstrip("\n")
     indented = "\n".join(("  " + line) if line else "" for line in shown.split("\n"))
     assert indented.replace("read = \n", "read =\n") in README.read_text().replace(
         "read = \n", "read =\n"

@@ -110,3 +110,23 @@ def test_ready_watchdog_and_stopping_reach_the_notify_socket(tmp_path: Path) -> 
         if proc.poll() is None:
             proc.kill()
         server.close()
+
+
+def test_the_apply_timer_reapplies_monthly_with_a_hardened_oneshot() -> None:
+    exe = shutil.which("systemd-analyze")
+    assert exe is not None
+    service = ROOT / "systemd" / "vaxeld-apply.service"
+    timer = (ROOT / "systemd" / "vaxeld-apply.timer").read_text()
+    assert "Unit=vaxeld-apply.service" in timer and "Persistent=true" in timer
+    calendar = re.search(r"^OnCalendar=(.+)$", timer, re.M)
+    assert calendar is not None
+    res = subprocess.run([exe, "calendar", calendar.group(1)], capture_output=True, text=True)
+    assert res.returncode == 0 and "Next elapse" in res.stdout, res.stdout + res.stderr
+    text = service.read_text()
+    assert "Type=oneshot" in text and "apply --config /etc/vaxeld/vaxeld.yaml --yes" in text
+    res = subprocess.run(
+        [exe, "security", "--offline=true", str(service)], capture_output=True, text=True
+    )
+    m = re.search(r"Overall exposure level for vaxeld-apply\.service: ([0-9.]+)", res.stdout)
+    assert m, res.stdout[-2000:] + res.stderr
+    assert float(m.group(1)) <= 1.5

@@ -1,4 +1,4 @@
-"""Command line: ``vaxeld check|render|run``."""
+"""Command line: ``vaxeld check|render|apply|run|crisis|agent|report|plan``."""
 
 from __future__ import annotations
 
@@ -88,6 +88,13 @@ def cmd_report(args: argparse.Namespace) -> int:
     from vaxeld import report_command  # imported late: only reports need DuckDB
 
     return report_command.run(config, args)
+
+
+def cmd_apply(args: argparse.Namespace) -> int:
+    from vaxeld import apply_command
+
+    args.config = _config_path(args)
+    return apply_command.apply(args)
 
 
 def cmd_render(args: argparse.Namespace) -> int:
@@ -282,6 +289,23 @@ def build_parser() -> argparse.ArgumentParser:
     agent.add_argument("--pbx", help="the PBX (default: the first in the config)")
     agent.add_argument("--timeout", **timeout)
     agent.set_defaults(func=cmd_agent)
+
+    apply = sub.add_parser(
+        "apply",
+        help="install the rendering into Asterisk: diff, reload, verify, roll back on error",
+    )
+    apply.add_argument("-c", "--config", help=config_help)
+    apply.add_argument("--yes", action="store_true", help="install (without: only show the diff)")
+    apply.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="show the diff against what the live Asterisk has loaded, install nothing",
+    )
+    apply.add_argument(
+        "--rollback", action="store_true", help="install the last set that passed (with --yes)"
+    )
+    apply.add_argument("--pbx", help="only this PBX (default: every PBX with asterisk_config_dir)")
+    apply.set_defaults(func=cmd_apply)
     return parser
 
 

@@ -178,6 +178,9 @@ EVENT_FILTERS = (
 # writes AstDB (DBPut/DBDel: "system") and queue members (QueueAdd/Remove/Pause: "agent").
 RUN_ACCOUNT_READ, RUN_ACCOUNT_WRITE = "agent,user,call", "reporting"
 COMMAND_ACCOUNT_READ, COMMAND_ACCOUNT_WRITE = "", "system,agent"
+# `vaxeld apply` reloads the dialplan and the queues (Reload: "system") and checks what
+# Asterisk then holds (ShowDialPlan and Getvar: "reporting"; QueueStatus: none).
+APPLY_ACCOUNT_READ, APPLY_ACCOUNT_WRITE = "", "system,reporting"
 
 # A [globals] variable of the rendered dialplan: the last day its holiday calendar covers.
 CALENDAR_VARIABLE = "VAXELD_CALENDAR_END"

@@ -13,7 +13,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from vaxeld.config.models import Config, MqttConfig, PbxConfig
+from vaxeld.config.models import Config, PbxConfig
+from vaxeld.config.mqtt import MqttConfig
 from vaxeld.config.references import check_references
 from vaxeld.config.yamlload import LoadedYaml, YamlError, load_yaml
 
@@ -226,6 +227,21 @@ def read_command_account(pbx: PbxConfig, environ: dict[str, str]) -> tuple[str, 
         pbx.command_secret_credential,
     )
     return pbx.command_username, _checked(pbx, value)
+
+
+def read_apply_account(pbx: PbxConfig, environ: dict[str, str]) -> tuple[str, str]:
+    """(username, secret) for `vaxeld apply` on ``pbx``: its apply account, or without
+    one the command account."""
+    if pbx.apply_username is None:
+        return read_command_account(pbx, environ)
+    value = secret_value(
+        pbx.apply_secret_env,
+        pbx.apply_secret_file,
+        environ,
+        f"pbxs.{pbx.name}.apply_secret",
+        pbx.apply_secret_credential,
+    )
+    return pbx.apply_username, _checked(pbx, value)
 
 
 def _checked(pbx: PbxConfig, value: str | None) -> str:

@@ -7,6 +7,7 @@ is escaped: a value that would need escaping is a config error.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated, Literal
 
 from pydantic import (
@@ -18,6 +19,7 @@ from pydantic import (
 
 from vaxeld.config.history import HistoryConfig
 from vaxeld.config.hours import ScheduleConfig
+from vaxeld.config.mqtt import MqttConfig
 from vaxeld.config.names import member_name_problem
 from vaxeld.config.planning import PlanningConfig
 from vaxeld.config.transfers import (
@@ -76,6 +78,14 @@ class PbxConfig(Strict):
     queue_log: FilePath | None = None
     ping_interval_seconds: float = Field(10.0, ge=1, le=300)
     ping_timeout_seconds: float = Field(5.0, ge=1, le=60)
+    # `vaxeld apply`: Asterisk's config folder as seen from vaxeld's host (where
+    # extensions.conf and queues.conf #include the rendered files), and the account that
+    # reloads and checks them (write = system,reporting; default: the command account).
+    asterisk_config_dir: FilePath | None = None
+    apply_username: Annotated[str, StringConstraints(pattern=AMI_USER_RE)] | None = None
+    apply_secret_file: FilePath | None = None
+    apply_secret_env: EnvName | None = None
+    apply_secret_credential: CredentialName | None = None
 
     @model_validator(mode="after")
     def _one_secret_source(self) -> PbxConfig:
@@ -95,6 +105,14 @@ class PbxConfig(Strict):
             )
         if self.command_username is None and given:
             raise ValueError("a command secret needs command_username")
+        apply = (self.apply_secret_file, self.apply_secret_env, self.apply_secret_credential)
+        if (self.apply_username is None) != (sum(s is not None for s in apply) == 0):
+            raise ValueError(
+                "apply_username needs exactly one of apply_secret_file, apply_secret_env or "
+                "apply_secret_credential, and they need it"
+            )
+        if sum(s is not None for s in apply) > 1:
+            raise ValueError("set at most one apply secret source")
         return self
 
 
@@ -275,34 +293,11 @@ class SoundsConfig(Strict):
     directory: FilePath | None = None
 
 
-class MqttConfig(Strict):
-    """Live state to an MQTT broker, and commands from it (see README, MQTT)."""
+class ApplyConfig(Strict):
+    """Where `vaxeld apply` keeps the last good set of files and its log (and where
+    `vaxeld run` reads when each PBX was last applied)."""
 
-    host: Annotated[str, StringConstraints(pattern=HOST_RE)] = "127.0.0.1"
-    port: int = Field(1883, gt=0, lt=65536)
-    username: Annotated[str, StringConstraints(pattern=AMI_USER_RE)] | None = None
-    # Like the AMI secret: never in this file.
-    password_env: EnvName | None = None
-    password_file: FilePath | None = None
-    password_credential: CredentialName | None = None
-    tls: bool = False
-    ca_file: FilePath | None = None
-    client_id: Annotated[str, StringConstraints(pattern=AMI_USER_RE)] = "vaxeld"
-    topic_prefix: Annotated[
-        str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,32}(/[A-Za-z0-9_-]{1,32}){0,3}$")
-    ] = "vaxeld"
-    min_interval_seconds: float = Field(1.0, ge=0.05, le=3600)  # per topic
-    queue_size: int = Field(1000, ge=10, le=100000)  # outbox; the oldest is dropped when full
-    commands: bool = True
-
-    @model_validator(mode="after")
-    def _one_password_source(self) -> MqttConfig:
-        sources = (self.password_env, self.password_file, self.password_credential)
-        if sum(s is not None for s in sources) > 1:
-            raise ValueError(
-                "set at most one of password_env, password_file or password_credential"
-            )
-        return self
+    state_dir: FilePath = Path("/var/lib/vaxeld/apply")
 
 
 class Config(Strict):
@@ -327,6 +322,7 @@ class Config(Strict):
     repeat_callers: RepeatCallersConfig = Field(default_factory=RepeatCallersConfig)
     planning: PlanningConfig = Field(default_factory=PlanningConfig)
     wallboard: WallboardConfig = Field(default_factory=WallboardConfig)
+    apply: ApplyConfig = Field(default_factory=ApplyConfig)
 
     @model_validator(mode="after")
     def _transfer_targets(self) -> Config:

@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterable, Sequence
 from prometheus_client import CollectorRegistry, disable_created_metrics, generate_latest
 
 from vaxeld.config import Config
+from vaxeld.metrics.applied import AppliedCollector
 from vaxeld.metrics.counting import ChangeCounter
 from vaxeld.metrics.families import MetricFamilies, wait_buckets
 from vaxeld.metrics.labels import LabelRules
@@ -62,6 +63,8 @@ class Metrics:
         self.registry.register(self.today_collector)
         self.registry.register(self.live)
         self.registry.register(self.required)
+        self.applied = AppliedCollector(config.apply.state_dir, [p.name for p in config.pbxs])
+        self.registry.register(self.applied)
         self.record = self.counter.record  # the hot path, without a call in between
 
     def reconfigure(self, config: Config) -> None:
@@ -74,6 +77,8 @@ class Metrics:
         self.live.labels = self.today_collector.labels = self.labels
         self.required.reconfigure(config)
         self.today_collector.formula = config.metrics.service_level_formula
+        self.applied.state_dir = config.apply.state_dir
+        self.applied.pbxs = [p.name for p in config.pbxs]
 
     def exposition(self) -> bytes:
         """The /metrics page (Prometheus text format)."""

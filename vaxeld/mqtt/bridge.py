@@ -28,7 +28,7 @@ from prometheus_client.registry import Collector
 
 from vaxeld.backoff import backoff_delays
 from vaxeld.config import Config
-from vaxeld.config.models import MqttConfig
+from vaxeld.config.mqtt import MqttConfig
 from vaxeld.mqtt.outbox import Outbox
 from vaxeld.mqtt.payloads import state_messages, touched_since
 from vaxeld.ratelimit import LogLimiter, TokenBucket
