@@ -217,6 +217,10 @@ class AsteriskLab:
     # Asterisk's realtime queue_log in PostgreSQL, beside the file: (port, database, user,
     # password, table). Rows stamped in UTC (queue_log_realtime_use_gmt).
     realtime_queue_log: tuple[int, str, str, str, str] | None = None
+    # More pjsip.conf (a trunk to another lab Asterisk), and whether SIPp's identify by
+    # 127.0.0.1 is there (a site reached by a trunk from 127.0.0.1 must not have it).
+    pjsip_extra: str = ""
+    sipp_identify: bool = True
 
     @property
     def _loaded(self) -> set[str]:
@@ -329,11 +333,13 @@ dtmf_mode = rfc4733
 rtp_symmetric = yes
 direct_media = no
 
-[sipp-identify]
-type = identify
-endpoint = sipp
-match = 127.0.0.1
-""",
+"""
+            + (
+                "\n[sipp-identify]\ntype = identify\nendpoint = sipp\nmatch = 127.0.0.1\n"
+                if self.sipp_identify
+                else ""
+            )
+            + self.pjsip_extra,
             "cdr.conf": "[general]\nenable = no\n",
             "cel.conf": "[general]\nenable = no\n",
             # The site's transfer keys, as agents' phones would use them (Queue() option t).

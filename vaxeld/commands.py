@@ -118,6 +118,11 @@ def agent_actions(
                         ("Penalty", str(penalty + agent.member.penalty)),
                         ("MemberName", agent.member.name),
                         ("Paused", "false"),
+                        *(
+                            (("StateInterface", agent.member.state_interface),)
+                            if agent.member.state_interface
+                            else ()
+                        ),
                     ),
                 )
                 for queue, penalty in agent.group.queues.items()

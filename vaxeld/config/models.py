@@ -240,6 +240,16 @@ class MemberConfig(Strict):
     # The agent's own number, so that a transfer to it counts as still in the centre.
     extension: TransferNumber | None = None
 
+    @property
+    def state_interface(self) -> str | None:
+        """For an agent reached over a trunk (``PJSIP/agent2001@trunk-b``), the trunk's
+        device: Asterisk has no device state for a user at another server, and a remote
+        agent is reachable only while the trunk is."""
+        tech, _, rest = self.interface.partition("/")
+        if tech == "PJSIP" and "@" in rest:
+            return f"PJSIP/{rest.split('@', 1)[1].removesuffix('/n')}"
+        return None
+
 
 class AgentGroupConfig(Strict):
     """Agents who share languages, queues (with a penalty each) and a site."""

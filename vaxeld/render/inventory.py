@@ -26,7 +26,7 @@ _SAME = re.compile(r"^\s*same => n(?:\([^)]*\))?,([A-Za-z][A-Za-z0-9_]*)")
 _INCLUDE = re.compile(r"^include => (\S+)")
 _GLOBAL = re.compile(r"^([A-Z_][A-Z0-9_]*)=(.*)$")
 _SETTING = re.compile(r"^([a-z-]+) = (.*)$")
-_MEMBER = re.compile(r"^member => ([^,]+),(\d+),([^;]*?)\s*(?:;.*)?$")
+_MEMBER = re.compile(r"^member => ([^,]+),(\d+),([^;,]*?)\s*(?:,[^;]*)?(?:;.*)?$")
 
 
 @dataclass(frozen=True)

@@ -36,8 +36,9 @@ def render_queues(config: Config, version: str) -> str:
         ]
         for gname, group, member, penalty in config.members_of_queue(name):
             if group.membership == "static":
+                state = f",{member.state_interface}" if member.state_interface else ""
                 lines.append(
-                    f"member => {member.interface},{penalty},{member.name}"
+                    f"member => {member.interface},{penalty},{member.name}{state}"
                     f"  ; group {gname}, site {group.site}"
                 )
             else:
