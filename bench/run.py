@@ -254,6 +254,9 @@ def main() -> int:
     rows.append(latency())
     rows += e2e_latency()
     rows += wallboards(stream)
+    from many_pbxs import rows as many_pbxs
+
+    rows += many_pbxs(20, 60.0)
     rows.append(resync())
     rows += memory()
     from history_year import run as history_year
