@@ -11,7 +11,7 @@ import pytest
 
 from lab.queue_log_truth import expected_figures, queue_families, report_figures
 from lab.queue_log_year import generate
-from vaxeld.config import Config, load_config
+from vaxeld.config import Config, load_config, parse_config
 from vaxeld.history.files import ingest_files
 from vaxeld.history.reports import ReportQueries
 from vaxeld.history.store import HistoryStore
@@ -168,3 +168,24 @@ def test_first_contact_resolution_and_transfers_from_lines_across_days(tmp_path:
     # Known: X's two calls and Y (7 days passed by day 10); Z's (day 5) has not passed,
     # and the anonymous caller has no number. Resolved at first contact: X's second, Y.
     assert (total["first_contact_callers"], total["first_contact_resolved"]) == (3, 2)
+
+
+def test_two_pbxs_in_one_store_are_reported_together_and_never_merged(
+    year_log: Path, tmp_path: Path
+) -> None:
+    """Two sites' queue_logs in one store (as from one PostgreSQL with a table each): the
+    report counts both, even where the two servers gave callers the same Uniqueids
+    (here: the same lines twice), and each PBX alone gives its own figures."""
+    text = EXAMPLE.read_text().replace(
+        "\nmetrics:\n",
+        "  - name: b\n    host: 127.0.0.1\n    secret_env: VAXELD_AMI_SECRET\n"
+        "    site: angered\n\nmetrics:\n",
+        1,
+    )
+    two = parse_config(text)
+    with HistoryStore(tmp_path / "h.duckdb") as store:
+        ingest_files(store, "main", year_log)
+        one = report_figures(year_report(store, two))
+        ingest_files(store, "b", year_log)
+        both = report_figures(year_report(store, two))
+    assert one and both == {key: 2 * value for key, value in one.items()}
