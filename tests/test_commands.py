@@ -17,7 +17,7 @@ from vaxeld.commands import (
     find_agent,
     plan,
 )
-from vaxeld.config import load_config, parse_config
+from vaxeld.config import ConfigError, load_config, parse_config
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "config" / "vaxeld.example.yaml"
 CONFIG = load_config(EXAMPLE)
@@ -101,6 +101,28 @@ def test_the_crisis_switch_goes_to_every_pbx_and_an_agent_command_to_one() -> No
     assert plan(TWO_PBXS, "agent/pause", {"agent": "Åsa Lindqvist"}).pbxs == ("north",)
     with pytest.raises(CommandError, match="no pbx named 'south'"):
         plan(TWO_PBXS, "agent/pause", {"agent": "Åsa Lindqvist", "pbx": "south"})
+
+
+def test_an_agent_command_goes_to_the_pbx_of_the_agents_group() -> None:
+    text = EXAMPLE.read_text().replace(
+        "pbxs:\n",
+        "pbxs:\n  - {name: north, host: 127.0.0.1, port: 5039, username: v, secret_env: X}\n",
+        1,
+    )
+    grouped = parse_config(
+        text.replace(
+            "  tolkar:\n    site: angered\n", "  tolkar:\n    site: angered\n    pbx: main\n"
+        )
+    )
+    assert plan(grouped, "agent/pause", {"agent": "Hodan Abdi"}).pbxs == ("main",)
+    assert plan(grouped, "agent/pause", {"agent": "Åsa Lindqvist"}).pbxs == ("north",)
+    assert plan(grouped, "agent/pause", {"agent": "Hodan Abdi", "pbx": "north"}).pbxs == ("north",)
+    with pytest.raises(ConfigError, match="no PBX named 'south'"):
+        parse_config(
+            text.replace(
+                "  tolkar:\n    site: angered\n", "  tolkar:\n    site: angered\n    pbx: south\n"
+            )
+        )
 
 
 def test_carry_out_sends_every_action_to_every_pbx_of_the_plan() -> None:

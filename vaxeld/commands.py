@@ -156,9 +156,12 @@ def crisis_pbxs(config: Config, pbx: str | None = None) -> tuple[str, ...]:
     return _pbxs(config, pbx, tuple(p.name for p in config.pbxs))
 
 
-def agent_pbxs(config: Config, pbx: str | None = None) -> tuple[str, ...]:
-    """An agent is on the default PBX, unless another is named."""
-    return _pbxs(config, pbx, (config.default_pbx.name,))
+def agent_pbxs(config: Config, pbx: str | None = None, who: str | None = None) -> tuple[str, ...]:
+    """An agent is on their group's PBX (the default PBX when the group names none),
+    unless another is named."""
+    group = find_agent(config, who).group if who else None
+    home = group.pbx if group is not None and group.pbx else config.default_pbx.name
+    return _pbxs(config, pbx, (home,))
 
 
 def plan(config: Config, command: str, body: Mapping[str, object]) -> Plan:
@@ -167,7 +170,7 @@ def plan(config: Config, command: str, body: Mapping[str, object]) -> Plan:
     ``mode`` for crisis/on, and ``pbx`` for any of them.
 
     Scope: the crisis switch goes to every PBX (or the one named), an agent command to
-    the default PBX (or the one named)."""
+    the agent's group's PBX (or the one named)."""
 
     def text(key: str) -> str | None:
         value = body.get(key)
@@ -180,7 +183,7 @@ def plan(config: Config, command: str, body: Mapping[str, object]) -> Plan:
         if not agent:
             raise CommandError("agent is required")
         actions = agent_actions(config, agent, command.split("/")[1], text("reason"))
-        return Plan(command, actions, agent_pbxs(config, text("pbx")))
+        return Plan(command, actions, agent_pbxs(config, text("pbx"), agent))
     if command == "crisis/on":
         message = text("message") or ""
         mode = (text("mode") or "announce").replace("-", "_")

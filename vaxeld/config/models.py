@@ -255,6 +255,9 @@ class AgentGroupConfig(Strict):
     """Agents who share languages, queues (with a penalty each) and a site."""
 
     site: Name = "main"
+    # The PBX that holds the group's queues, where `vaxeld agent` logs its agents in and
+    # pauses them (default: the first PBX; agents at another site reach it over a trunk).
+    pbx: Name | None = None
     languages: list[Language] = Field(default_factory=list)
     queues: dict[Name, Annotated[int, Field(ge=0, le=100)]] = Field(min_length=1)
     # static: in queues.conf, always members; dynamic: `vaxeld agent login NAME`.
@@ -342,6 +345,14 @@ class Config(Strict):
         clashes = overlapping(self.transfers)
         if clashes:
             raise ValueError("transfers: " + "; ".join(clashes))
+        return self
+
+    @model_validator(mode="after")
+    def _group_pbxs(self) -> Config:
+        names = {p.name for p in self.pbxs}
+        for gname, group in self.agent_groups.items():
+            if group.pbx is not None and group.pbx not in names:
+                raise ValueError(f"agent_groups.{gname}.pbx: no PBX named {group.pbx!r}")
         return self
 
     @model_validator(mode="after")
