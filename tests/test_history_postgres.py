@@ -21,7 +21,7 @@ from vaxeld.history.ingest import ingest
 from vaxeld.history.reports import ReportQueries
 from vaxeld.history.store import HistoryStore
 from vaxeld.report.model import Report
-from vaxeld.report.periods import parse_period
+from vaxeld.report.periods import Period, parse_period
 
 pytestmark = pytest.mark.asterisk
 
@@ -29,7 +29,9 @@ pytestmark = pytest.mark.asterisk
 @pytest.fixture
 def postgres() -> Iterator[Postgres]:
     server = Postgres().start()
-    server.create_queue_log("asterisk", "asterisk", "lab-asterisk-pg", ["queue_log_main"])
+    server.create_queue_log(
+        "asterisk", "asterisk", "lab-asterisk-pg", ["queue_log_main", "queue_log_b"]
+    )
     yield server
     server.stop()
 
@@ -127,6 +129,46 @@ history:
     assert later.centre["callers"] == callers + 1
     assert records_by_queue(postgres) == report_outcomes(later)
     assert int(postgres.sql("select count(*) from vaxeld_calls", "asterisk")) == callers + 1
+    two_sites_in_one_database(lab, postgres, tmp_path, today, later)
+
+
+def two_sites_in_one_database(
+    lab: Lab, postgres: Postgres, tmp_path: Path, period: Period, one: Report
+) -> None:
+    """A second site's Asterisk writing its own table of the same database (here: the
+    first site's rows again, Uniqueids and all): the report takes both, never merging
+    callers of two servers."""
+    postgres.sql(
+        "insert into queue_log_b (time, callid, queuename, agent, event, data1, data2, "
+        "data3, data4, data5) select time, callid, queuename, agent, event, data1, data2, "
+        "data3, data4, data5 from queue_log_main",
+        "asterisk",
+    )
+    text = lab.config_path.read_text().replace(
+        "\nmetrics:\n",
+        "  - name: b\n    host: 127.0.0.1\n    secret_env: VAXELD_AMI_SECRET\n"
+        "    site: angered\n\nmetrics:\n",
+        1,
+    )
+    config = parse_config(
+        text
+        + f"""
+history:
+  source: postgresql
+  postgresql:
+    port: {postgres.port}
+    dbname: asterisk
+    user: asterisk
+    password_env: LAB_PG_PASSWORD
+    tables: {{main: queue_log_main, b: queue_log_b}}
+    timestamps: utc
+"""
+    )
+    with HistoryStore(tmp_path / "two-sites.duckdb") as store:
+        assert ingest(store, config, {"LAB_PG_PASSWORD": "lab-asterisk-pg"}, lambda _: None)
+        both = ReportQueries(store, config).build(period, "queue", "60m", "t")
+    assert both.total["offered"] == 2 * (one.total["offered"] or 0) > 0
+    assert both.centre["callers"] == 2 * (one.centre["callers"] or 0)
 
 
 OUTCOME_FIGURES = {"answered": "answered", "abandoned": "abandoned", "timeout": "timed_out",

@@ -96,9 +96,13 @@ def shown(browser: WebDriver, queue: str) -> dict[str, Any]:
 
 @pytest.fixture
 def slow_sv(lab: Lab) -> Iterator[None]:
-    """The sv queue's agents let the phone ring a minute: its callers wait."""
-    for agent in SV_AGENTS:
-        lab.control.set_agent(agent, answer_after=60, talk=3)
+    """The sv queue's agents let the phone ring a minute: its callers wait. The others
+    answer at once (whatever tests before left them at)."""
+    for agent in lab.agents:
+        lab.control.set_agent(agent, answer_after=60 if agent in SV_AGENTS else 1, talk=3)
+        # Not paused either (an earlier test on the shared lab may have left one so).
+        interface = f"Local/{agent}@vaxeld-lab-agents/n"
+        lab.control.action("QueuePause", [("Interface", interface), ("Paused", "false")])
     try:
         yield
     finally:
@@ -137,7 +141,7 @@ def test_the_wallboard_follows_real_calls_in_a_real_browser(lab: Lab, slow_sv: N
                 browser, lambda b: page_queue(b, "sv")["longest"] != "0:00", 5, "wait counts up"
             )
             for digits in ("1", "1", "3", "5"):  # more callers, for the picture
-                lab.control.call(lab.entry, digits, 24.0 if digits == "1" else 6.0)
+                lab.control.call(lab.entry, digits, 24.0 if digits == "1" else 15.0)
             wait_until(browser, lambda b: page_queue(b, "sv")["waiting"] == 3, 15, "3 in sv")
             # Amber from half the target (20 s), red beyond it.
             wait_until(browser, lambda b: "amber" in page_queue(b, "sv")["level"], 20, "amber")
