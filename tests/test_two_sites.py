@@ -1,7 +1,8 @@
 """Two Asterisk 22 servers, one contact centre: site A holds the entry number and the
 queues, site B's agents answer A's queues over a PJSIP trunk on loopback (remote members
 ``PJSIP/agent2001@trunk-b``). One vaxeld follows both. Site B's Asterisk is stopped and
-started during calls: A's counts go on, B shows as disconnected meanwhile, the remote
+started during calls: A's counts and MQTT go on, B shows as disconnected meanwhile (on
+/metrics and the wallboard), the remote
 agents are not counted available while their trunk is down, and each PBX's counts equal
 its own queue_log afterwards."""
 
@@ -21,7 +22,9 @@ import pytest
 from lab_fixtures import _require_root
 
 from lab.asterisk import AsteriskLab, count_queue_log, ensure_chroot, free_port
+from lab.broker import Mosquitto
 from lab.control import LabControl
+from lab.demo import MqttWatcher
 from lab.scenario import lab_config_text
 from lab.vaxeld_process import Samples, VaxeldProcess, total
 from vaxeld.calendar import today_in
@@ -79,6 +82,7 @@ class Sites:
     config: Path
     vaxeld: VaxeldProcess
     entry: str
+    mqtt: MqttWatcher
 
     def control_b(self) -> LabControl:
         return LabControl("127.0.0.1", self.b.ami_port, "lab", self.b.admin_secret)
@@ -105,7 +109,11 @@ def sites(tmp_path: Path) -> Iterator[Sites]:
     a = AsteriskLab(chroot, f"site-a-{os.getpid()}")
     a.pjsip_extra = TRUNK_TO_B.format(port=b.sip_port)
     metrics_port = free_port()
-    text = two_site_config(a, b, metrics_port)
+    broker = Mosquitto(tmp_path / "mqtt").start()
+    text = two_site_config(a, b, metrics_port) + (
+        f"\nmqtt:\n  host: 127.0.0.1\n  port: {broker.port}\n  topic_prefix: vaxeld\n"
+        "  min_interval_seconds: 0.2\n"
+    )
     config_path = tmp_path / "vaxeld.yaml"
     config_path.write_text(text)
     config = parse_config(text)
@@ -120,14 +128,17 @@ def sites(tmp_path: Path) -> Iterator[Sites]:
     a.start()
     control_a = LabControl("127.0.0.1", a.ami_port, "lab", a.admin_secret)
     vaxeld = VaxeldProcess(config_path, metrics_port, a.secrets, tmp_path / "vaxeld.log")
+    watcher = MqttWatcher(broker.port)
     try:
         for agent in re.findall(r"Local/(\d+)@vaxeld-lab-agents", text):
             control_a.set_agent(agent, answer_after=1, talk=3)
         remote_agents_answer(LabControl("127.0.0.1", b.ami_port, "lab", b.admin_secret))
         vaxeld.start()
-        yield Sites(a, b, control_a, config_path, vaxeld, config.entry.number)
+        yield Sites(a, b, control_a, config_path, vaxeld, config.entry.number, watcher)
     finally:
         vaxeld.stop()
+        watcher.stop()
+        broker.stop()
         control_a.close()
         for lab in (a, b):
             lab.stop()
@@ -222,7 +233,15 @@ def test_one_vaxeld_follows_two_sites_through_a_restart_of_one(sites: Sites) -> 
         down, "Yusuf Haddad"
     )
     s.a.wait_idle(90)
-    s.vaxeld.wait_for(lambda m: not counts_equal_queue_log(m, "main", s.a), 30)
+    during = s.vaxeld.wait_for(lambda m: not counts_equal_queue_log(m, "main", s.a), 30)
+    # MQTT goes on for site A meanwhile, with the same figures.
+    answered = total(during, "vaxeld_queue_calls_today", pbx="main", queue="sv", outcome="answered")
+    assert answered >= 3
+    deadline = time.monotonic() + 15
+    while mqtt_sv(s).get("answered_today") != answered and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert mqtt_sv(s)["answered_today"] == answered, mqtt_sv(s)
+    assert "vaxeld/b/crisis" in s.mqtt.latest  # site B has its own topics
 
     # Back up: followed again, the agents available again, every count still true.
     s.b.start()
@@ -240,6 +259,11 @@ def test_one_vaxeld_follows_two_sites_through_a_restart_of_one(sites: Sites) -> 
     assert counts_equal_queue_log(final, "b", s.b) == []
     assert total(final, "vaxeld_queue_calls_offered_total", pbx="b") == 0  # B routes nothing
     assert total(final, "vaxeld_queue_calls_unaccounted", pbx="main") == 0
+
+
+def mqtt_sv(s: Sites) -> dict[str, Any]:
+    raw = s.mqtt.latest.get("vaxeld/main/queue/sv")
+    return dict(json.loads(raw)) if raw else {}
 
 
 def _board(s: Sites) -> dict[str, Any]:
