@@ -13,6 +13,7 @@ from lab.queue_log_truth import expected_figures, queue_families, report_figures
 from lab.queue_log_year import generate
 from vaxeld.config import Config, load_config, parse_config
 from vaxeld.history.files import ingest_files
+from vaxeld.history.planning import slots
 from vaxeld.history.reports import ReportQueries
 from vaxeld.history.store import HistoryStore
 from vaxeld.report.model import Report
@@ -183,9 +184,14 @@ def test_two_pbxs_in_one_store_are_reported_together_and_never_merged(
         1,
     )
     two = parse_config(text)
+    span = (date(2026, 1, 1), date(2026, 12, 31))
     with HistoryStore(tmp_path / "h.duckdb") as store:
         ingest_files(store, "main", year_log)
         one = report_figures(year_report(store, two))
+        plan_one = {(s.queue, s.day, s.slot): s.offered for s in slots(store, two, *span)}
         ingest_files(store, "b", year_log)
         both = report_figures(year_report(store, two))
+        plan_both = {(s.queue, s.day, s.slot): s.offered for s in slots(store, two, *span)}
     assert one and both == {key: 2 * value for key, value in one.items()}
+    # The staffing plan reads both sites' callers too.
+    assert plan_one and plan_both == {key: 2 * value for key, value in plan_one.items()}

@@ -2,9 +2,8 @@
 queues, site B's agents answer A's queues over a PJSIP trunk on loopback (remote members
 ``PJSIP/agent2001@trunk-b``). One vaxeld follows both. Site B's Asterisk is stopped and
 started during calls: A's counts and MQTT go on, B shows as disconnected meanwhile (on
-/metrics and the wallboard), the remote
-agents are not counted available while their trunk is down, and each PBX's counts equal
-its own queue_log afterwards."""
+/metrics and the wallboard), the remote agents are not counted available while their
+trunk is down, and each PBX's counts equal its own queue_log afterwards."""
 
 from __future__ import annotations
 
