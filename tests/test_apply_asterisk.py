@@ -174,6 +174,7 @@ def test_a_rendering_asterisk_rejects_is_rolled_back_while_callers_are_routed(
     out = "\n".join(lines)
     assert rc == 1 and "NOT APPLIED, rolled back" in out and "vaxeld-transfer" in out, out
     assert "the previous set is back" in out, out
+    print(out)
     assert read_files(lab.asterisk.etc) == before
     # Every caller placed before, during and after reached the English queue.
     assert wait_entered(lab, placed, timeout=60) == {"en": placed}

@@ -41,7 +41,7 @@ APPLIED_FILE = "applied.json"  # per PBX: the last good apply (read by `vaxeld r
 LOG_FILE = "apply.log"  # every attempt, one JSON line each
 # A reload is done when it answers: look at once, and again briefly before rolling back
 # (every moment a rejected rendering stays loaded is a moment callers might meet it).
-VERIFY_SECONDS, VERIFY_AGAIN_AFTER = 1.0, 0.25
+VERIFY_SECONDS, VERIFY_AGAIN_AFTER = 0.25, 0.25
 
 Render = Callable[[Config, date], dict[str, str]]
 
@@ -138,6 +138,7 @@ class Applier:
                 self._record(target, new, "unchanged", [], what)
                 return "unchanged: Asterisk already holds this rendering"
             put_files(target.folder, new)
+            loaded = time.monotonic()
             try:
                 reload_rendered(ami)
                 problems = mismatch(ami, inventory_of(new), inventory_of(old))
@@ -150,8 +151,9 @@ class Applier:
             put_files(target.folder, old)
             try:
                 reload_rendered(ami)
+                window = f"the new set was loaded for {(time.monotonic() - loaded) * 1000:.0f} ms; "
                 back = mismatch(ami, inventory_of(old), inventory_of(new))
-                restored = "the previous set is back" if not back else f"AND {back[0]}"
+                restored = window + ("the previous set is back" if not back else f"AND {back[0]}")
             except Exception as exc:
                 restored = f"AND reloading the previous set failed: {exc}"
         self._record(target, new, "rolled back", problems[:20], what)
