@@ -52,7 +52,7 @@ QUEUES = ("sv", "en", "ar", "so", "fi", "vaxel")
 
 def dashboard_exprs() -> list[list[str]]:
     """Each dashboard expression, with the $queue variable filled in for every queue."""
-    exprs = []
+    exprs: list[list[str]] = []
     for path in DASHBOARDS:
         board = json.loads(path.read_text())
         for panel in board["panels"]:
