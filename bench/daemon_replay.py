@@ -57,11 +57,16 @@ class DaemonUnderTest:
     """`vaxeld run` on the example config, pointed at a fake AMI server."""
 
     def __init__(
-        self, ami_port: int, extra_config: str = "", edit: Callable[[str], str] = str
+        self,
+        ami_port: int,
+        extra_config: str = "",
+        edit: Callable[[str], str] = str,
+        always_open: bool = True,
     ) -> None:
         self.work = Path(tempfile.mkdtemp(prefix="vaxeld-bench-daemon-"))
         self.metrics_port = free_port()
-        text = edit(lab_config_text(ami_port, self.metrics_port)) + extra_config
+        text = lab_config_text(ami_port, self.metrics_port, always_open=always_open)
+        text = edit(text) + extra_config
         (self.work / "vaxeld.yaml").write_text(text)
         self.process = VaxeldProcess(
             self.work / "vaxeld.yaml",
@@ -69,6 +74,7 @@ class DaemonUnderTest:
             {
                 "VAXELD_AMI_SECRET": FakeAmi.secret,
                 "VAXELD_CALLER_KEY": "bench-caller-key-0123456789",
+                "VAXELD_OPS_SECRET": FakeAmi.secret,
             },
             self.work / "vaxeld.log",
         )

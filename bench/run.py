@@ -254,6 +254,18 @@ def main() -> int:
     rows.append(latency())
     rows += e2e_latency()
     rows += wallboards(stream)
+    from idle_cost import run as idle_cost
+
+    for name, r in idle_cost(60.0).items():
+        rows.append(
+            (
+                f"idle, {name}",
+                f"{r['cpu_seconds_per_hour']:.2f} CPU s/hour, "
+                f"{r['wakeups_per_hour']:,.0f} wake-ups/hour",
+                "(reported)",
+                True,
+            )
+        )
     from many_pbxs import rows as many_pbxs
 
     rows += many_pbxs(20, 60.0)

@@ -177,3 +177,15 @@ def test_nothing_changed_touches_nothing() -> None:
         calls=immutables.Map({"1": Call("1", queue="sv", phase=Phase.WAITING)})
     )
     assert touched_since(state, state) == (set(), set())
+
+
+def test_the_client_keepalive_duty_wakes_every_ten_seconds_not_every_second() -> None:
+    """The quiet client replaces aiomqtt's once-a-second keepalive loop; should aiomqtt
+    rename it, this fails instead of the replacement silently doing nothing."""
+    import aiomqtt
+
+    from vaxeld.mqtt.bridge import KEEPALIVE_LOOK_SECONDS, KEEPALIVE_SECONDS, _QuietClient
+
+    assert "_misc_loop" in vars(aiomqtt.Client)
+    assert _QuietClient._misc_loop is not aiomqtt.Client._misc_loop
+    assert KEEPALIVE_LOOK_SECONDS + KEEPALIVE_SECONDS <= 1.5 * KEEPALIVE_SECONDS  # in time

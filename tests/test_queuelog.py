@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 from pathlib import Path
 
@@ -9,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from vaxeld.queuelog import QueueLogReader
+from vaxeld.queuelog import FileChanges, QueueLogReader
 
 
 def test_skipping_all_then_returns_only_complete_new_lines(tmp_path: Path) -> None:
@@ -91,3 +92,38 @@ def test_missing_file_and_bad_lines_are_not_errors(tmp_path: Path) -> None:
     (tmp_path / "nope").write_text("not a queue_log line\n1|1.1|sv|NONE|ENTERQUEUE||070|1\n")
     assert len(reader.read_new()) == 1
     assert reader.bad_lines == 1
+
+
+async def test_a_watch_wakes_on_writes_and_follows_a_rotation(tmp_path: Path) -> None:
+    """queue_log is read when written to, not polled: the watch wakes on a write, and
+    after logrotate moves the file away it watches the new file of that name."""
+    log = tmp_path / "queue_log"
+    log.write_text("")
+    changes = FileChanges.watch(log)
+    assert changes is not None  # Linux: inotify
+    try:
+
+        async def woken() -> bool:
+            try:
+                async with asyncio.timeout(5):
+                    await changes.changed.wait()
+            except TimeoutError:
+                return False
+            changes.changed.clear()
+            changes.rearm()
+            return True
+
+        with log.open("a") as fh:
+            fh.write("1|2|sv|NONE|ENTERQUEUE||0701|1\n")
+        assert await woken()
+        log.rename(tmp_path / "queue_log.1")  # logrotate
+        assert await woken()  # the move itself
+        log.write_text("")  # the new file
+        changes.rearm()
+        with log.open("a") as fh:
+            fh.write("3|4|sv|NONE|ENTERQUEUE||0702|1\n")
+        assert await woken()
+        await asyncio.sleep(0.2)
+        assert not changes.changed.is_set()  # nothing more written: nothing to wake for
+    finally:
+        changes.close()

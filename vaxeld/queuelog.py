@@ -10,7 +10,11 @@ over when the file was truncated, and never returns a line that is not yet compl
 
 from __future__ import annotations
 
+import asyncio
+import ctypes
+import ctypes.util
 import os
+import struct
 from pathlib import Path
 from typing import IO
 
@@ -132,3 +136,62 @@ class QueueLogReader:
         if self._fh is not None:
             self._fh.close()
             self._fh = None
+
+
+# inotify (Linux), through libc: no dependency for three calls.
+_IN_MODIFY, _IN_ATTRIB, _IN_MOVE_SELF, _IN_DELETE_SELF, _IN_IGNORED = 0x2, 0x4, 0x800, 0x400, 0x8000
+_IN_NONBLOCK, _IN_CLOEXEC = 0o4000, 0o2000000
+_EVENT = struct.Struct("iIII")  # wd, mask, cookie, len (then len bytes of name)
+
+
+def _libc() -> ctypes.CDLL | None:
+    try:
+        return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+    except OSError:
+        return None
+
+
+class FileChanges:
+    """Wakes its waiter when a file is written to, moved or removed (inotify), so that
+    following queue_log costs nothing while nothing is written. A file moved away by
+    logrotate is watched again under its name at the next ``rearm()``; a file that does
+    not exist yet is watched once it does."""
+
+    def __init__(self, path: Path, fd: int, libc: ctypes.CDLL) -> None:
+        self.path, self._fd, self._libc = path, fd, libc
+        self._wd: int | None = None
+        self.changed = asyncio.Event()
+        asyncio.get_running_loop().add_reader(fd, self._readable)
+        self.rearm()
+
+    @classmethod
+    def watch(cls, path: Path) -> FileChanges | None:
+        """A watch on ``path``, or None where inotify is not to be had."""
+        libc = _libc()
+        if libc is None or not hasattr(libc, "inotify_init1"):
+            return None
+        fd = libc.inotify_init1(_IN_NONBLOCK | _IN_CLOEXEC)
+        return None if fd < 0 else cls(path, fd, libc)
+
+    def rearm(self) -> None:
+        if self._wd is None:
+            mask = _IN_MODIFY | _IN_ATTRIB | _IN_MOVE_SELF | _IN_DELETE_SELF
+            wd = self._libc.inotify_add_watch(self._fd, os.fsencode(self.path), mask)
+            self._wd = wd if wd >= 0 else None
+
+    def _readable(self) -> None:
+        try:
+            data = os.read(self._fd, 65536)
+        except BlockingIOError:
+            return
+        at = 0
+        while at + _EVENT.size <= len(data):
+            _, mask, _, size = _EVENT.unpack_from(data, at)
+            at += _EVENT.size + size
+            if mask & (_IN_MOVE_SELF | _IN_DELETE_SELF | _IN_IGNORED):
+                self._wd = None  # rotated or removed: the name is watched again next time
+        self.changed.set()
+
+    def close(self) -> None:
+        asyncio.get_running_loop().remove_reader(self._fd)
+        os.close(self._fd)

@@ -13,6 +13,7 @@ Nothing here does I/O before it is asked to: construct, then ``read_day_so_far()
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -27,7 +28,7 @@ from vaxeld.ami.session import AmiConnectionLost, AmiError, AmiSession
 from vaxeld.calendar import local_midnight
 from vaxeld.config import PbxConfig
 from vaxeld.contract import CALENDAR_VARIABLE, CRISIS_FAMILY, CRISIS_MODE_KEY, EVENT_FILTERS
-from vaxeld.queuelog import QueueLogReader
+from vaxeld.queuelog import FileChanges, QueueLogReader
 from vaxeld.state.changes import Change
 from vaxeld.state.core import PbxCore
 from vaxeld.state.ledger import Ledger
@@ -173,12 +174,30 @@ class PbxTracker:
             log.info("recovered_from_queue_log", pbx=self.name, changes=len(changes))
             self._emit(changes, entries)
 
-    async def reconcile_forever(self, interval: float = 5.0) -> None:
-        """Keep counts true during outages too: queue_log is read whether AMI is up or not."""
-        while True:
-            await asyncio.sleep(interval)
-            if not self.core.resyncing:
-                await self.reconcile()
+    async def reconcile_forever(self, interval: float = 5.0, safety: float = 60.0) -> None:
+        """Keep counts true during outages too: queue_log is read whether AMI is up or
+        not, ``interval`` seconds after it was written to (inotify; AMI's own report of
+        the same lines comes first, and a busy file is read once per interval), and every
+        ``safety`` seconds in any case (a watch lost to an unusual rotation). Without a
+        queue_log there is nothing to do, and nothing wakes."""
+        if self.queue_log is None:
+            return
+        changes = FileChanges.watch(self.queue_log.path)
+        try:
+            while True:
+                if changes is not None:
+                    with contextlib.suppress(TimeoutError):
+                        async with asyncio.timeout(safety):
+                            await changes.changed.wait()
+                await asyncio.sleep(interval)
+                if changes is not None:
+                    changes.changed.clear()
+                    changes.rearm()
+                if not self.core.resyncing:
+                    await self.reconcile()
+        finally:
+            if changes is not None:
+                changes.close()
 
     async def on_connect(self, session: AmiSession) -> None:
         """Rebuild from QueueStatus and queue_log, then replay what arrived meanwhile."""

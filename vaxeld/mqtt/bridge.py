@@ -23,10 +23,12 @@ from typing import Any
 
 import aiomqtt
 import structlog
+from paho.mqtt.client import MQTT_ERR_SUCCESS
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from vaxeld.backoff import backoff_delays
+from vaxeld.calendar import local_midnight
 from vaxeld.config import Config
 from vaxeld.config.mqtt import MqttConfig
 from vaxeld.mqtt.outbox import Outbox
@@ -45,6 +47,21 @@ MAX_ERROR_CHARS = 300
 COMMANDS_PER_SECOND, COMMAND_BURST = 5.0, 20.0
 
 Command = Callable[[str, dict[str, Any]], Awaitable[str]]
+
+# MQTT keepalive, and how often the client looks whether a ping is due: the broker allows
+# 1.5 keepalives of silence (45 s), a ping goes out at most 40 s after the last packet.
+KEEPALIVE_SECONDS, KEEPALIVE_LOOK_SECONDS = 30, 10.0
+
+
+class _QuietClient(aiomqtt.Client):
+    """aiomqtt's client, but its keepalive duty wakes every 10 s, not every second (it
+    only sends pings and notices a missing answer; at once-a-second it was most of an
+    idle vaxeld's wake-ups). Relies on aiomqtt's ``_misc_loop`` (a test checks it is
+    still there); paho's ``loop_misc`` is public."""
+
+    async def _misc_loop(self) -> None:
+        while self._client.loop_misc() == MQTT_ERR_SUCCESS:
+            await asyncio.sleep(KEEPALIVE_LOOK_SECONDS)
 
 
 class MqttBridge:
@@ -105,8 +122,9 @@ class MqttBridge:
         pending: dict[str, bytes] = {}
         while True:
             with contextlib.suppress(TimeoutError):
-                # asyncio.timeout rather than wait_for: no extra task per wake-up.
-                async with asyncio.timeout(self.mqtt.min_interval_seconds):
+                # asyncio.timeout rather than wait_for: no extra task per wake-up. Without
+                # a change, it wakes only when time alone changes something.
+                async with asyncio.timeout(self._quiet_for(pending, time.monotonic())):
                     await self._dirty.wait()
             self._dirty.clear()
             now = time.monotonic()
@@ -144,6 +162,22 @@ class MqttBridge:
                     self._last_sent[suffix] = now
                     del pending[suffix]
 
+    def _quiet_for(self, pending: dict[str, bytes], now: float) -> float | None:
+        """How long the producer may sleep without a change (None: until one comes).
+        Time alone changes only a held-back payload's turn, the waits of callers who
+        wait (growing each second), the opening hours (at a full minute, when the config
+        has any) and the day (at local midnight)."""
+        interval = self.mqtt.min_interval_seconds
+        deadlines = [self._last_sent.get(s, 0.0) + interval - now for s in pending]
+        if any(c.waiting for view in self._views() for c in view.state.calls.values()):
+            deadlines.append(interval)
+        wall = time.time()
+        if self.config.schedules:
+            deadlines.append(60.0 - wall % 60.0 + 0.05)
+        today = local_midnight(self.config.timezone, wall)
+        deadlines.append(local_midnight(self.config.timezone, today + 36 * 3600) - wall)
+        return max(0.0, min(deadlines))
+
     def _client(self) -> aiomqtt.Client:
         tls = None
         if self.mqtt.tls:
@@ -151,7 +185,7 @@ class MqttBridge:
                 cafile=str(self.mqtt.ca_file) if self.mqtt.ca_file else None
             )
         will = aiomqtt.Will(self.topic("status"), b"offline", qos=1, retain=True)
-        return aiomqtt.Client(
+        return _QuietClient(
             self.mqtt.host,
             self.mqtt.port,
             username=self.mqtt.username,
@@ -159,7 +193,7 @@ class MqttBridge:
             identifier=self.mqtt.client_id,
             will=will,
             tls_context=tls,
-            keepalive=15,
+            keepalive=KEEPALIVE_SECONDS,
             timeout=10,
         )
 
