@@ -133,6 +133,29 @@ async def test_every_page_gets_the_same_frame_from_one_build(
         page.close()
 
 
+async def test_a_page_that_connects_before_a_push_does_not_take_it_from_the_others() -> None:
+    build = Board()
+    board = Wallboard(build, None, max_clients=3, interval=1.0, ping_seconds=30)
+    server = await HttpServer("127.0.0.1", 0, board.routes(at_root=True)).start()
+    try:
+        first = await SseClient.open(server.port, "/wallboard/stream")
+        await first.event()
+        build.value = 1
+        board.notify()  # pushed at once (nothing was pushed before)...
+        await first.event()
+        build.value = 5
+        board.notify()  # ...and this one a second after it
+        second = await SseClient.open(server.port, "/wallboard/stream")  # meanwhile
+        assert (await second.event())[1]["board"] == {"value": 5}
+        name, data = await first.event()
+        assert (name, data["board"]) == ("board", {"value": 5})
+        for page in (first, second):
+            page.close()
+    finally:
+        board.close()
+        await server.close()
+
+
 async def test_a_fourth_page_is_refused_and_a_closed_page_frees_its_place(
     served: tuple[Wallboard, Board, int],
 ) -> None:
@@ -159,11 +182,11 @@ async def test_without_the_token_nothing_but_the_shipped_code_is_served(
     served: tuple[Wallboard, Board, int], path: str
 ) -> None:
     board, _, port = served
-    for target in (path, f"{path}?token=wrong-token-0123456789"):
+    for target in (path, f"{path}?token=wrong-token-0123456789", f"{path}?{'&x=1' * 20}"):
         page = await SseClient.open(port, target)
         assert page.status == 401, target
         page.close()
-    assert board.stats.unauthorized == 2
+    assert board.stats.unauthorized == 3
     page = await SseClient.open(port, f"{path}?token={TOKEN}")
     assert page.status == 200
     page.close()

@@ -126,7 +126,9 @@ class Wallboard:
         self._ping = asyncio.get_running_loop().call_later(self.ping_seconds, self._send_ping)
 
     def _frame(self, only_if_changed: bool = False) -> bytes | None:
-        """The board as one SSE frame (None: unchanged since the last build)."""
+        """The board as one SSE frame (None: unchanged since the last push). Only a
+        push is remembered as sent: a page that connects meanwhile gets the picture of
+        its moment, and the pages before it still get the push."""
         board = self._build()
         self.stats.builds += 1
         now = board.pop("now")
@@ -134,7 +136,7 @@ class Wallboard:
         if only_if_changed and body == self._last_body:
             self.stats.unchanged += 1
             return None
-        if body != self._last_body:
+        if only_if_changed:
             self._seq += 1
             self._last_body = body
         data = f'{{"seq":{self._seq},"now":{now},"board":{body}}}'
@@ -177,7 +179,10 @@ class Wallboard:
     def _allowed(self, request: Request) -> bool:
         if self.token is None:
             return True
-        given = parse_qs(request.query, max_num_fields=8).get("token", [""])[0]
+        try:
+            given = parse_qs(request.query, max_num_fields=8).get("token", [""])[0]
+        except ValueError:  # more fields than a page sends
+            given = ""
         auth = request.headers.get("authorization", "")
         if auth.startswith("Bearer "):
             given = auth[7:]
