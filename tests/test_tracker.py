@@ -1,11 +1,13 @@
 """vaxeld.tracker: what one PBX's events hand to the metrics and MQTT sink."""
 
+import asyncio
 from pathlib import Path
 
+from lab.fake_ami import FakeAmi, response
 from vaxeld.ami.codec import Message
 from vaxeld.config import load_config
 from vaxeld.state.changes import CallOffered, Change
-from vaxeld.tracker import PbxTracker, Sink
+from vaxeld.tracker import CALENDAR_POLL_SECONDS, PbxTracker, Sink
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "config" / "vaxeld.example.yaml"
 
@@ -38,3 +40,35 @@ def test_an_event_that_changes_nothing_is_not_passed_on() -> None:
     tracker.on_event(ev("QueueCallerLeave", Uniqueid="9.9", Queue="sv"))  # never seen
     tracker.on_event(ev("Newexten", Uniqueid="9.9"))
     assert calls == []
+
+
+async def test_the_calendar_end_is_read_after_a_connect_and_then_only_now_and_then() -> None:
+    """The crisis switch is read at every poll; the calendar's end, which changes only
+    when a dialplan is loaded, after each connect and every CALENDAR_POLL_SECONDS."""
+    asked: list[str] = []
+
+    def getvar(msg: Message) -> bytes:
+        asked.append("Getvar")
+        return response(msg, Value="2027-12-31")
+
+    fake = await FakeAmi(custom={"Getvar": getvar}).start()
+    config = load_config(EXAMPLE)
+    pbx = config.default_pbx.model_copy(update={"port": fake.port})
+    clock = [1000.0]
+    tracker = PbxTracker(pbx, "secret", lambda p, c: None, config.timezone, clock=lambda: clock[0])
+    task = asyncio.create_task(tracker.session.run())
+    try:
+        await tracker.session.wait_connected()
+        await tracker._poll_once()
+        clock[0] += 15
+        await tracker._poll_once()
+        assert asked == ["Getvar"] and tracker.calendar_end is not None
+        clock[0] += CALENDAR_POLL_SECONDS
+        await tracker._poll_once()
+        assert asked == ["Getvar", "Getvar"]
+        tracker.session.stats.connects += 1  # as after a reconnect
+        await tracker._poll_once()
+        assert len(asked) == 3
+    finally:
+        task.cancel()
+        await fake.close()

@@ -42,6 +42,8 @@ log = structlog.get_logger("vaxeld.tracker")
 
 
 Sink = Callable[[str, list[Change]], None]
+# The rendered calendar's end changes only with a dialplan reload: read it now and then.
+CALENDAR_POLL_SECONDS = 600.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +79,7 @@ class PbxTracker:
         self.queue_log = QueueLogReader(pbx.queue_log) if pbx.queue_log else None
         self.crisis_active: bool | None = None
         self.calendar_end: float | None = None
+        self._calendar_read: tuple[int, float] | None = None  # (connects then, when)
         self.session = AmiSession(
             host=pbx.host,
             port=pbx.port,
@@ -231,7 +234,9 @@ class PbxTracker:
         )
 
     async def poll_forever(self, interval: float = 15.0) -> None:
-        """Read what lives only in Asterisk: the crisis switch and the calendar's end."""
+        """Read what lives only in Asterisk: the crisis switch every ``interval``, the
+        calendar's end (which changes only when a dialplan is loaded) after each connect
+        and every CALENDAR_POLL_SECONDS."""
         while True:
             await self.session.wait_connected()
             try:
@@ -252,7 +257,12 @@ class PbxTracker:
         if active != self.crisis_active:
             self.crisis_active = active
             self._sink(self.name, [])  # the live state moved: readers are told
+        connects, now = self.session.stats.connects, self._clock()
+        read = self._calendar_read
+        if read is not None and read[0] == connects and now - read[1] < CALENDAR_POLL_SECONDS:
+            return
         reply = await self.session.action("Getvar", {"Variable": CALENDAR_VARIABLE})
+        self._calendar_read = (connects, now)
         try:
             end = date.fromisoformat(reply.get("Value"))
         except ValueError:
