@@ -252,6 +252,9 @@ def main() -> int:
 
     rows += daemon_cpu(event_frames(stream))
     rows.append(latency())
+    from flat_cost import rows as flat_cost
+
+    rows += flat_cost()
     rows += e2e_latency()
     rows += wallboards(stream)
     from idle_cost import run as idle_cost
