@@ -111,6 +111,7 @@ def test_apply_changes_the_next_call_verifies_and_is_idempotent(apply_lab: Lab) 
     assert rc == 0 and "applied" in out, out
     lab.control.call(lab.entry, "1", 4.0)
     assert wait_entered(lab, 2) == {"en": 2}
+    lab.asterisk.wait_idle(60)  # no caller left behind when the lab stops
 
 
 def _cut_header(config: Config, today: date) -> dict[str, str]:
@@ -178,6 +179,7 @@ def test_a_rendering_asterisk_rejects_is_rolled_back_while_callers_are_routed(
     assert read_files(lab.asterisk.etc) == before
     # Every caller placed before, during and after reached the English queue.
     assert wait_entered(lab, placed, timeout=60) == {"en": placed}
+    lab.asterisk.wait_idle(60)
     rc, shown = run(lab, "--dry-run")
     assert "0 changes against what Asterisk has loaded" in shown, shown
     log = (lab.config_path.parent.parent / "state" / LOG_FILE).read_text()
@@ -200,3 +202,4 @@ def test_apply_needs_exactly_its_rights(apply_lab: Lab) -> None:
     assert read_files(lab.asterisk.etc) == before
     lab.control.call(lab.entry, "1", 3.0)
     assert wait_entered(lab, 1) == {"sv": 1}
+    lab.asterisk.wait_idle(60)  # no caller left behind when the lab stops
