@@ -132,16 +132,18 @@ class Applier:
         if odd:  # not what the renderers write: never shown to Asterisk
             raise ApplyFailed(f"not installed, {len(odd)} lines of an unknown shape: {odd[0]}")
         old = read_files(target.folder)
-        changes = differences(inventory_of(old), inventory_of(new))
+        # Parsed once: the change, and what Asterisk must hold after it or a rollback.
+        old_inv, new_inv = inventory_of(old), inventory_of(new)
+        changes = differences(old_inv, new_inv)
         with self.connect(target) as ami:
-            if old == new and not mismatch(ami, inventory_of(new), inventory_of(old)):
+            if old == new and not mismatch(ami, new_inv, old_inv):
                 self._record(target, new, "unchanged", [], what)
                 return "unchanged: Asterisk already holds this rendering"
             put_files(target.folder, new)
             loaded = time.monotonic()
             try:
                 reload_rendered(ami)
-                problems = mismatch(ami, inventory_of(new), inventory_of(old))
+                problems = mismatch(ami, new_inv, old_inv)
             except Exception as exc:  # any failure on the way is a reason to go back
                 problems = [f"{type(exc).__name__}: {exc}"]
             if not problems:
@@ -152,7 +154,7 @@ class Applier:
             try:
                 reload_rendered(ami)
                 window = f"the new set was loaded for {(time.monotonic() - loaded) * 1000:.0f} ms; "
-                back = mismatch(ami, inventory_of(old), inventory_of(new))
+                back = mismatch(ami, old_inv, new_inv)
                 restored = window + ("the previous set is back" if not back else f"AND {back[0]}")
             except Exception as exc:
                 restored = f"AND reloading the previous set failed: {exc}"
