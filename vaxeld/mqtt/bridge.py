@@ -63,6 +63,14 @@ class _QuietClient(aiomqtt.Client):
         while self._client.loop_misc() == MQTT_ERR_SUCCESS:
             await asyncio.sleep(KEEPALIVE_LOOK_SECONDS)
 
+    def publish_state(self, topic: str, payload: bytes) -> None:
+        """Queue a retained QoS 0 message with paho and return: aiomqtt's ``publish``
+        would wait (a task and a timer) until each is written, one loop turn apiece;
+        paho writes all that were queued in one turn when the socket is writable."""
+        info = self._client.publish(topic, payload, 0, True)
+        if info.rc != MQTT_ERR_SUCCESS:
+            raise aiomqtt.MqttCodeError(info.rc, "Could not publish message")
+
 
 class MqttBridge:
     def __init__(
@@ -178,7 +186,7 @@ class MqttBridge:
         deadlines.append(local_midnight(self.config.timezone, today + 36 * 3600) - wall)
         return max(0.0, min(deadlines))
 
-    def _client(self) -> aiomqtt.Client:
+    def _client(self) -> _QuietClient:
         tls = None
         if self.mqtt.tls:
             tls = ssl.create_default_context(
@@ -244,11 +252,14 @@ class MqttBridge:
             await client.publish(status, b"offline", qos=1, retain=True)
         raise _Reconfigured
 
-    async def _send(self, client: aiomqtt.Client) -> None:
+    async def _send(self, client: _QuietClient) -> None:
+        """State goes out at QoS 0: a PUBACK per message would wake vaxeld once more
+        for every topic it publishes, and a message lost with a connection is not lost
+        to subscribers, since every new connection republishes every topic."""
         while True:
-            item = await self.outbox.get()
+            item = await self.outbox.get()  # returns at once while items wait
             try:
-                await client.publish(item[0], item[1], qos=1, retain=True)
+                client.publish_state(*item)
             except aiomqtt.MqttError:
                 self.outbox.requeue(item)
                 raise

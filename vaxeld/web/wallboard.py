@@ -96,8 +96,9 @@ class Wallboard:
     # -- pushing ---------------------------------------------------------------------
 
     def notify(self) -> None:
-        """Something changed: build and push within ``interval``, once for many changes."""
-        if self._timer is not None:
+        """Something changed: build and push within ``interval``, once for many changes.
+        With no page open nothing is built (a page that opens gets the whole picture)."""
+        if self._timer is not None or not self.pages:
             return
         loop = asyncio.get_running_loop()
         delay = max(0.0, self._last_build + self.interval - self._clock())
