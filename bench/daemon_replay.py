@@ -133,8 +133,20 @@ async def cpu_per_event(
         idle = (cpu_seconds(daemon.pid) - idle0) / idle_window
         if profile is not None:
             spy_exe = str(Path(sys.executable).parent / "py-spy")
+            fmt = "raw" if profile.suffix == ".txt" else "speedscope"  # raw: collapsed stacks
             spy = subprocess.Popen(
-                [spy_exe, "record", "-p", str(daemon.pid), "-o", str(profile), "-f", "speedscope"],
+                [
+                    spy_exe,
+                    "record",
+                    "-r",
+                    "1000",
+                    "-p",
+                    str(daemon.pid),
+                    "-o",
+                    str(profile),
+                    "-f",
+                    fmt,
+                ],
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
             )

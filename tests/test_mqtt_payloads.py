@@ -115,6 +115,57 @@ async def test_a_held_back_change_that_is_undone_is_never_published(
         task.cancel()
 
 
+async def test_what_changes_without_an_event_of_its_own_is_still_published(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Between full builds the producer takes only what changed, which includes the
+    figures of the day (queue_log may count a caller AMI never showed) and the waits of
+    callers still waiting (they grow while nothing happens)."""
+    clock = [1000.0]
+    monkeypatch.setattr(time, "monotonic", lambda: clock[0])
+    state = SwitchboardState(
+        calls=immutables.Map({"1": Call("1", queue="sv", phase=Phase.WAITING, joined_at=990.0)})
+    )
+    today = {("main", "sv"): QueueToday()}
+
+    def views() -> list[PbxView]:
+        return [PbxView("main", state, LinkHealth(connected=True))]
+
+    async def no_command(name: str, body: dict[str, object]) -> str:
+        return ""
+
+    bridge = MqttBridge(
+        CONFIG,
+        MqttConfig(min_interval_seconds=0.05),
+        None,
+        views,
+        lambda: dict(today),
+        dict,
+        no_command,
+    )
+
+    async def topic_after_a_turn(queue: str) -> dict[str, object]:
+        bridge.notify()
+        for _ in range(5):
+            await asyncio.sleep(0)
+        topic = f"vaxeld/main/queue/{queue}"
+        items = [json.loads(p) for t, p in bridge.outbox._items if t == topic]
+        bridge.outbox._items.clear()
+        return items[-1] if items else {}
+
+    task = asyncio.create_task(bridge._produce())
+    try:
+        first = await topic_after_a_turn("sv")
+        assert (first["longest_wait_seconds"], first["abandoned_today"]) == (10, 0)
+        clock[0] += 5.0  # no event: the wait grew
+        assert (await topic_after_a_turn("sv"))["longest_wait_seconds"] == 15
+        today[("main", "en")] = QueueToday(abandoned=1)  # counted from queue_log alone
+        clock[0] += 0.5
+        assert (await topic_after_a_turn("en"))["abandoned_today"] == 1
+    finally:
+        task.cancel()
+
+
 _QUEUES = [*CONFIG.queues, "", "unknown"]
 _NAMES = [m.name for g in CONFIG.agent_groups.values() for m in g.members] + ["Someone Else"]
 _calls = st.dictionaries(
@@ -169,7 +220,11 @@ def test_building_only_touched_topics_gives_what_a_full_build_gives(
     before = build(old)
     partial = build(new, touched_since(old, new))
     assert {**before, **partial} == build(new)
-    assert not {t for t in partial if t.endswith(("/crisis", "/opening"))}
+    # The switch and the hours change without events: in every build.
+    assert {t for t in partial if t.endswith(("/crisis", "/opening"))} == {
+        "main/crisis",
+        "main/opening",
+    }
 
 
 def test_nothing_changed_touches_nothing() -> None:

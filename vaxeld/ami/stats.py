@@ -6,7 +6,6 @@ ever see a ``snapshot()``.
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 
 from vaxeld.state.view import LinkHealth
@@ -28,4 +27,4 @@ class SessionStats:
     last_event_at: float = 0.0  # wall-clock time of the last event
 
     def snapshot(self) -> LinkHealth:
-        return LinkHealth(**dataclasses.asdict(self))
+        return LinkHealth(**vars(self))  # dataclasses.asdict deep-copies: 10x slower

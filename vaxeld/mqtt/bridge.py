@@ -32,7 +32,7 @@ from vaxeld.calendar import local_midnight
 from vaxeld.config import Config
 from vaxeld.config.mqtt import MqttConfig
 from vaxeld.mqtt.outbox import Outbox
-from vaxeld.mqtt.payloads import state_messages, touched_since
+from vaxeld.mqtt.payloads import Touched, state_messages, touched_since
 from vaxeld.ratelimit import LogLimiter, TokenBucket
 from vaxeld.state.model import SwitchboardState
 from vaxeld.state.today import QueueToday
@@ -51,6 +51,9 @@ Command = Callable[[str, dict[str, Any]], Awaitable[str]]
 # MQTT keepalive, and how often the client looks whether a ping is due: the broker allows
 # 1.5 keepalives of silence (45 s), a ping goes out at most 40 s after the last packet.
 KEEPALIVE_SECONDS, KEEPALIVE_LOOK_SECONDS = 30, 10.0
+# Every topic is rebuilt when the producer wakes this long after the last full build:
+# a safety only, since each build takes what changed (see MqttBridge._touched).
+FULL_SECONDS = 300.0
 
 
 class _QuietClient(aiomqtt.Client):
@@ -62,6 +65,34 @@ class _QuietClient(aiomqtt.Client):
     async def _misc_loop(self) -> None:
         while self._client.loop_misc() == MQTT_ERR_SUCCESS:
             await asyncio.sleep(KEEPALIVE_LOOK_SECONDS)
+
+    _write_soon = False
+
+    def _on_socket_register_write(self, client: Any, userdata: Any, sock: Any) -> None:
+        """paho has bytes to send. aiomqtt registers a writer for them every time, by
+        the thread-safe path (two more loop turns and two epoll changes per publish);
+        on the loop's own thread they are written at the end of this turn instead, with
+        a writer only when the socket cannot take them all."""
+        try:
+            on_loop = asyncio.get_running_loop() is self._loop
+        except RuntimeError:  # paho's connecting thread
+            on_loop = False
+        if not on_loop:
+            super()._on_socket_register_write(client, userdata, sock)
+        elif not self._write_soon:
+            self._write_soon = True
+            self._loop.call_soon(self._write_now, client, userdata, sock)
+
+    def _write_now(self, client: Any, userdata: Any, sock: Any) -> None:
+        self._write_soon = False
+        try:
+            client.loop_write()
+        except Exception as exc:  # a broken connection, as aiomqtt's writer treats it
+            if not self._disconnected.done():
+                self._disconnected.set_exception(exc)
+            return
+        if client.want_write():  # the socket took part: write the rest when it can
+            super()._on_socket_register_write(client, userdata, sock)
 
     def publish_state(self, topic: str, payload: bytes) -> None:
         """Queue a retained QoS 0 message with paho and return: aiomqtt's ``publish``
@@ -94,6 +125,11 @@ class MqttBridge:
         self._built_from: dict[str, SwitchboardState] = {}
         self._built_config: Config | None = None
         self._last_full = float("-inf")
+        self._built_days: dict[str, dict[str, QueueToday]] = {}  # per PBX, by queue
+        self._opening_at: tuple[int, int] | None = None  # (minute, config) of _opening_now
+        self._opening_now: dict[str, str] = {}
+        self._midnight_at = 0.0  # the next local midnight, as last worked out
+        self._waits_built: dict[str, float] = {}  # per PBX: when waiting queues were built
         self._dirty = asyncio.Event()
         self.connected = False
         self.published = 0
@@ -108,6 +144,7 @@ class MqttBridge:
         broker, account, TLS setting or topic prefix means a new connection, and the old
         prefix's status is set offline before it is left."""
         self.config = config
+        self._midnight_at = 0.0  # the time zone may be another
         if (mqtt, password) == (self.mqtt, self._password):
             return
         self.mqtt, self._password = mqtt, password
@@ -128,30 +165,27 @@ class MqttBridge:
     async def _produce(self) -> None:
         """Turn state into per-topic payloads, rate-limited, into the outbox."""
         pending: dict[str, bytes] = {}
+        waiting = False
         while True:
             with contextlib.suppress(TimeoutError):
                 # asyncio.timeout rather than wait_for: no extra task per wake-up. Without
                 # a change, it wakes only when time alone changes something.
-                async with asyncio.timeout(self._quiet_for(pending, time.monotonic())):
+                async with asyncio.timeout(self._quiet_for(pending, time.monotonic(), waiting)):
                     await self._dirty.wait()
             self._dirty.clear()
             now = time.monotonic()
-            # Everything at least once per interval (waits grow, hours and the crisis
-            # switch change without events); in between, only what an event touched.
-            due = now - self._last_full >= self.mqtt.min_interval_seconds
-            if due or self.config is not self._built_config:
+            if self.config is not self._built_config or now - self._last_full >= FULL_SECONDS:
                 self._last_full, self._built_config = now, self.config
                 self._built_from.clear()  # no snapshot to compare with: every topic
             today = self._today()
-            opening: dict[str, str] | None = None
+            opening = self._opening_this_minute()
+            waiting = False
             for view in self._views():
-                old = self._built_from.get(view.name)
-                touched = None if old is None else touched_since(old, view.state)
-                self._built_from[view.name] = view.state
-                if touched is None and opening is None:
-                    opening = self._opening()
+                waits = {c.queue for c in view.state.calls.values() if c.waiting}
+                waiting = waiting or bool(waits)
+                touched = self._touched(view, today, waits, now)
                 for suffix, payload in state_messages(
-                    self.config, view, now, today, opening or {}, touched
+                    self.config, view, now, today, opening, touched
                 ).items():
                     # Most payloads are as they were: comparing dicts is far cheaper than
                     # encoding every topic on every change.
@@ -170,20 +204,59 @@ class MqttBridge:
                     self._last_sent[suffix] = now
                     del pending[suffix]
 
-    def _quiet_for(self, pending: dict[str, bytes], now: float) -> float | None:
+    def _touched(
+        self,
+        view: PbxView,
+        today: dict[tuple[str, str], QueueToday],
+        waits: set[str],
+        now: float,
+    ) -> Touched | None:
+        """What can differ from the last build (None: everything): the queues and agents
+        of calls and members that changed, queues whose callers wait (their waits grow),
+        and queues whose figures of the day moved (queue_log may count a caller AMI never
+        showed, and midnight starts a new day)."""
+        old = self._built_from.get(view.name)
+        self._built_from[view.name] = view.state
+        days = {q: day for (pbx, q), day in today.items() if pbx == view.name}
+        last_days, self._built_days[view.name] = self._built_days.get(view.name), days
+        interval = self.mqtt.min_interval_seconds
+        if old is None or last_days is None:
+            self._waits_built[view.name] = now
+            return None
+        queues, agents = touched_since(old, view.state)
+        # Waits grow by the second, but a topic goes out at most once per interval:
+        # rebuilt for its waits once per interval, not at every event.
+        if waits and now - self._waits_built.get(view.name, float("-inf")) >= interval:
+            self._waits_built[view.name] = now
+            queues.update(waits)
+        queues.update(q for q in days.keys() | last_days.keys() if days.get(q) != last_days.get(q))
+        return queues, agents
+
+    def _opening_this_minute(self) -> dict[str, str]:
+        """Opening hours change only at a full minute (or with the config)."""
+        if not self.config.schedules:
+            return {}
+        minute = (int(time.time() // 60), id(self.config))
+        if minute != self._opening_at:
+            self._opening_at, self._opening_now = minute, self._opening()
+        return self._opening_now
+
+    def _quiet_for(self, pending: dict[str, bytes], now: float, waiting: bool) -> float | None:
         """How long the producer may sleep without a change (None: until one comes).
         Time alone changes only a held-back payload's turn, the waits of callers who
         wait (growing each second), the opening hours (at a full minute, when the config
         has any) and the day (at local midnight)."""
         interval = self.mqtt.min_interval_seconds
         deadlines = [self._last_sent.get(s, 0.0) + interval - now for s in pending]
-        if any(c.waiting for view in self._views() for c in view.state.calls.values()):
+        if waiting:
             deadlines.append(interval)
         wall = time.time()
         if self.config.schedules:
             deadlines.append(60.0 - wall % 60.0 + 0.05)
-        today = local_midnight(self.config.timezone, wall)
-        deadlines.append(local_midnight(self.config.timezone, today + 36 * 3600) - wall)
+        if not self._midnight_at - 25 * 3600 < wall < self._midnight_at:  # a day: 23-25 h
+            today = local_midnight(self.config.timezone, wall)
+            self._midnight_at = local_midnight(self.config.timezone, today + 36 * 3600)
+        deadlines.append(self._midnight_at - wall)
         return max(0.0, min(deadlines))
 
     def _client(self) -> _QuietClient:

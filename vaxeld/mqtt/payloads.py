@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Iterator, Mapping
+from typing import Any, TypeVar
 
 from vaxeld.config import Config
 from vaxeld.config.names import agent_topic_id
@@ -11,6 +12,8 @@ from vaxeld.state.today import QueueToday
 from vaxeld.state.view import PbxView, agent_state_of
 
 Touched = tuple[set[str], set[str]]  # queue names, agent names
+K = TypeVar("K")
+V = TypeVar("V")
 
 
 def touched_since(old: SwitchboardState, new: SwitchboardState) -> Touched:
@@ -18,13 +21,29 @@ def touched_since(old: SwitchboardState, new: SwitchboardState) -> Touched:
     every call and member that was added, removed or changed."""
     queues: set[str] = set()
     agents: set[str] = set()
-    if old.calls is not new.calls:
-        queues.update(call.queue for _, call in set(old.calls.items()) ^ set(new.calls.items()))
-    if old.members is not new.members:
-        for _, member in set(old.members.items()) ^ set(new.members.items()):
-            queues.add(member.queue)
-            agents.add(member.name)
+    for call in _changed(old.calls, new.calls):
+        queues.add(call.queue)
+    for member in _changed(old.members, new.members):
+        queues.add(member.queue)
+        agents.add(member.name)
     return queues, agents
+
+
+def _changed(old: Mapping[K, V], new: Mapping[K, V]) -> Iterator[V]:
+    """Values added, removed or replaced (old and new). An unchanged entry of a
+    persistent map is the very same object in both, so identity is enough: no hashing
+    of whole calls."""
+    if old is new:
+        return
+    for key, value in new.items():
+        before = old.get(key)
+        if before is not value:
+            yield value
+            if before is not None:
+                yield before
+    for key, value in old.items():
+        if key not in new:
+            yield value
 
 
 def state_messages(
@@ -40,8 +59,11 @@ def state_messages(
     out: dict[str, dict[str, Any]] = {}
     formula = config.metrics.service_level_formula
     state = view.state
-    waiting_by_queue, members_by_queue = state.waiting_by_queue(), state.members_by_queue()
-    by_name = state.members_by_name()
+    # Indexes only for the parts to build: most builds touch one queue or one agent.
+    some_queues = touched is None or bool(touched[0])
+    waiting_by_queue = state.waiting_by_queue() if some_queues else {}
+    members_by_queue = state.members_by_queue() if some_queues else {}
+    by_name = state.members_by_name() if touched is None or touched[1] else {}
     for queue, q in config.queues.items():
         if touched is not None and queue not in touched[0]:
             continue
@@ -77,8 +99,8 @@ def state_messages(
                 "site": group.site,
                 "group": gname,
             }
-    if touched is not None:
-        return out  # the crisis switch and opening hours are polled and timed, not events
+    # The crisis switch and opening hours change without events: always built (the
+    # bridge sends only what differs from what it sent).
     out[f"{view.name}/crisis"] = {"active": bool(view.crisis_active)}
     out[f"{view.name}/opening"] = {
         "state": opening.get("entry", "open"),
