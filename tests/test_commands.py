@@ -23,13 +23,32 @@ EXAMPLE = Path(__file__).resolve().parents[1] / "config" / "vaxeld.example.yaml"
 CONFIG = load_config(EXAMPLE)
 
 
-def test_crisis_on_writes_message_before_mode() -> None:
+def test_crisis_on_writes_message_before_mode_and_then_announces_it() -> None:
     on = plan(CONFIG, "crisis/on", {"message": "storm", "mode": "announce-only"})
+    news = (("UserEvent", "VaxeldCrisisSwitch"), ("Mode", "announce_only"), ("Message", "storm"))
     assert on.actions == (
         ("DBPut", (("Family", "vaxeld/crisis"), ("Key", "message"), ("Val", "storm"))),
         ("DBPut", (("Family", "vaxeld/crisis"), ("Key", "mode"), ("Val", "announce_only"))),
+        ("UserEvent", news),
     )
-    assert [a for a, _ in plan(CONFIG, "crisis/off", {}).actions] == ["DBDel", "DBDel"]
+    off = plan(CONFIG, "crisis/off", {}).actions
+    assert [a for a, _ in off] == ["DBDel", "DBDel", "UserEvent"]
+    assert off[-1][1] == (("UserEvent", "VaxeldCrisisSwitch"), ("Mode", "off"))
+
+
+def test_a_refused_announcement_does_not_fail_the_crisis_command() -> None:
+    """The switch is set by the DBPuts; an account without `write = user` only loses the
+    news of it, and the line says when vaxeld run will see it anyway."""
+    on = plan(CONFIG, "crisis/on", {"message": "storm"})
+
+    def send(pbx: str, action: Action) -> Reply:
+        if action[0] == "UserEvent":
+            return answers("Error", "Permission denied")
+        return answers("Success", "Updated database successfully")
+
+    lines = carry_out(on, send)
+    assert len(lines) == 3 * len(on.pbxs)
+    assert "not announced" in lines[2] and "within 5 minutes" in lines[2]
 
 
 @pytest.mark.parametrize("message", ["flood", "storm\r\nAction: Originate", "", "STORM"])
@@ -133,7 +152,8 @@ def test_carry_out_sends_every_action_to_every_pbx_of_the_plan() -> None:
         return answers("Success", "Updated database successfully")
 
     lines = carry_out(plan(TWO_PBXS, "crisis/on", {"message": "storm"}), send)
-    assert sent == [("north", "DBPut"), ("north", "DBPut"), ("main", "DBPut"), ("main", "DBPut")]
+    each = ["DBPut", "DBPut", "UserEvent"]
+    assert sent == [("north", a) for a in each] + [("main", a) for a in each]
     assert lines[0] == "north: DBPut vaxeld/crisis message: Updated database successfully"
 
 
@@ -141,7 +161,7 @@ def test_not_found_is_done_only_where_the_command_says_so() -> None:
     """Deleting a crisis key that is not set is "off"; pausing an interface Asterisk does
     not know is a failure, whoever asks (the MQTT path used to let it pass)."""
     not_found = answers("Error", "Database entry not found")
-    assert len(carry_out(plan(CONFIG, "crisis/off", {}), lambda p, a: not_found)) == 2
+    assert len(carry_out(plan(CONFIG, "crisis/off", {}), lambda p, a: not_found)) == 3
     pause = plan(CONFIG, "agent/pause", {"agent": "Åsa Lindqvist"})
     with pytest.raises(CommandRefused, match=r"main: QueuePause .*Interface not found"):
         carry_out(pause, lambda p, a: answers("Error", "Interface not found"))

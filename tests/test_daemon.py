@@ -233,7 +233,7 @@ async def test_an_mqtt_command_has_the_scope_and_the_errors_of_the_cli(
     )
     async for _ in running(daemon):
         result = await daemon._command("crisis/on", {"message": "storm"})
-        assert result == "4 action(s) done on main, b"
+        assert result == "6 action(s) done on main, b"  # two DBPuts and the news, each
         for fake in fakes:
             puts = [m for m in fake.actions if m.get("Action") == "DBPut"]
             assert [(m.get("Key"), m.get("Val")) for m in puts] == [
@@ -244,7 +244,7 @@ async def test_an_mqtt_command_has_the_scope_and_the_errors_of_the_cli(
             await daemon._command("agent/pause", {"agent": "Åsa Lindqvist"})
         assert not [m for m in fakes[1].actions if m.get("Action") == "QueuePause"]
         off = await daemon._command("crisis/off", {"pbx": "b"})  # keys not set: still done
-        assert off == "2 action(s) done on b"
+        assert off == "3 action(s) done on b"
 
 
 async def test_reload_reads_secrets_from_the_environment_the_daemon_was_given(

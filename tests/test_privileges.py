@@ -90,26 +90,32 @@ def test_the_command_account_switches_the_crisis_and_pauses_and_nothing_more(lab
             ("DBPut", [("Family", "vaxeld-test"), ("Key", "k"), ("Val", "v")]),
             ("DBDel", [("Family", "vaxeld-test"), ("Key", "k")]),
             ("QueuePause", [("Interface", AGENT), ("Paused", "false")]),
+            ("UserEvent", [("UserEvent", "VaxeldTest")]),
             ("Originate", [("Channel", "Local/x@y"), ("Application", "Wait"), ("Data", "1")]),
             ("Command", [("Command", "core show channels")]),
         ],
     )
-    assert got[3:] == ["Permission denied"] * 2
-    assert "Permission denied" not in got[:3]
+    assert got[4:] == ["Permission denied"] * 2
+    assert "Permission denied" not in got[:4]
 
 
 def test_a_right_left_out_fails_clearly(own_lab: Lab) -> None:
     """Without `reporting` the run account cannot read the crisis switch: vaxeld says so
-    (and counts calls as before); without `agent` the command account cannot pause."""
+    (and counts calls as before); without `agent` the command account cannot pause;
+    without `user` it still sets the crisis switch, and says the news was not sent."""
     manager = own_lab.asterisk.etc / "manager.conf"
     text = manager.read_text()
     text = text.replace("write = reporting\neventfilter", "write = \neventfilter", 1)
-    text = text.replace("write = system,agent\n", "write = system\n", 1)
+    text = text.replace("write = system,agent,user\n", "write = system\n", 1)
     manager.write_text(text)
     own_lab.asterisk.cli("manager reload")
     refused = own_lab.cli("agent", "pause", "Åsa Lindqvist", "--reason", "Lunch")
     assert refused.returncode == 1
     assert "QueuePause" in refused.stderr and "Permission denied" in refused.stderr
+    crisis = own_lab.cli("crisis", "on", "--message", "storm")
+    assert crisis.returncode == 0, crisis.stderr
+    assert "not announced" in crisis.stdout and "Permission denied" in crisis.stdout
+    assert own_lab.cli("crisis", "off").returncode == 0
     proc = own_lab.vaxeld("no-reporting").start()
     try:
         proc.wait_synced()

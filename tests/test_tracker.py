@@ -72,3 +72,37 @@ async def test_the_calendar_end_is_read_after_a_connect_and_then_only_now_and_th
     finally:
         task.cancel()
         await fake.close()
+
+
+def test_the_crisis_switch_is_learnt_from_events_between_looks_at_astdb() -> None:
+    """`vaxeld crisis` announces each change; a caller who heard a crisis message shows
+    the switch is on, unless an announced change came just before (that caller may have
+    read the switch before it changed). Readers are told of every change."""
+    config = load_config(EXAMPLE)
+    calls: list[list[Change]] = []
+    clock = [1000.0]
+    tracker = PbxTracker(
+        config.default_pbx, "secret", sink(calls), config.timezone, clock=lambda: clock[0]
+    )
+
+    def switch(mode: str) -> Message:
+        return ev("UserEvent", UserEvent="VaxeldCrisisSwitch", Mode=mode)
+
+    def heard(uid: str) -> Message:
+        return ev("UserEvent", UserEvent="VaxeldCrisis", Uniqueid=uid, Mode="announce")
+
+    def told() -> int:  # the sink hears of a change of the switch with no changes
+        return sum(1 for c in calls if c == [])
+
+    tracker.on_event(switch("announce"))
+    assert tracker.crisis_active is True and calls == [[]]  # the news is about no caller
+    tracker.on_event(switch("off"))
+    assert tracker.crisis_active is False and told() == 2
+    clock[0] += 1
+    tracker.on_event(heard("1.1"))  # read the switch before it went off
+    assert tracker.crisis_active is False and told() == 2
+    clock[0] += 10
+    tracker.on_event(heard("1.2"))  # switched on by hand (`database put`), then a caller
+    assert tracker.crisis_active is True and told() == 3
+    tracker.on_event(ev("UserEvent", UserEvent="VaxeldCrisisSwitch", Mode="bogus"))
+    assert tracker.crisis_active is False

@@ -178,12 +178,15 @@ def cmd_crisis(args: argparse.Namespace) -> int:
             return 0
         body = {"message": args.message, "mode": args.mode, "pbx": args.pbx}
         plan = commands.plan(config, f"crisis/{args.action}", body)
-        carry_out_blocking(config, plan, dict(os.environ), args.timeout)
+        lines = carry_out_blocking(config, plan, dict(os.environ), args.timeout)
         for name in plan.pbxs:
             print(
                 f"{name}: crisis {args.action}"
                 + (f" ({args.message}, {args.mode})" if args.action == "on" else "")
             )
+        for line in lines:
+            if "not announced" in line:  # set, but vaxeld run learns of it late
+                print(line)
         return 0
 
     if args.action == "on" and not args.message:

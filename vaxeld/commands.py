@@ -19,7 +19,15 @@ from typing import Protocol
 from vaxeld.config import Config
 from vaxeld.config.load import shown
 from vaxeld.config.models import AgentGroupConfig, MemberConfig
-from vaxeld.contract import CRISIS_FAMILY, CRISIS_MESSAGE_KEY, CRISIS_MODE_KEY, CRISIS_MODES
+from vaxeld.contract import (
+    CRISIS_FAMILY,
+    CRISIS_MESSAGE_KEY,
+    CRISIS_MODE_KEY,
+    CRISIS_MODES,
+    CRISIS_OFF,
+    CRISIS_POLL_SECONDS,
+    CRISIS_SWITCH,
+)
 
 REASON_RE = r"[\w .-]{1,40}"
 Action = tuple[str, tuple[tuple[str, str], ...]]
@@ -64,6 +72,7 @@ def crisis_on_actions(message: str, mode: str) -> tuple[Action, ...]:
     return (
         ("DBPut", (("Family", CRISIS_FAMILY), ("Key", CRISIS_MESSAGE_KEY), ("Val", message))),
         ("DBPut", (("Family", CRISIS_FAMILY), ("Key", CRISIS_MODE_KEY), ("Val", mode))),
+        _announced(mode, message),
     )
 
 
@@ -71,7 +80,15 @@ def crisis_off_actions() -> tuple[Action, ...]:
     return (
         ("DBDel", (("Family", CRISIS_FAMILY), ("Key", CRISIS_MODE_KEY))),
         ("DBDel", (("Family", CRISIS_FAMILY), ("Key", CRISIS_MESSAGE_KEY))),
+        _announced(CRISIS_OFF, ""),
     )
+
+
+def _announced(mode: str, message: str) -> Action:
+    """Tells every `vaxeld run` that the switch changed (it would otherwise see it at
+    its next look at AstDB, within CRISIS_POLL_SECONDS)."""
+    headers = (("UserEvent", CRISIS_SWITCH.name), ("Mode", mode))
+    return ("UserEvent", headers + ((("Message", message),) if message else ()))
 
 
 @dataclass(frozen=True)
@@ -229,6 +246,11 @@ def carry_out(plan: Plan, send: Send) -> list[str]:
 
 def _judged(plan: Plan, pbx: str, action: Action, reply: Reply) -> str:
     problem = reply_problem(plan, action, reply)
+    if problem is not None and action[0] == "UserEvent":
+        # The switch itself is set; only the news of it was refused (an account from
+        # before `write = user`): vaxeld run sees it at its next look.
+        minutes = round(CRISIS_POLL_SECONDS / 60)
+        return f"{pbx}: not announced ({problem}); vaxeld run sees it within {minutes} minutes"
     if problem is not None:
         raise CommandRefused(f"{pbx}: {problem}")
     return f"{pbx}: {done_line(action, reply)}"

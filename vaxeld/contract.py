@@ -158,6 +158,13 @@ CRISIS_MODES = ("announce", "announce_only")
 # first, so a caller never meets a mode without one) and read by the dialplan.
 CRISIS_FAMILY = "vaxeld/crisis"
 CRISIS_MODE_KEY, CRISIS_MESSAGE_KEY = "mode", "message"
+# After changing the switch, `vaxeld crisis` (and an MQTT command) sends this UserEvent
+# (Mode: a CRISIS_MODES value, or "off"), so `vaxeld run` learns of it at once instead of
+# polling AstDB; it still reads the keys after each connect and every CRISIS_POLL_SECONDS
+# (a key changed by hand is seen then, or at the next caller's VaxeldCrisis).
+CRISIS_SWITCH = UserEventSpec("VaxeldCrisisSwitch", ("Mode", "Message"))
+CRISIS_OFF = "off"
+CRISIS_POLL_SECONDS = 300.0
 
 # The AMI events vaxeld uses: Asterisk drops the rest before they reach the socket, by the
 # account's `eventfilter` lines in manager.conf (or, with `event_filter: action`, by
@@ -175,9 +182,10 @@ EVENT_FILTERS = (
 # (the event filter lets only the transfer events of "call" through), and with "reporting"
 # reads the crisis switch (DBGet) and the calendar's end (Getvar); QueueStatus and Ping
 # need no right. The command account (`vaxeld crisis`, `vaxeld agent`, MQTT commands)
-# writes AstDB (DBPut/DBDel: "system") and queue members (QueueAdd/Remove/Pause: "agent").
+# writes AstDB (DBPut/DBDel: "system") and queue members (QueueAdd/Remove/Pause: "agent"),
+# and announces a changed crisis switch (the UserEvent action: "user").
 RUN_ACCOUNT_READ, RUN_ACCOUNT_WRITE = "agent,user,call", "reporting"
-COMMAND_ACCOUNT_READ, COMMAND_ACCOUNT_WRITE = "", "system,agent"
+COMMAND_ACCOUNT_READ, COMMAND_ACCOUNT_WRITE = "", "system,agent,user"
 # `vaxeld apply` reloads the dialplan and the queues (Reload: "system") and checks what
 # Asterisk then holds (ShowDialPlan and Getvar: "reporting"; QueueStatus: none).
 APPLY_ACCOUNT_READ, APPLY_ACCOUNT_WRITE = "", "system,reporting"

@@ -27,7 +27,16 @@ from vaxeld.ami.codec import Message
 from vaxeld.ami.session import AmiConnectionLost, AmiError, AmiSession
 from vaxeld.calendar import local_midnight
 from vaxeld.config import PbxConfig
-from vaxeld.contract import CALENDAR_VARIABLE, CRISIS_FAMILY, CRISIS_MODE_KEY, EVENT_FILTERS
+from vaxeld.contract import (
+    CALENDAR_VARIABLE,
+    CRISIS,
+    CRISIS_FAMILY,
+    CRISIS_MODE_KEY,
+    CRISIS_MODES,
+    CRISIS_POLL_SECONDS,
+    CRISIS_SWITCH,
+    EVENT_FILTERS,
+)
 from vaxeld.queuelog import FileChanges, QueueLogReader
 from vaxeld.state.changes import Change
 from vaxeld.state.core import PbxCore
@@ -44,6 +53,8 @@ log = structlog.get_logger("vaxeld.tracker")
 Sink = Callable[[str, list[Change]], None]
 # The rendered calendar's end changes only with a dialplan reload: read it now and then.
 CALENDAR_POLL_SECONDS = 600.0
+# A caller's VaxeldCrisis this soon after an announced change may have read the old switch.
+SWITCH_SETTLE_SECONDS = 5.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +89,8 @@ class PbxTracker:
         self.repeats = repeats
         self.queue_log = QueueLogReader(pbx.queue_log) if pbx.queue_log else None
         self.crisis_active: bool | None = None
+        self._switch_heard_at = float("-inf")  # when the last VaxeldCrisisSwitch came
+        self._connected_anew = asyncio.Event()  # the switch is read again at once
         self.calendar_end: float | None = None
         self._calendar_read: tuple[int, float] | None = None  # (connects then, when)
         self.session = AmiSession(
@@ -157,6 +170,8 @@ class PbxTracker:
             self.repeats.callback_seconds = repeats.callback_seconds
 
     def on_event(self, msg: Message) -> None:
+        if msg.event == "UserEvent" and self._crisis_news(msg):
+            return  # the switch's news: about no caller
         changes = self.core.on_event(msg, self._clock())
         if changes is not None:
             self._emit(changes)
@@ -202,8 +217,28 @@ class PbxTracker:
             if changes is not None:
                 changes.close()
 
+    def _crisis_news(self, msg: Message) -> bool:
+        """The switch learnt from events: vaxeld's own commands announce each change
+        (True: that event is about no caller), and a caller who heard a crisis message
+        shows it is on. A caller's event soon after an announcement may come from a look
+        at the switch before it changed."""
+        name, now = msg.get("UserEvent"), self._clock()
+        if name == CRISIS_SWITCH.name:
+            self._switch_heard_at = now
+            self._set_crisis(msg.get("Mode") in CRISIS_MODES)
+            return True
+        if name == CRISIS.name and now - self._switch_heard_at > SWITCH_SETTLE_SECONDS:
+            self._set_crisis(True)
+        return False
+
+    def _set_crisis(self, active: bool) -> None:
+        if active != self.crisis_active:
+            self.crisis_active = active
+            self._sink(self.name, [])  # the live state moved: readers are told
+
     async def on_connect(self, session: AmiSession) -> None:
         """Rebuild from QueueStatus and queue_log, then replay what arrived meanwhile."""
+        self._connected_anew.set()  # what changed while the link was down is not in events
         self.core.begin_resync()
         try:
             status = await session.list_action("QueueStatus", "QueueStatusComplete")
@@ -233,17 +268,21 @@ class PbxTracker:
             None if self.repeats is None else self.repeats.known_seconds(self._wall()),
         )
 
-    async def poll_forever(self, interval: float = 15.0) -> None:
-        """Read what lives only in Asterisk: the crisis switch every ``interval``, the
-        calendar's end (which changes only when a dialplan is loaded) after each connect
-        and every CALENDAR_POLL_SECONDS."""
+    async def poll_forever(self, interval: float = CRISIS_POLL_SECONDS) -> None:
+        """Read what lives in Asterisk: the crisis switch after each connect and then
+        every ``interval`` (its changes come as events in between), the calendar's end
+        (which changes only when a dialplan is loaded) after each connect and every
+        CALENDAR_POLL_SECONDS."""
         while True:
             await self.session.wait_connected()
+            self._connected_anew.clear()
             try:
                 await self._poll_once()
             except (AmiError, AmiConnectionLost, TimeoutError) as exc:
                 log.info("poll_failed", pbx=self.name, error=str(exc) or repr(exc))
-            await asyncio.sleep(interval)
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(interval):
+                    await self._connected_anew.wait()
 
     async def _poll_once(self) -> None:
         try:
@@ -253,10 +292,7 @@ class PbxTracker:
             mode = next((m.get("Val") for m in items if m.event == "DBGetResponse"), "")
         except AmiError:  # "Database entry not found": the switch is off
             mode = ""
-        active = bool(mode)
-        if active != self.crisis_active:
-            self.crisis_active = active
-            self._sink(self.name, [])  # the live state moved: readers are told
+        self._set_crisis(bool(mode))
         connects, now = self.session.stats.connects, self._clock()
         read = self._calendar_read
         if read is not None and read[0] == connects and now - read[1] < CALENDAR_POLL_SECONDS:
