@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from asterisk_load import BenchLab, Recorder, place_calls
+from daemon_replay import cpu_seconds
 from idle_cost import schedstat
 
 from lab.asterisk import free_port
@@ -43,7 +44,9 @@ class Peer:
     idle_rate: float = 0.0
 
     def cpu(self) -> float:
-        return schedstat(self.pid)[0]
+        # Asterisk runs a thread per call, and an ended thread's CPU is in /proc/PID/stat
+        # only; the Python peers' threads live on, and schedstat counts nanoseconds.
+        return cpu_seconds(self.pid) if self.name == "asterisk" else schedstat(self.pid)[0]
 
 
 def _child(script: str, *args: str, secret: str) -> subprocess.Popen[str]:
@@ -61,10 +64,12 @@ def _counted(proc: subprocess.Popen[str]) -> int:
 
 
 def side_by_side(
-    bench: BenchLab, plain: VaxeldProcess, calls: int, capture: Path | None = None
+    bench: BenchLab, plain: VaxeldProcess, calls: int, capture: Path
 ) -> dict[str, dict[str, float]]:
     """{peer: {cpu_ms_per_call, events_per_call}} for ``calls`` calls at the bench rate,
-    plus {"asterisk": {...}}; ``plain`` is a running vaxeld on the lab's config."""
+    plus {"asterisk": {...}} and the bytes and reads per call of the two accounts;
+    ``plain`` is a running vaxeld on the lab's config; the filtered stream is recorded
+    to ``capture`` (the throughput benchmarks replay it)."""
     lab = bench.lab
     assert lab.proc is not None and plain.proc is not None
     procs: list[subprocess.Popen[str]] = []
@@ -93,8 +98,8 @@ def side_by_side(
                 "panoramisk_peer.py", str(lab.ami_port), "lab", "all", secret=lab.admin_secret
             )
             procs += [reader, counter, everything]
-            if capture is not None:
-                recorders.append(Recorder(lab.ami_port, "vaxeld", lab.vaxeld_secret, capture))
+            filtered = Recorder(lab.ami_port, "vaxeld", lab.vaxeld_secret, capture)
+            recorders.append(filtered)
             unfiltered = Recorder(lab.ami_port, "lab", lab.admin_secret, Path(tmp) / "all.bin")
             recorders.append(unfiltered)
             peers = [
@@ -131,6 +136,11 @@ def side_by_side(
             for rec in recorders:
                 rec.close()
             out["unfiltered account"] = {"bytes_per_call": unfiltered.bytes / calls}
+            out["filtered account"] = {
+                "bytes_per_call": filtered.bytes / calls,
+                "reads_per_call": len(filtered.read_times) / calls,
+                "wakeups_per_call": filtered.reads_after_quiet() / calls,
+            }
             return out
         finally:
             for rec in recorders:
