@@ -260,7 +260,7 @@ def idle_rows(idle: dict[str, dict[str, float]]) -> list[Row]:
         (
             f"idle, {name}",
             f"{r['cpu_seconds_per_hour']:.2f} CPU s/hour, "
-            f"{r['wakeups_per_hour']:,.0f} wake-ups/hour",
+            f"{r['wakeups_per_hour']:,.0f} wake-ups/hour (machine busy {r['host_busy']:.0%})",
             "(reported)",
             True,
         )
