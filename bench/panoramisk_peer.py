@@ -20,7 +20,7 @@ import sys
 from typing import Any
 
 import uvloop
-from panoramisk import Manager  # type: ignore[import-untyped]
+from panoramisk import Manager
 
 COUNTED = ("QueueCallerJoin", "QueueCallerLeave", "QueueCallerAbandon")
 
