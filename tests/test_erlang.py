@@ -98,3 +98,11 @@ def test_required_agents_meet_the_target_and_one_fewer_does_not() -> None:
     assert busy.occupancy <= 0.7
     assert required(0.0, 180, 20, 0.8).agents == 0
     assert scheduled(14, 0.3) == 20  # 14 / 0.7
+
+
+def test_calls_that_take_no_time_need_nobody_and_do_not_divide_by_zero() -> None:
+    """A live window whose answered calls all talked 0 s (and no wrap-up) gave a
+    ZeroDivisionError in the staffing collector, and so a /metrics page of 500s."""
+    for patience in (None, 30.0):
+        p = required(0.5, 0.0, 20.0, 0.8, patience, 0.05 if patience else None)
+        assert p.agents == 0 and p.service_level == 1.0

@@ -151,7 +151,9 @@ def required(
 ) -> Prediction:
     """The fewest agents (on the phones) for ``level`` within ``target`` seconds, at most
     ``max_abandon`` hanging up (Erlang A) and at most ``max_occupancy`` busy."""
-    if arrivals <= 0:
+    if arrivals <= 0 or handle <= 0:
+        # No calls, or calls that take no time (a window whose answered calls all had a
+        # talk time of 0 s): nobody is needed, and the formulas would divide by zero.
         return Prediction(0, 1.0, 0.0, 0.0, 0.0, 0.0)
     load = arrivals * handle
     agents = max(1, math.ceil(load / max_occupancy - 1e-9))
