@@ -126,7 +126,8 @@ class MqttBridge:
         self._built_config: Config | None = None
         self._last_full = float("-inf")
         self._built_days: dict[str, dict[str, QueueToday]] = {}  # per PBX, by queue
-        self._opening_at: tuple[int, int] | None = None  # (minute, config) of _opening_now
+        self._opening_at: int | None = None  # the minute, and config, of _opening_now
+        self._opening_config: Config | None = None
         self._opening_now: dict[str, str] = {}
         self._midnight_at = 0.0  # the next local midnight, as last worked out
         self._waits_built: dict[str, float] = {}  # per PBX: when waiting queues were built
@@ -219,13 +220,13 @@ class MqttBridge:
         self._built_from[view.name] = view.state
         days = {q: day for (pbx, q), day in today.items() if pbx == view.name}
         last_days, self._built_days[view.name] = self._built_days.get(view.name), days
-        interval = self.mqtt.min_interval_seconds
         if old is None or last_days is None:
             self._waits_built[view.name] = now
             return None
         queues, agents = touched_since(old, view.state)
         # Waits grow by the second, but a topic goes out at most once per interval:
         # rebuilt for its waits once per interval, not at every event.
+        interval = self.mqtt.min_interval_seconds
         if waits and now - self._waits_built.get(view.name, float("-inf")) >= interval:
             self._waits_built[view.name] = now
             queues.update(waits)
@@ -236,9 +237,10 @@ class MqttBridge:
         """Opening hours change only at a full minute (or with the config)."""
         if not self.config.schedules:
             return {}
-        minute = (int(time.time() // 60), id(self.config))
-        if minute != self._opening_at:
-            self._opening_at, self._opening_now = minute, self._opening()
+        minute = int(time.time() // 60)
+        if minute != self._opening_at or self.config is not self._opening_config:
+            self._opening_at, self._opening_config = minute, self.config
+            self._opening_now = self._opening()
         return self._opening_now
 
     def _quiet_for(self, pending: dict[str, bytes], now: float, waiting: bool) -> float | None:
