@@ -4,7 +4,7 @@ Used by bench/run.py for the figures that need the whole daemon: CPU per event w
 the asyncio shell included, and end-to-end latency from an event leaving "Asterisk"
 to the change being visible on /metrics and in MQTT.
 
-    python bench/daemon_replay.py [--rate 500] [--profile]   # CPU per event only
+    python bench/daemon_replay.py [--rate 500] [--profile x.txt] [--mqtt]   # CPU per event only
 
 The fake server (lab/fake_ami.py, with no queues) speaks just enough AMI for vaxeld to
 log in and resync; fakes are for benchmarks and faults only.
@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from lab.asterisk import free_port
+from lab.broker import Mosquitto
 from lab.fake_ami import FakeAmi
 from lab.scenario import lab_config_text
 from lab.vaxeld_process import VaxeldProcess
@@ -194,11 +195,19 @@ def main() -> None:
     parser.add_argument("--profile", type=Path, help="write a py-spy speedscope profile here")
     parser.add_argument("--events", type=int, default=0, help="only the first N events")
     parser.add_argument("--capture", type=Path, default=ROOT / "bench/capture/ami-filtered.bin")
+    parser.add_argument("--mqtt", action="store_true", help="publish to a real mosquitto too")
     args = parser.parse_args()
     frames = event_frames(args.capture.read_bytes())
     if args.events:
         frames = frames[: args.events]
-    result = asyncio.run(cpu_per_event(frames, args.rate, args.profile))
+    with tempfile.TemporaryDirectory(prefix="vaxeld-bench-broker-") as tmp:
+        broker = Mosquitto(Path(tmp)).start() if args.mqtt else None
+        extra = f"\nmqtt:\n  host: 127.0.0.1\n  port: {broker.port}\n" if broker else ""
+        try:
+            result = asyncio.run(cpu_per_event(frames, args.rate, args.profile, extra))
+        finally:
+            if broker is not None:
+                broker.stop()
     for key, value in result.items():
         print(f"{key}: {value:,.3f}")
 

@@ -41,7 +41,9 @@ class Pipeline:
 
     def __init__(self) -> None:
         self.core = PbxCore("main")
-        self.metrics = Metrics(CONFIG, lambda: [])
+        # The metrics' clock follows the replay's time, as the daemon's follows the real
+        # one: the last half hour of calls (staffing) is then what it would be.
+        self.metrics = Metrics(CONFIG, lambda: [], clock=lambda: self.now)
         self.decoder = Decoder()
         self.events = 0
         self.now = 0.0
