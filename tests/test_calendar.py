@@ -194,3 +194,38 @@ def test_a_reloaded_schedule_never_gets_the_old_schedules_days() -> None:
     if reloaded is None:
         pytest.skip("this interpreter did not reuse the id")
     assert christmas not in cached_special_days(reloaded, years)
+
+
+def _first_change_by_scanning(config: object, start: float) -> float | None:
+    """The reference: opening_now() at every minute after ``start``, for 8 days."""
+    from zoneinfo import ZoneInfo
+
+    from vaxeld.calendar import opening_now
+
+    zone = ZoneInfo(TZ)
+    now = opening_now(CONFIG, datetime.fromtimestamp(start, zone))
+    minute = (int(start) // 60 + 1) * 60
+    for when in range(minute, minute + 8 * 24 * 3600, 60):
+        if opening_now(CONFIG, datetime.fromtimestamp(when, zone)) != now:
+            return float(when)
+    return None
+
+
+@pytest.mark.parametrize(
+    "start",
+    [
+        at(2026, 11, 23, 7, 59).timestamp() + 30,  # a weekday morning
+        at(2026, 11, 27, 16, 0).timestamp(),  # a Friday, the weekend ahead
+        at(2026, 12, 23, 12, 0).timestamp(),  # Christmas: eve, holidays, short days
+        at(2026, 12, 30, 9, 15).timestamp(),  # New Year
+        at(2026, 3, 28, 12, 0).timestamp(),  # the spring's lost hour
+        at(2026, 10, 24, 22, 0).timestamp(),  # the autumn's hour twice
+        at(2026, 6, 18, 20, 0).timestamp(),  # midsommar
+    ],
+)
+def test_the_next_opening_change_is_the_first_minute_that_differs(start: float) -> None:
+    """vaxeld sleeps until opening_changes_at() instead of looking every minute: it must
+    name exactly the first minute at which open/closed (or why) changes."""
+    from vaxeld.calendar import opening_changes_at
+
+    assert opening_changes_at(CONFIG, start) == _first_change_by_scanning(CONFIG, start)

@@ -244,3 +244,38 @@ def test_the_client_keepalive_duty_wakes_every_ten_seconds_not_every_second() ->
     assert "_misc_loop" in vars(aiomqtt.Client)
     assert _QuietClient._misc_loop is not aiomqtt.Client._misc_loop
     assert KEEPALIVE_LOOK_SECONDS + KEEPALIVE_SECONDS <= 1.5 * KEEPALIVE_SECONDS  # in time
+
+
+def test_opening_hours_are_looked_at_when_they_next_change_not_every_minute(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """With no caller and no change, the producer sleeps until the hours change (here
+    Monday 08:00, when the entry opens) and builds the opening topic again then."""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    monday_0800 = datetime(2026, 11, 23, 8, 0, tzinfo=ZoneInfo(CONFIG.timezone)).timestamp()
+    wall = [monday_0800 - 1800.0]  # 07:30
+    monkeypatch.setattr(time, "time", lambda: wall[0])
+    asked: list[float] = []
+
+    def opening() -> dict[str, str]:
+        asked.append(wall[0])
+        return {"entry": "open" if wall[0] >= monday_0800 else "closed-hours"}
+
+    async def no_command(name: str, body: dict[str, object]) -> str:
+        return ""
+
+    bridge = MqttBridge(CONFIG, MqttConfig(), None, list, dict, opening, no_command)
+    assert bridge._opening_this_minute() == {"entry": "closed-hours"}
+    assert bridge._quiet_for({}, 0.0, False) == pytest.approx(1800.05)
+    wall[0] += 600.0  # ten minutes on: nothing asked again
+    assert bridge._opening_this_minute() == {"entry": "closed-hours"}
+    assert len(asked) == 1
+    wall[0] = monday_0800 + 0.05  # woken at the change
+    assert bridge._opening_this_minute() == {"entry": "open"}
+    # The next change is 12:00 (tolkservice closes for lunch): the hourly look is first.
+    noon = monday_0800 + 4 * 3600
+    assert bridge._quiet_for({}, 0.0, False) == pytest.approx(
+        min(noon, wall[0] + 3600.0) - wall[0] + 0.05
+    )

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Literal
 from zoneinfo import ZoneInfo
 
@@ -130,6 +130,31 @@ def opening_now(config: Config, local: datetime) -> dict[str, str]:
         schedule = config.schedules[name]
         out[key] = decide(schedule, cached_special_days(schedule, years), local)
     return out
+
+
+def opening_changes_at(config: Config, at: float, within_days: int = 8) -> float | None:
+    """Unix time of the first minute after ``at`` at which opening_now() gives another
+    answer, or None if none within ``within_days``: the instant to look again, instead
+    of looking every minute. Only a range's start or end, or a midnight, can change it."""
+    zone = ZoneInfo(config.timezone)
+    local = datetime.fromtimestamp(at, zone)
+    now = opening_now(config, local)
+    names = {config.entry.schedule, *(q.schedule for q in config.queues.values())}
+    schedules = [config.schedules[n] for n in names if n is not None]
+    first = local.date()
+    for offset in range(within_days + 1):
+        day = first + timedelta(days=offset)
+        minutes = {0}
+        for schedule in schedules:
+            special = cached_special_days(schedule, (day.year, day.year + 1)).get(day)
+            ranges = special.ranges if special else schedule.weekly_ranges().get(day.isoweekday())
+            minutes.update(m for r in ranges or () for m in r if m < 24 * 60)
+        for minute in sorted(minutes):
+            moment = datetime(day.year, day.month, day.day, minute // 60, minute % 60, tzinfo=zone)
+            when = moment.timestamp()
+            if when > at and opening_now(config, moment) != now:
+                return when
+    return None
 
 
 _SPECIAL_CACHE: dict[tuple[str, tuple[int, int]], dict[date, SpecialDay]] = {}

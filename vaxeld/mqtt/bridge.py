@@ -1,12 +1,12 @@
 """The MQTT bridge: live state as retained JSON, and a few validated commands.
 
 The AMI path never waits for the broker. Trackers only call `notify()`, which
-marks the PBX dirty; a publisher task builds payloads (vaxeld.mqtt.payloads) from the
-latest views (only
-for the queues and agents that changed since the last one, and all of them at least
-once per `min_interval_seconds`), skips topics whose payload did not change, waits
-`min_interval_seconds` between publishes per topic, and hands them to a bounded outbox
-that drops the oldest message (and counts it) when the broker is slow or down. The
+schedules one build at the end of the loop turn; the build (vaxeld.mqtt.payloads) takes
+the latest views, only for the queues and agents that changed since the last one (and
+waiting queues once per `min_interval_seconds`), skips topics whose payload did not
+change, waits `min_interval_seconds` between publishes per topic, and hands them to the
+connected client, or to a bounded outbox while the broker is slow or down, which drops
+the oldest message (and counts it) when full. The
 connection is kept up with jittered backoff; a last will marks `<prefix>/status` offline.
 """
 
@@ -28,13 +28,13 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 from vaxeld.backoff import backoff_delays
-from vaxeld.calendar import local_midnight
+from vaxeld.calendar import local_midnight, opening_changes_at
 from vaxeld.config import Config
 from vaxeld.config.mqtt import MqttConfig
 from vaxeld.mqtt.outbox import Outbox
-from vaxeld.mqtt.payloads import Touched, state_messages, touched_since
+from vaxeld.mqtt.payloads import Touched, state_messages, touched_since, waiting_calls
 from vaxeld.ratelimit import LogLimiter, TokenBucket
-from vaxeld.state.model import SwitchboardState
+from vaxeld.state.model import Call, SwitchboardState
 from vaxeld.state.today import QueueToday
 from vaxeld.state.view import PbxView
 
@@ -54,6 +54,9 @@ KEEPALIVE_SECONDS, KEEPALIVE_LOOK_SECONDS = 30, 10.0
 # Every topic is rebuilt when the producer wakes this long after the last full build:
 # a safety only, since each build takes what changed (see MqttBridge._touched).
 FULL_SECONDS = 300.0
+# Opening hours are looked at when they next change, and at least this often (a safety:
+# a clock set anew, a mistake in working out the next change).
+OPENING_LOOK_SECONDS = 3600.0
 
 
 class _QuietClient(aiomqtt.Client):
@@ -126,12 +129,18 @@ class MqttBridge:
         self._built_config: Config | None = None
         self._last_full = float("-inf")
         self._built_days: dict[str, dict[str, QueueToday]] = {}  # per PBX, by queue
-        self._opening_at: int | None = None  # the minute, and config, of _opening_now
+        self._opening_until = 0.0  # when _opening_now may change, and its config
         self._opening_config: Config | None = None
         self._opening_now: dict[str, str] = {}
         self._midnight_at = 0.0  # the next local midnight, as last worked out
         self._waits_built: dict[str, float] = {}  # per PBX: when waiting queues were built
-        self._dirty = asyncio.Event()
+        self._waiting_calls: dict[str, dict[str, Call]] = {}  # per PBX, as last built
+        self._pending: dict[str, bytes] = {}  # built, held back by min_interval_seconds
+        self._waiting = False  # someone waited at the last build
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._soon: asyncio.Handle | None = None  # a build at the end of this turn
+        self._timer: asyncio.TimerHandle | None = None  # a build when time changes things
+        self._client_now: _QuietClient | None = None  # connected, sending
         self.connected = False
         self.published = 0
         self.connects = 0
@@ -154,8 +163,10 @@ class MqttBridge:
         self.notify()
 
     def notify(self) -> None:
-        """Something changed: publish the new state soon. Never blocks."""
-        self._dirty.set()
+        """Something changed: publish the new state soon (at the end of this loop turn,
+        with whatever else the turn changed). Never blocks."""
+        if self._soon is None and self._loop is not None:
+            self._soon = self._loop.call_soon(self._build)
 
     def topic(self, suffix: str) -> str:
         return f"{self.mqtt.topic_prefix}/{suffix}"
@@ -164,97 +175,150 @@ class MqttBridge:
         await asyncio.gather(self._produce(), self._connection())
 
     async def _produce(self) -> None:
-        """Turn state into per-topic payloads, rate-limited, into the outbox."""
-        pending: dict[str, bytes] = {}
-        waiting = False
-        while True:
-            with contextlib.suppress(TimeoutError):
-                # asyncio.timeout rather than wait_for: no extra task per wake-up. Without
-                # a change, it wakes only when time alone changes something.
-                async with asyncio.timeout(self._quiet_for(pending, time.monotonic(), waiting)):
-                    await self._dirty.wait()
-            self._dirty.clear()
-            now = time.monotonic()
-            if self.config is not self._built_config or now - self._last_full >= FULL_SECONDS:
-                self._last_full, self._built_config = now, self.config
-                self._built_from.clear()  # no snapshot to compare with: every topic
-            today = self._today()
-            opening = self._opening_this_minute()
-            waiting = False
-            for view in self._views():
-                waits = {c.queue for c in view.state.calls.values() if c.waiting}
-                waiting = waiting or bool(waits)
-                touched = self._touched(view, today, waits, now)
-                for suffix, payload in state_messages(
-                    self.config, view, now, today, opening, touched
-                ).items():
-                    # Most payloads are as they were: comparing dicts is far cheaper than
-                    # encoding every topic on every change.
-                    if self._last_built.get(suffix) == payload:
-                        continue
-                    self._last_built[suffix] = payload
-                    data = json.dumps(payload, ensure_ascii=False, sort_keys=True).encode()
-                    if self._last_payload.get(suffix) != data:
-                        pending[suffix] = data
-                    else:  # back to what subscribers already have: drop a held-back change
-                        pending.pop(suffix, None)
-            for suffix, data in list(pending.items()):
-                if now - self._last_sent.get(suffix, 0.0) >= self.mqtt.min_interval_seconds:
-                    self.outbox.put(self.topic(suffix), data)
-                    self._last_payload[suffix] = data
-                    self._last_sent[suffix] = now
-                    del pending[suffix]
+        """Turn state into per-topic payloads, rate-limited, for the broker. Builds run
+        as plain callbacks, one per loop turn with changes and one when time alone
+        changes something: no task to wake, and no timer re-armed while the deadline
+        stays the same."""
+        self._loop = asyncio.get_running_loop()
+        self._build()
+        try:
+            await self._loop.create_future()  # until cancelled
+        finally:
+            for handle in (self._soon, self._timer):
+                if handle is not None:
+                    handle.cancel()
+            self._loop = self._soon = self._timer = None
+
+    def _build(self) -> None:
+        self._soon = None
+        now = time.monotonic()
+        try:
+            self._build_now(now)
+        except Exception:  # a defect in a build: logged, and the next one builds all
+            self._built_config = None
+            if self._log_limit.allow("build") is not None:
+                log.exception("mqtt_build_failed")
+        self._wake_at(self._quiet_for(self._pending, now, self._waiting))
+
+    def _on_time(self) -> None:
+        self._timer = None
+        self._build()
+
+    def _wake_at(self, delay: float | None) -> None:
+        """Build again after ``delay`` s (None: only on a change); the armed timer is
+        kept when it is already due then (within 10 ms)."""
+        if self._loop is None:
+            return
+        if delay is None:
+            if self._timer is not None:
+                self._timer.cancel()
+                self._timer = None
+            return
+        when = self._loop.time() + delay
+        if self._timer is not None:
+            if abs(self._timer.when() - when) < 0.01:
+                return
+            self._timer.cancel()
+        self._timer = self._loop.call_at(when, self._on_time)
+
+    def _build_now(self, now: float) -> None:
+        if self.config is not self._built_config or now - self._last_full >= FULL_SECONDS:
+            self._last_full, self._built_config = now, self.config
+            self._built_from.clear()  # no snapshot to compare with: every topic
+        pending = self._pending
+        today = self._today()
+        opening = self._opening_this_minute()
+        self._waiting = False
+        for view in self._views():
+            touched = self._touched(view, today, now)
+            waiting = self._waiting_calls[view.name]
+            self._waiting = self._waiting or bool(waiting)
+            for suffix, payload in state_messages(
+                self.config, view, now, today, opening, touched, waiting
+            ).items():
+                # Most payloads are as they were: comparing dicts is far cheaper than
+                # encoding every topic on every change.
+                if self._last_built.get(suffix) == payload:
+                    continue
+                self._last_built[suffix] = payload
+                data = json.dumps(payload, ensure_ascii=False, sort_keys=True).encode()
+                if self._last_payload.get(suffix) != data:
+                    pending[suffix] = data
+                else:  # back to what subscribers already have: drop a held-back change
+                    pending.pop(suffix, None)
+        for suffix, data in list(pending.items()):
+            if now - self._last_sent.get(suffix, 0.0) >= self.mqtt.min_interval_seconds:
+                self._emit(self.topic(suffix), data)
+                self._last_payload[suffix] = data
+                self._last_sent[suffix] = now
+                del pending[suffix]
+
+    def _emit(self, topic: str, payload: bytes) -> None:
+        """Straight to the connected client when nothing waits before it (no task to
+        wake); otherwise, or when it fails, into the outbox, whose sender then meets
+        the failure and reconnects."""
+        client = self._client_now
+        if client is not None and not self.outbox:
+            try:
+                client.publish_state(topic, payload)
+            except aiomqtt.MqttError:
+                pass
+            else:
+                self.published += 1
+                return
+        self.outbox.put(topic, payload)
 
     def _touched(
-        self,
-        view: PbxView,
-        today: dict[tuple[str, str], QueueToday],
-        waits: set[str],
-        now: float,
+        self, view: PbxView, today: dict[tuple[str, str], QueueToday], now: float
     ) -> Touched | None:
         """What can differ from the last build (None: everything): the queues and agents
         of calls and members that changed, queues whose callers wait (their waits grow),
         and queues whose figures of the day moved (queue_log may count a caller AMI never
-        showed, and midnight starts a new day)."""
+        showed, and midnight starts a new day). Keeps the PBX's waiting callers."""
         old = self._built_from.get(view.name)
         self._built_from[view.name] = view.state
         days = {q: day for (pbx, q), day in today.items() if pbx == view.name}
         last_days, self._built_days[view.name] = self._built_days.get(view.name), days
         if old is None or last_days is None:
             self._waits_built[view.name] = now
+            self._waiting_calls[view.name] = waiting_calls(view.state)
             return None
-        queues, agents = touched_since(old, view.state)
+        waiting = self._waiting_calls[view.name]
+        queues, agents = touched_since(old, view.state, waiting)
         # Waits grow by the second, but a topic goes out at most once per interval:
         # rebuilt for its waits once per interval, not at every event.
         interval = self.mqtt.min_interval_seconds
-        if waits and now - self._waits_built.get(view.name, float("-inf")) >= interval:
+        if waiting and now - self._waits_built.get(view.name, float("-inf")) >= interval:
             self._waits_built[view.name] = now
-            queues.update(waits)
+            queues.update(c.queue for c in waiting.values())
         queues.update(q for q in days.keys() | last_days.keys() if days.get(q) != last_days.get(q))
         return queues, agents
 
     def _opening_this_minute(self) -> dict[str, str]:
-        """Opening hours change only at a full minute (or with the config)."""
+        """Opening hours change only at a range's start or end (or with the config):
+        looked at again when the next such change is due, at the latest after an hour."""
         if not self.config.schedules:
             return {}
-        minute = int(time.time() // 60)
-        if minute != self._opening_at or self.config is not self._opening_config:
-            self._opening_at, self._opening_config = minute, self.config
+        wall = time.time()
+        if wall >= self._opening_until or self.config is not self._opening_config:
+            self._opening_config = self.config
             self._opening_now = self._opening()
+            due = opening_changes_at(self.config, wall)
+            self._opening_until = min(wall + OPENING_LOOK_SECONDS, due or float("inf"))
         return self._opening_now
 
     def _quiet_for(self, pending: dict[str, bytes], now: float, waiting: bool) -> float | None:
         """How long the producer may sleep without a change (None: until one comes).
         Time alone changes only a held-back payload's turn, the waits of callers who
         wait (growing each second), the opening hours (at a full minute, when the config
-        has any) and the day (at local midnight)."""
+        has any, at their next change) and the day (at local midnight)."""
         interval = self.mqtt.min_interval_seconds
         deadlines = [self._last_sent.get(s, 0.0) + interval - now for s in pending]
         if waiting:
             deadlines.append(interval)
         wall = time.time()
         if self.config.schedules:
-            deadlines.append(60.0 - wall % 60.0 + 0.05)
+            deadlines.append(self._opening_until - wall + 0.05)
         if not self._midnight_at - 25 * 3600 < wall < self._midnight_at:  # a day: 23-25 h
             today = local_midnight(self.config.timezone, wall)
             self._midnight_at = local_midnight(self.config.timezone, today + 36 * 3600)
@@ -331,14 +395,18 @@ class MqttBridge:
         """State goes out at QoS 0: a PUBACK per message would wake vaxeld once more
         for every topic it publishes, and a message lost with a connection is not lost
         to subscribers, since every new connection republishes every topic."""
-        while True:
-            item = await self.outbox.get()  # returns at once while items wait
-            try:
-                client.publish_state(*item)
-            except aiomqtt.MqttError:
-                self.outbox.requeue(item)
-                raise
-            self.published += 1
+        self._client_now = client
+        try:
+            while True:
+                item = await self.outbox.get()  # returns at once while items wait
+                try:
+                    client.publish_state(*item)
+                except aiomqtt.MqttError:
+                    self.outbox.requeue(item)
+                    raise
+                self.published += 1
+        finally:
+            self._client_now = None
 
     async def _listen(self, client: aiomqtt.Client) -> None:
         await client.subscribe(self.topic("cmd/#"), qos=1)

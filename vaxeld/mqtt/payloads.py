@@ -7,7 +7,7 @@ from typing import Any, TypeVar
 
 from vaxeld.config import Config
 from vaxeld.config.names import agent_topic_id
-from vaxeld.state.model import SwitchboardState
+from vaxeld.state.model import Call, SwitchboardState
 from vaxeld.state.today import QueueToday
 from vaxeld.state.view import PbxView, agent_state_of
 
@@ -16,21 +16,36 @@ K = TypeVar("K")
 V = TypeVar("V")
 
 
-def touched_since(old: SwitchboardState, new: SwitchboardState) -> Touched:
+def touched_since(
+    old: SwitchboardState, new: SwitchboardState, waiting: dict[str, Call] | None = None
+) -> Touched:
     """The queues and agents whose topics can differ between two snapshots: those of
-    every call and member that was added, removed or changed."""
+    every call and member that was added, removed or changed. ``waiting`` (uniqueid ->
+    call, the callers waiting in ``old``) is brought up to date with ``new``."""
     queues: set[str] = set()
     agents: set[str] = set()
-    for call in _changed(old.calls, new.calls):
-        queues.add(call.queue)
-    for member in _changed(old.members, new.members):
-        queues.add(member.queue)
-        agents.add(member.name)
+    for uid, before, after in _changed(old.calls, new.calls):
+        queues.update(c.queue for c in (before, after) if c is not None)
+        if waiting is not None:
+            if after is not None and after.waiting:
+                waiting[uid] = after
+            else:
+                waiting.pop(uid, None)
+    for _, *versions in _changed(old.members, new.members):
+        for member in versions:
+            if member is not None:
+                queues.add(member.queue)
+                agents.add(member.name)
     return queues, agents
 
 
-def _changed(old: Mapping[K, V], new: Mapping[K, V]) -> Iterator[V]:
-    """Values added, removed or replaced (old and new). An unchanged entry of a
+def waiting_calls(state: SwitchboardState) -> dict[str, Call]:
+    """Uniqueid -> call of every caller waiting in a queue (for a full build)."""
+    return {uid: c for uid, c in state.calls.items() if c.waiting}
+
+
+def _changed(old: Mapping[K, V], new: Mapping[K, V]) -> Iterator[tuple[K, V | None, V | None]]:
+    """(key, old, new) of entries added, removed or replaced. An unchanged entry of a
     persistent map is the very same object in both, so identity is enough: no hashing
     of whole calls."""
     if old is new:
@@ -38,12 +53,10 @@ def _changed(old: Mapping[K, V], new: Mapping[K, V]) -> Iterator[V]:
     for key, value in new.items():
         before = old.get(key)
         if before is not value:
-            yield value
-            if before is not None:
-                yield before
+            yield key, before, value
     for key, value in old.items():
         if key not in new:
-            yield value
+            yield key, value, None
 
 
 def state_messages(
@@ -53,15 +66,20 @@ def state_messages(
     today: dict[tuple[str, str], QueueToday],
     opening: dict[str, str],
     touched: Touched | None = None,
+    waiting: Mapping[str, Call] | None = None,
 ) -> dict[str, dict[str, Any]]:
     """Topic (below the prefix) -> payload for everything about one PBX, or with
-    ``touched`` only for those queues and agents. Pure."""
+    ``touched`` only for those queues and agents. ``waiting``, when the caller keeps
+    it, spares a scan of every call (see waiting_calls). Pure."""
     out: dict[str, dict[str, Any]] = {}
     formula = config.metrics.service_level_formula
     state = view.state
     # Indexes only for the parts to build: most builds touch one queue or one agent.
     some_queues = touched is None or bool(touched[0])
-    waiting_by_queue = state.waiting_by_queue() if some_queues else {}
+    waiting_by_queue: dict[str, list[Call]] = {}
+    if some_queues:
+        for call in (waiting if waiting is not None else waiting_calls(state)).values():
+            waiting_by_queue.setdefault(call.queue, []).append(call)
     members_by_queue = state.members_by_queue() if some_queues else {}
     by_name = state.members_by_name() if touched is None or touched[1] else {}
     for queue, q in config.queues.items():
