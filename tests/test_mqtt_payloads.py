@@ -234,9 +234,12 @@ def test_nothing_changed_touches_nothing() -> None:
     assert touched_since(state, state) == (set(), set())
 
 
-def test_the_client_keepalive_duty_wakes_every_ten_seconds_not_every_second() -> None:
-    """The quiet client replaces aiomqtt's once-a-second keepalive loop; should aiomqtt
-    rename it, this fails instead of the replacement silently doing nothing."""
+async def test_the_client_keepalive_duty_wakes_when_a_ping_is_due_not_every_second(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The quiet client replaces aiomqtt's once-a-second keepalive loop and sleeps until
+    paho's next ping is due; should aiomqtt rename the loop or paho its last-packet
+    times, this fails instead of the replacement silently doing nothing or too late."""
     import aiomqtt
 
     from vaxeld.mqtt.bridge import KEEPALIVE_LOOK_SECONDS, KEEPALIVE_SECONDS, _QuietClient
@@ -244,6 +247,17 @@ def test_the_client_keepalive_duty_wakes_every_ten_seconds_not_every_second() ->
     assert "_misc_loop" in vars(aiomqtt.Client)
     assert _QuietClient._misc_loop is not aiomqtt.Client._misc_loop
     assert KEEPALIVE_LOOK_SECONDS + KEEPALIVE_SECONDS <= 1.5 * KEEPALIVE_SECONDS  # in time
+
+    client = _QuietClient("127.0.0.1", 1, keepalive=KEEPALIVE_SECONDS)
+    paho = client._client
+    clock = [paho._last_msg_out + 1.0]
+    monkeypatch.setattr(time, "monotonic", lambda: clock[0])
+    paho._last_bytes_received = paho._last_msg_out
+    assert client._until_keepalive_due() == pytest.approx(KEEPALIVE_SECONDS - 1.0)
+    paho._last_bytes_received = paho._last_msg_out - 20.0  # heard nothing for 21 s
+    assert client._until_keepalive_due() == pytest.approx(KEEPALIVE_SECONDS - 21.0)
+    clock[0] += 100.0  # overdue: looked at soon
+    assert client._until_keepalive_due() == 0.5
 
 
 def test_opening_hours_are_looked_at_when_they_next_change_not_every_minute(

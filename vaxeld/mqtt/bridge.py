@@ -48,8 +48,8 @@ COMMANDS_PER_SECOND, COMMAND_BURST = 5.0, 20.0
 
 Command = Callable[[str, dict[str, Any]], Awaitable[str]]
 
-# MQTT keepalive, and how often the client looks whether a ping is due: the broker allows
-# 1.5 keepalives of silence (45 s), a ping goes out at most 40 s after the last packet.
+# MQTT keepalive: the broker allows 1.5 keepalives of silence (45 s). The client sleeps
+# until a ping is due; should paho's last-packet times be gone, it looks every 10 s.
 KEEPALIVE_SECONDS, KEEPALIVE_LOOK_SECONDS = 30, 10.0
 # Every topic is rebuilt when the producer wakes this long after the last full build:
 # a safety only, since each build takes what changed (see MqttBridge._touched).
@@ -60,14 +60,24 @@ OPENING_LOOK_SECONDS = 3600.0
 
 
 class _QuietClient(aiomqtt.Client):
-    """aiomqtt's client, but its keepalive duty wakes every 10 s, not every second (it
-    only sends pings and notices a missing answer; at once-a-second it was most of an
-    idle vaxeld's wake-ups). Relies on aiomqtt's ``_misc_loop`` (a test checks it is
-    still there); paho's ``loop_misc`` is public."""
+    """aiomqtt's client, but its keepalive duty wakes when a ping is due, not every
+    second (it only sends pings and notices a missing answer; at once-a-second it was
+    most of an idle vaxeld's wake-ups). Relies on aiomqtt's ``_misc_loop`` and paho's
+    last-packet times (a test checks both are still there); ``loop_misc`` is public."""
 
     async def _misc_loop(self) -> None:
         while self._client.loop_misc() == MQTT_ERR_SUCCESS:
-            await asyncio.sleep(KEEPALIVE_LOOK_SECONDS)
+            await asyncio.sleep(self._until_keepalive_due())
+
+    def _until_keepalive_due(self) -> float:
+        """Seconds until paho's keepalive check has work: a ping is due a keepalive
+        after the last packet out or in, and a missing answer is noticed then too."""
+        sent = getattr(self._client, "_last_msg_out", None)
+        heard = getattr(self._client, "_last_bytes_received", None)
+        if not isinstance(sent, float) or not isinstance(heard, float):
+            return KEEPALIVE_LOOK_SECONDS
+        due = min(sent, heard) + KEEPALIVE_SECONDS - time.monotonic()  # paho's clock
+        return min(max(due, 0.5), KEEPALIVE_SECONDS)
 
     _write_soon = False
 
