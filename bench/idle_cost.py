@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from daemon_replay import DaemonUnderTest
+from daemon_replay import ROOT, DaemonUnderTest, event_frames
 
 from lab.broker import Mosquitto
 from lab.fake_ami import FakeAmi
@@ -69,13 +69,27 @@ def as_configured(broker_port: int, queue_log: Path) -> tuple[str, Callable[[str
     return section, edit
 
 
+def caller_joins() -> list[bytes]:
+    """The first caller's entry and queue join from the real capture: a caller who then
+    waits for as long as the measurement lasts."""
+    frames = event_frames((ROOT / "bench" / "capture" / "ami-filtered.bin").read_bytes())
+    join = next(i for i, f in enumerate(frames) if f.startswith(b"Event: QueueCallerJoin"))
+    return frames[: join + 1]
+
+
 async def measure(
-    seconds: float, extra: str = "", edit: Callable[[str], str] = str, hours: bool = False
+    seconds: float,
+    extra: str = "",
+    edit: Callable[[str], str] = str,
+    hours: bool = False,
+    events: list[bytes] | None = None,
 ) -> dict[str, float]:
     ami = await FakeAmi().start()
     daemon = DaemonUnderTest(ami.port, extra, edit, always_open=not hours)
     try:
         await daemon.start()
+        for frame in events or ():
+            await ami.send(frame)
         await asyncio.sleep(5.0)  # start-up work done
         cpu0, runs0 = schedstat(daemon.pid)
         busy0, total0 = host_busy()
@@ -102,9 +116,12 @@ def run(seconds: float = 60.0) -> dict[str, dict[str, float]]:
         try:
             extra, edit = as_configured(broker.port, queue_log)
             configured = asyncio.run(measure(seconds, extra, edit, hours=True))
+            # At the city's rate most calls meet an idle vaxeld, and a caller who waits
+            # has its queue's wait republished each second.
+            waiting = asyncio.run(measure(seconds, extra, edit, True, caller_joins()))
         finally:
             broker.stop()
-    return {"plain": plain, "as configured": configured}
+    return {"plain": plain, "as configured": configured, "as configured, a caller waiting": waiting}
 
 
 def main() -> None:

@@ -50,6 +50,8 @@ def test_queue_and_agent_payloads_come_from_the_snapshot() -> None:
     )
     sv = msgs["main/queue/sv"]
     assert (sv["waiting"], sv["longest_wait_seconds"], sv["members_paused"]) == (1, 10, 1)
+    assert sv["longest_wait_since"] == 90  # joined at 90 on the state's clock (offset 0)
+    assert msgs["main/queue/ar"]["longest_wait_since"] is None
     assert sv["service_level_today"] == 0.75 and sv["service_level_target_seconds"] == 20
     assert sv["service_level_formula"] == "offered"
     assert (sv["answered_today"], sv["answered_directly_today"], sv["abandoned_today"]) == (3, 2, 0)
@@ -136,7 +138,7 @@ async def test_what_changes_without_an_event_of_its_own_is_still_published(
 
     bridge = MqttBridge(
         CONFIG,
-        MqttConfig(min_interval_seconds=0.05),
+        MqttConfig(min_interval_seconds=0.05, wait_refresh_seconds=5),
         None,
         views,
         lambda: dict(today),
@@ -157,8 +159,13 @@ async def test_what_changes_without_an_event_of_its_own_is_still_published(
     try:
         first = await topic_after_a_turn("sv")
         assert (first["longest_wait_seconds"], first["abandoned_today"]) == (10, 0)
-        clock[0] += 5.0  # no event: the wait grew
-        assert (await topic_after_a_turn("sv"))["longest_wait_seconds"] == 15
+        clock[0] += 4.0  # no event, the wait grew, but it is republished every 5 s
+        assert await topic_after_a_turn("sv") == {}
+        clock[0] += 1.0
+        again = await topic_after_a_turn("sv")
+        assert again["longest_wait_seconds"] == 15
+        assert again["longest_wait_since"] == first["longest_wait_since"]
+        assert bridge._next_waits == pytest.approx(clock[0] + 5.0)  # the next one
         today[("main", "en")] = QueueToday(abandoned=1)  # counted from queue_log alone
         clock[0] += 0.5
         assert (await topic_after_a_turn("en"))["abandoned_today"] == 1

@@ -33,6 +33,9 @@ class MqttConfig(Strict):
         str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,32}(/[A-Za-z0-9_-]{1,32}){0,3}$")
     ] = "vaxeld"
     min_interval_seconds: float = Field(1.0, ge=0.05, le=3600)  # per topic
+    # How often a queue's growing wait is republished while callers wait (each time a
+    # wake-up, a build and a message); longest_wait_since lets a display count itself.
+    wait_refresh_seconds: float = Field(10.0, ge=1, le=3600)
     queue_size: int = Field(1000, ge=10, le=100000)  # outbox; the oldest is dropped when full
     commands: bool = True
 

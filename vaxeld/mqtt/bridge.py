@@ -147,6 +147,10 @@ class MqttBridge:
         self._waiting_calls: dict[str, dict[str, Call]] = {}  # per PBX, as last built
         self._pending: dict[str, bytes] = {}  # built, held back by min_interval_seconds
         self._waiting = False  # someone waited at the last build
+        self._next_waits = float("inf")  # when waits are next republished
+        # The state's clock (monotonic) to Unix time, once: longest_wait_since must not
+        # move between builds with the two clocks' jitter.
+        self._wall_offset = time.time() - time.monotonic()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._soon: asyncio.Handle | None = None  # a build at the end of this turn
         self._timer: asyncio.TimerHandle | None = None  # a build when time changes things
@@ -238,13 +242,13 @@ class MqttBridge:
         pending = self._pending
         today = self._today()
         opening = self._opening_this_minute()
-        self._waiting = False
+        self._waiting, self._next_waits = False, float("inf")
         for view in self._views():
             touched = self._touched(view, today, now)
             waiting = self._waiting_calls[view.name]
             self._waiting = self._waiting or bool(waiting)
             for suffix, payload in state_messages(
-                self.config, view, now, today, opening, touched, waiting
+                self.config, view, now, today, opening, touched, waiting, self._wall_offset
             ).items():
                 # Most payloads are as they were: comparing dicts is far cheaper than
                 # encoding every topic on every change.
@@ -292,15 +296,20 @@ class MqttBridge:
         if old is None or last_days is None:
             self._waits_built[view.name] = now
             self._waiting_calls[view.name] = waiting_calls(view.state)
+            if self._waiting_calls[view.name]:
+                refresh = max(self.mqtt.min_interval_seconds, self.mqtt.wait_refresh_seconds)
+                self._next_waits = min(self._next_waits, now + refresh)
             return None
         waiting = self._waiting_calls[view.name]
         queues, agents = touched_since(old, view.state, waiting)
-        # Waits grow by the second, but a topic goes out at most once per interval:
-        # rebuilt for its waits once per interval, not at every event.
-        interval = self.mqtt.min_interval_seconds
-        if waiting and now - self._waits_built.get(view.name, float("-inf")) >= interval:
+        # Waits grow by the second: republished every wait_refresh_seconds (and not
+        # more often than a topic may go out), not at every event.
+        refresh = max(self.mqtt.min_interval_seconds, self.mqtt.wait_refresh_seconds)
+        if waiting and now - self._waits_built.get(view.name, float("-inf")) >= refresh:
             self._waits_built[view.name] = now
             queues.update(c.queue for c in waiting.values())
+        if waiting:
+            self._next_waits = min(self._next_waits, self._waits_built[view.name] + refresh)
         queues.update(q for q in days.keys() | last_days.keys() if days.get(q) != last_days.get(q))
         return queues, agents
 
@@ -320,12 +329,12 @@ class MqttBridge:
     def _quiet_for(self, pending: dict[str, bytes], now: float, waiting: bool) -> float | None:
         """How long the producer may sleep without a change (None: until one comes).
         Time alone changes only a held-back payload's turn, the waits of callers who
-        wait (growing each second), the opening hours (at a full minute, when the config
-        has any, at their next change) and the day (at local midnight)."""
+        wait (republished every wait_refresh_seconds), the opening hours (when the
+        config has any, at their next change) and the day (at local midnight)."""
         interval = self.mqtt.min_interval_seconds
         deadlines = [self._last_sent.get(s, 0.0) + interval - now for s in pending]
         if waiting:
-            deadlines.append(interval)
+            deadlines.append(self._next_waits - now)
         wall = time.time()
         if self.config.schedules:
             deadlines.append(self._opening_until - wall + 0.05)

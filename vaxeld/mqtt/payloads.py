@@ -67,10 +67,12 @@ def state_messages(
     opening: dict[str, str],
     touched: Touched | None = None,
     waiting: Mapping[str, Call] | None = None,
+    wall_offset: float = 0.0,
 ) -> dict[str, dict[str, Any]]:
     """Topic (below the prefix) -> payload for everything about one PBX, or with
     ``touched`` only for those queues and agents. ``waiting``, when the caller keeps
-    it, spares a scan of every call (see waiting_calls). Pure."""
+    it, spares a scan of every call (see waiting_calls). ``wall_offset`` turns the
+    state's clock (``now``'s) into Unix time. Pure."""
     out: dict[str, dict[str, Any]] = {}
     formula = config.metrics.service_level_formula
     state = view.state
@@ -87,13 +89,15 @@ def state_messages(
             continue
         calls = waiting_by_queue.get(queue, [])
         members = members_by_queue.get(queue, [])
-        waits = [now - c.joined_at for c in calls if c.joined_at is not None]
+        joined = [c.joined_at for c in calls if c.joined_at is not None]
         day = today.get((view.name, queue)) or QueueToday()
         out[f"{view.name}/queue/{queue}"] = {
             "queue": queue,
             "language": q.language,
             "waiting": len(calls),
-            "longest_wait_seconds": round(max(waits, default=0.0)),
+            "longest_wait_seconds": round(now - min(joined)) if joined else 0,
+            # Changes only when callers come and go: a display counts the wait from it.
+            "longest_wait_since": round(min(joined) + wall_offset) if joined else None,
             "members_logged_in": len(members),
             "members_available": sum(1 for m in members if m.available),
             "members_paused": sum(1 for m in members if m.paused),
