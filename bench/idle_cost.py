@@ -117,7 +117,7 @@ def run(seconds: float = 60.0) -> dict[str, dict[str, float]]:
             extra, edit = as_configured(broker.port, queue_log)
             configured = asyncio.run(measure(seconds, extra, edit, hours=True))
             # At the city's rate most calls meet an idle vaxeld, and a caller who waits
-            # has its queue's wait republished each second.
+            # has its queue's wait republished every wait_refresh_seconds.
             waiting = asyncio.run(measure(seconds, extra, edit, True, caller_joins()))
         finally:
             broker.stop()

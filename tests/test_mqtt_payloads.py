@@ -288,15 +288,13 @@ def test_opening_hours_are_looked_at_when_they_next_change_not_every_minute(
         return ""
 
     bridge = MqttBridge(CONFIG, MqttConfig(), None, list, dict, opening, no_command)
-    assert bridge._opening_this_minute() == {"entry": "closed-hours"}
-    assert bridge._quiet_for({}, 0.0, False) == pytest.approx(1800.05)
+    assert bridge._opening_hours() == {"entry": "closed-hours"}
+    assert bridge._quiet_for(0.0) == pytest.approx(1800.05)
     wall[0] += 600.0  # ten minutes on: nothing asked again
-    assert bridge._opening_this_minute() == {"entry": "closed-hours"}
+    assert bridge._opening_hours() == {"entry": "closed-hours"}
     assert len(asked) == 1
     wall[0] = monday_0800 + 0.05  # woken at the change
-    assert bridge._opening_this_minute() == {"entry": "open"}
+    assert bridge._opening_hours() == {"entry": "open"}
     # The next change is 12:00 (tolkservice closes for lunch): the hourly look is first.
     noon = monday_0800 + 4 * 3600
-    assert bridge._quiet_for({}, 0.0, False) == pytest.approx(
-        min(noon, wall[0] + 3600.0) - wall[0] + 0.05
-    )
+    assert bridge._quiet_for(0.0) == pytest.approx(min(noon, wall[0] + 3600.0) - wall[0] + 0.05)

@@ -116,14 +116,19 @@ def local_midnight(tz: str, at: float) -> float:
     return datetime(day.year, day.month, day.day, tzinfo=zone).timestamp()
 
 
+def _schedule_names(config: Config) -> dict[str, str | None]:
+    """'entry' and each queue with hours of its own -> the name of its schedule."""
+    wanted = {"entry": config.entry.schedule}
+    wanted.update({q: c.schedule for q, c in config.queues.items() if c.schedule})
+    return wanted
+
+
 def opening_now(config: Config, local: datetime) -> dict[str, str]:
     """'entry' and each queue with hours of its own -> open / closed-hours / ... at
     ``local`` (a time in the config's time zone)."""
     years = (local.year, local.year + 1)
     out = {}
-    wanted = {"entry": config.entry.schedule}
-    wanted.update({q: c.schedule for q, c in config.queues.items() if c.schedule})
-    for key, name in wanted.items():
+    for key, name in _schedule_names(config).items():
         if name is None:
             out[key] = "open"
             continue
@@ -139,7 +144,7 @@ def opening_changes_at(config: Config, at: float, within_days: int = 8) -> float
     zone = ZoneInfo(config.timezone)
     local = datetime.fromtimestamp(at, zone)
     now = opening_now(config, local)
-    names = {config.entry.schedule, *(q.schedule for q in config.queues.values())}
+    names = set(_schedule_names(config).values())
     schedules = [config.schedules[n] for n in names if n is not None]
     first = local.date()
     for offset in range(within_days + 1):

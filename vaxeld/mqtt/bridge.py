@@ -3,7 +3,7 @@
 The AMI path never waits for the broker. Trackers only call `notify()`, which
 schedules one build at the end of the loop turn; the build (vaxeld.mqtt.payloads) takes
 the latest views, only for the queues and agents that changed since the last one (and
-waiting queues once per `min_interval_seconds`), skips topics whose payload did not
+waiting queues once per `wait_refresh_seconds`), skips topics whose payload did not
 change, waits `min_interval_seconds` between publishes per topic, and hands them to the
 connected client, or to a bounded outbox while the broker is slow or down, which drops
 the oldest message (and counts it) when full. The
@@ -146,8 +146,7 @@ class MqttBridge:
         self._waits_built: dict[str, float] = {}  # per PBX: when waiting queues were built
         self._waiting_calls: dict[str, dict[str, Call]] = {}  # per PBX, as last built
         self._pending: dict[str, bytes] = {}  # built, held back by min_interval_seconds
-        self._waiting = False  # someone waited at the last build
-        self._next_waits = float("inf")  # when waits are next republished
+        self._next_waits = float("inf")  # when waits are next republished (inf: none wait)
         # The state's clock (monotonic) to Unix time, once: longest_wait_since must not
         # move between builds with the two clocks' jitter.
         self._wall_offset = time.time() - time.monotonic()
@@ -212,7 +211,7 @@ class MqttBridge:
             self._built_config = None
             if self._log_limit.allow("build") is not None:
                 log.exception("mqtt_build_failed")
-        self._wake_at(self._quiet_for(self._pending, now, self._waiting))
+        self._wake_at(self._quiet_for(now))
 
     def _on_time(self) -> None:
         self._timer = None
@@ -241,12 +240,11 @@ class MqttBridge:
             self._built_from.clear()  # no snapshot to compare with: every topic
         pending = self._pending
         today = self._today()
-        opening = self._opening_this_minute()
-        self._waiting, self._next_waits = False, float("inf")
+        opening = self._opening_hours()
+        self._next_waits = float("inf")
         for view in self._views():
             touched = self._touched(view, today, now)
             waiting = self._waiting_calls[view.name]
-            self._waiting = self._waiting or bool(waiting)
             for suffix, payload in state_messages(
                 self.config, view, now, today, opening, touched, waiting, self._wall_offset
             ).items():
@@ -293,18 +291,17 @@ class MqttBridge:
         self._built_from[view.name] = view.state
         days = {q: day for (pbx, q), day in today.items() if pbx == view.name}
         last_days, self._built_days[view.name] = self._built_days.get(view.name), days
+        # Waits grow by the second: republished every wait_refresh_seconds (and not
+        # more often than a topic may go out), not at every event.
+        refresh = max(self.mqtt.min_interval_seconds, self.mqtt.wait_refresh_seconds)
         if old is None or last_days is None:
             self._waits_built[view.name] = now
             self._waiting_calls[view.name] = waiting_calls(view.state)
             if self._waiting_calls[view.name]:
-                refresh = max(self.mqtt.min_interval_seconds, self.mqtt.wait_refresh_seconds)
                 self._next_waits = min(self._next_waits, now + refresh)
             return None
         waiting = self._waiting_calls[view.name]
         queues, agents = touched_since(old, view.state, waiting)
-        # Waits grow by the second: republished every wait_refresh_seconds (and not
-        # more often than a topic may go out), not at every event.
-        refresh = max(self.mqtt.min_interval_seconds, self.mqtt.wait_refresh_seconds)
         if waiting and now - self._waits_built.get(view.name, float("-inf")) >= refresh:
             self._waits_built[view.name] = now
             queues.update(c.queue for c in waiting.values())
@@ -313,7 +310,7 @@ class MqttBridge:
         queues.update(q for q in days.keys() | last_days.keys() if days.get(q) != last_days.get(q))
         return queues, agents
 
-    def _opening_this_minute(self) -> dict[str, str]:
+    def _opening_hours(self) -> dict[str, str]:
         """Opening hours change only at a range's start or end (or with the config):
         looked at again when the next such change is due, at the latest after an hour."""
         if not self.config.schedules:
@@ -326,15 +323,14 @@ class MqttBridge:
             self._opening_until = min(wall + OPENING_LOOK_SECONDS, due or float("inf"))
         return self._opening_now
 
-    def _quiet_for(self, pending: dict[str, bytes], now: float, waiting: bool) -> float | None:
+    def _quiet_for(self, now: float) -> float | None:
         """How long the producer may sleep without a change (None: until one comes).
         Time alone changes only a held-back payload's turn, the waits of callers who
         wait (republished every wait_refresh_seconds), the opening hours (when the
         config has any, at their next change) and the day (at local midnight)."""
         interval = self.mqtt.min_interval_seconds
-        deadlines = [self._last_sent.get(s, 0.0) + interval - now for s in pending]
-        if waiting:
-            deadlines.append(self._next_waits - now)
+        deadlines = [self._last_sent.get(s, 0.0) + interval - now for s in self._pending]
+        deadlines.append(self._next_waits - now)  # inf while nobody waits
         wall = time.time()
         if self.config.schedules:
             deadlines.append(self._opening_until - wall + 0.05)

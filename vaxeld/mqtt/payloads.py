@@ -7,7 +7,7 @@ from typing import Any, TypeVar
 
 from vaxeld.config import Config
 from vaxeld.config.names import agent_topic_id
-from vaxeld.state.model import Call, SwitchboardState
+from vaxeld.state.model import Call, SwitchboardState, calls_by_queue
 from vaxeld.state.today import QueueToday
 from vaxeld.state.view import PbxView, agent_state_of
 
@@ -31,8 +31,8 @@ def touched_since(
                 waiting[uid] = after
             else:
                 waiting.pop(uid, None)
-    for _, *versions in _changed(old.members, new.members):
-        for member in versions:
+    for _, old_member, new_member in _changed(old.members, new.members):
+        for member in (old_member, new_member):
             if member is not None:
                 queues.add(member.queue)
                 agents.add(member.name)
@@ -80,8 +80,9 @@ def state_messages(
     some_queues = touched is None or bool(touched[0])
     waiting_by_queue: dict[str, list[Call]] = {}
     if some_queues:
-        for call in (waiting if waiting is not None else waiting_calls(state)).values():
-            waiting_by_queue.setdefault(call.queue, []).append(call)
+        waiting_by_queue = (
+            calls_by_queue(waiting.values()) if waiting is not None else state.waiting_by_queue()
+        )
     members_by_queue = state.members_by_queue() if some_queues else {}
     by_name = state.members_by_name() if touched is None or touched[1] else {}
     for queue, q in config.queues.items():
