@@ -249,13 +249,13 @@ async def test_the_client_keepalive_duty_wakes_when_a_ping_is_due_not_every_seco
     times, this fails instead of the replacement silently doing nothing or too late."""
     import aiomqtt
 
-    from vaxeld.mqtt.bridge import KEEPALIVE_LOOK_SECONDS, KEEPALIVE_SECONDS, _QuietClient
+    from vaxeld.mqtt.client import KEEPALIVE_LOOK_SECONDS, KEEPALIVE_SECONDS, QuietClient
 
     assert "_misc_loop" in vars(aiomqtt.Client)
-    assert _QuietClient._misc_loop is not aiomqtt.Client._misc_loop
+    assert QuietClient._misc_loop is not aiomqtt.Client._misc_loop
     assert KEEPALIVE_LOOK_SECONDS + KEEPALIVE_SECONDS <= 1.5 * KEEPALIVE_SECONDS  # in time
 
-    client = _QuietClient("127.0.0.1", 1, keepalive=KEEPALIVE_SECONDS)
+    client = QuietClient("127.0.0.1", 1, keepalive=KEEPALIVE_SECONDS)
     paho = client._client
     clock = [paho._last_msg_out + 1.0]
     monkeypatch.setattr(time, "monotonic", lambda: clock[0])

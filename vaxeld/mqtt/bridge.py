@@ -23,7 +23,6 @@ from typing import Any
 
 import aiomqtt
 import structlog
-from paho.mqtt.client import MQTT_ERR_SUCCESS
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
@@ -31,6 +30,7 @@ from vaxeld.backoff import backoff_delays
 from vaxeld.calendar import local_midnight, opening_changes_at
 from vaxeld.config import Config
 from vaxeld.config.mqtt import MqttConfig
+from vaxeld.mqtt.client import KEEPALIVE_SECONDS, QuietClient
 from vaxeld.mqtt.outbox import Outbox
 from vaxeld.mqtt.payloads import Touched, state_messages, touched_since, waiting_calls
 from vaxeld.ratelimit import LogLimiter, TokenBucket
@@ -48,72 +48,12 @@ COMMANDS_PER_SECOND, COMMAND_BURST = 5.0, 20.0
 
 Command = Callable[[str, dict[str, Any]], Awaitable[str]]
 
-# MQTT keepalive: the broker allows 1.5 keepalives of silence (45 s). The client sleeps
-# until a ping is due; should paho's last-packet times be gone, it looks every 10 s.
-KEEPALIVE_SECONDS, KEEPALIVE_LOOK_SECONDS = 30, 10.0
 # Every topic is rebuilt when the producer wakes this long after the last full build:
 # a safety only, since each build takes what changed (see MqttBridge._touched).
 FULL_SECONDS = 300.0
 # Opening hours are looked at when they next change, and at least this often (a safety:
 # a clock set anew, a mistake in working out the next change).
 OPENING_LOOK_SECONDS = 3600.0
-
-
-class _QuietClient(aiomqtt.Client):
-    """aiomqtt's client, but its keepalive duty wakes when a ping is due, not every
-    second (it only sends pings and notices a missing answer; at once-a-second it was
-    most of an idle vaxeld's wake-ups). Relies on aiomqtt's ``_misc_loop`` and paho's
-    last-packet times (a test checks both are still there); ``loop_misc`` is public."""
-
-    async def _misc_loop(self) -> None:
-        while self._client.loop_misc() == MQTT_ERR_SUCCESS:
-            await asyncio.sleep(self._until_keepalive_due())
-
-    def _until_keepalive_due(self) -> float:
-        """Seconds until paho's keepalive check has work: a ping is due a keepalive
-        after the last packet out or in, and a missing answer is noticed then too."""
-        sent = getattr(self._client, "_last_msg_out", None)
-        heard = getattr(self._client, "_last_bytes_received", None)
-        if not isinstance(sent, float) or not isinstance(heard, float):
-            return KEEPALIVE_LOOK_SECONDS
-        due = min(sent, heard) + KEEPALIVE_SECONDS - time.monotonic()  # paho's clock
-        return min(max(due, 0.5), KEEPALIVE_SECONDS)
-
-    _write_soon = False
-
-    def _on_socket_register_write(self, client: Any, userdata: Any, sock: Any) -> None:
-        """paho has bytes to send. aiomqtt registers a writer for them every time, by
-        the thread-safe path (two more loop turns and two epoll changes per publish);
-        on the loop's own thread they are written at the end of this turn instead, with
-        a writer only when the socket cannot take them all."""
-        try:
-            on_loop = asyncio.get_running_loop() is self._loop
-        except RuntimeError:  # paho's connecting thread
-            on_loop = False
-        if not on_loop:
-            super()._on_socket_register_write(client, userdata, sock)
-        elif not self._write_soon:
-            self._write_soon = True
-            self._loop.call_soon(self._write_now, client, userdata, sock)
-
-    def _write_now(self, client: Any, userdata: Any, sock: Any) -> None:
-        self._write_soon = False
-        try:
-            client.loop_write()
-        except Exception as exc:  # a broken connection, as aiomqtt's writer treats it
-            if not self._disconnected.done():
-                self._disconnected.set_exception(exc)
-            return
-        if client.want_write():  # the socket took part: write the rest when it can
-            super()._on_socket_register_write(client, userdata, sock)
-
-    def publish_state(self, topic: str, payload: bytes) -> None:
-        """Queue a retained QoS 0 message with paho and return: aiomqtt's ``publish``
-        would wait (a task and a timer) until each is written, one loop turn apiece;
-        paho writes all that were queued in one turn when the socket is writable."""
-        info = self._client.publish(topic, payload, 0, True)
-        if info.rc != MQTT_ERR_SUCCESS:
-            raise aiomqtt.MqttCodeError(info.rc, "Could not publish message")
 
 
 class MqttBridge:
@@ -153,7 +93,7 @@ class MqttBridge:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._soon: asyncio.Handle | None = None  # a build at the end of this turn
         self._timer: asyncio.TimerHandle | None = None  # a build when time changes things
-        self._client_now: _QuietClient | None = None  # connected, sending
+        self._client_now: QuietClient | None = None  # connected, sending
         self.connected = False
         self.published = 0
         self.connects = 0
@@ -340,14 +280,14 @@ class MqttBridge:
         deadlines.append(self._midnight_at - wall)
         return max(0.0, min(deadlines))
 
-    def _client(self) -> _QuietClient:
+    def _client(self) -> QuietClient:
         tls = None
         if self.mqtt.tls:
             tls = ssl.create_default_context(
                 cafile=str(self.mqtt.ca_file) if self.mqtt.ca_file else None
             )
         will = aiomqtt.Will(self.topic("status"), b"offline", qos=1, retain=True)
-        return _QuietClient(
+        return QuietClient(
             self.mqtt.host,
             self.mqtt.port,
             username=self.mqtt.username,
@@ -406,7 +346,7 @@ class MqttBridge:
             await client.publish(status, b"offline", qos=1, retain=True)
         raise _Reconfigured
 
-    async def _send(self, client: _QuietClient) -> None:
+    async def _send(self, client: QuietClient) -> None:
         """State goes out at QoS 0: a PUBACK per message would wake vaxeld once more
         for every topic it publishes, and a message lost with a connection is not lost
         to subscribers, since every new connection republishes every topic."""
