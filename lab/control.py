@@ -21,7 +21,8 @@ class LabControl(BlockingAmi):
 
     def press_next_call(self, agent_id: str, keys: str) -> None:
         """Make lab agent ``agent_id`` press ``keys`` a second into its next answered call
-        (``w`` waits half a second), e.g. ``#1ww6100`` to transfer the caller blind."""
+        (``w`` waits half a second, ``W`` a second), e.g. ``#1ww6100`` to transfer the
+        caller blind."""
         self.db_put("vaxlab/keys", agent_id, keys)
 
     def call(

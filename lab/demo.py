@@ -256,8 +256,9 @@ def run_demo(duration: float, calls_per_minute: float, seed: int) -> int:
 
 
 # Keys agents press to pass a caller on (see TEST_CONTEXTS): blind to Bygglov, blind to
-# the switchboard queue, attended to Lars's extension.
-TRANSFER_KEYS = ("#1ww6150", "#1ww7100", "*2ww1006")
+# the switchboard queue, attended to Lars's extension (completed with *2 after 8 s, not by
+# hanging up: see the README's transfers section).
+TRANSFER_KEYS = ("#1ww6150", "#1ww7100", "*2ww1006WWWWWWWW*2")
 
 
 def _resolution(samples: Samples) -> str:

@@ -130,8 +130,8 @@ def test_disconnected_pbx_is_not_reported_synced() -> None:
     assert total(s, "vaxeld_state_synced") == 0
 
 
-def test_overflow_closed_and_contact_centre_offered_are_counted() -> None:
-    from vaxeld.state.changes import CallClosed, CallOverflowed
+def test_overflow_closed_contact_centre_offered_and_unlogged_transfers_are_counted() -> None:
+    from vaxeld.state.changes import CallClosed, CallOverflowed, TransferNotLogged
 
     m = make(SwitchboardState())
     m.record(
@@ -143,17 +143,20 @@ def test_overflow_closed_and_contact_centre_offered_are_counted() -> None:
             CallAnswered("vaxel", "1", "Lars", 3.0, "0313651000", direct=False),
             CallClosed("2", "0313650000", "", "holiday"),
             CallClosed("3", "0999", "ar", "hours"),
+            TransferNotLogged("sv", "1", "0313651000"),
         ],
     )
     s = scrape(m)
     assert total(s, "vaxeld_calls_offered_total", entry="0313651000") == 1
     assert total(s, "vaxeld_queue_calls_offered_total", entry="0313651000") == 2
+    assert total(s, "vaxeld_queue_transfers_not_logged_total", queue="sv", pbx="main") == 1
     assert total(s, "vaxeld_queue_overflow_out_total", queue="sv", to_queue="vaxel") == 1
     assert total(s, "vaxeld_queue_overflow_in_total", queue="vaxel", from_queue="sv") == 1
     assert total(s, "vaxeld_queue_calls_answered_total", queue="vaxel") == 1
     assert total(s, "vaxeld_queue_calls_answered_directly_total") == 0
     assert total(s, "vaxeld_calls_closed_total", at="entry", reason="holiday") == 1
     assert total(s, "vaxeld_calls_closed_total", at="ar", reason="hours", entry="other") == 1
+    assert total(s, "vaxeld_queue_transfers_not_logged_total", queue="vaxel") == 0  # at zero
     assert (
         total(s, "vaxeld_entry_info", entry="0313651000", label="Stadsbyggnadskontoret växel") == 1
     )

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 from vaxeld.ami.codec import Message
 from vaxeld.state import SwitchboardState, apply
-from vaxeld.state.changes import CallAnswered, CallTransferred, Change
+from vaxeld.state.changes import CallAnswered, CallTransferred, Change, TransferNotLogged
 from vaxeld.state.ledger import Ledger
 from vaxeld.state.model import Phase
-from vaxeld.state.queuelog_lines import parse_line
+from vaxeld.state.queuelog_lines import QueueLogEntry, parse_line
 from vaxeld.state.recovery import recover
 from vaxeld.state.transfers import TransferRules
 
@@ -111,6 +111,54 @@ def test_both_sources_count_a_transfer_once_and_a_caller_unresolved_once() -> No
     assert [(t.uniqueid, t.how, t.where) for t in transfers(changes)] == [
         ("3.3", "attended", "Bygglov")
     ]
+
+
+def log(*lines: str) -> list[QueueLogEntry]:
+    return [e for e in map(parse_line, lines) if e]
+
+
+def not_logged(changes: list[Change]) -> list[tuple[str, str]]:
+    return [(c.queue, c.uniqueid) for c in changes if isinstance(c, TransferNotLogged)]
+
+
+CONNECT = "5|1.1|sv|Åsa|CONNECT|3|9.9|1"
+ATTENDED = CallTransferred("sv", "1.1", "Åsa", "attended", "1006", "", "")
+
+
+def test_a_transfer_queue_log_ended_as_a_plain_end_is_reported_not_logged() -> None:
+    # app_queue's hang-up race: AMI says AttendedTransfer, queue_log says COMPLETEAGENT.
+    ledger = Ledger(transfers=RULES)
+    seen = ledger.admit([CallAnswered("sv", "1.1", "Åsa", 3.0), ATTENDED], "ami", 0.0)
+    assert not_logged(seen) == []  # queue_log may still write ATTENDEDTRANSFER
+    _, changes = recover(SwitchboardState(), log(CONNECT, "9|1.1|sv|Åsa|COMPLETEAGENT|3|4|1"),
+                         ledger, 1.0)  # fmt: skip
+    assert not_logged(changes) == [("sv", "1.1")]
+    # The same told the other way round (queue_log read first): reported once, at the AMI.
+    ledger = Ledger(transfers=RULES)
+    _, changes = recover(SwitchboardState(), log(CONNECT, "9|1.1|sv|Åsa|COMPLETECALLER|3|4|1"),
+                         ledger, 1.0)  # fmt: skip
+    assert not_logged(changes) == []
+    seen = ledger.admit([CallAnswered("sv", "1.1", "Åsa", 3.0), ATTENDED], "ami", 2.0)
+    assert not_logged(seen) == [("sv", "1.1")]
+    assert not_logged(ledger.admit([ATTENDED], "ami", 3.0)) == [("sv", "1.1")]  # a second one
+
+
+def test_transfers_queue_log_has_or_cannot_judge_are_not_reported() -> None:
+    ledger = Ledger(transfers=RULES)
+    ledger.admit([CallAnswered("sv", "1.1", "Åsa", 3.0), ATTENDED], "ami", 0.0)
+    lines = log(CONNECT, "9|1.1|sv|Åsa|ATTENDEDTRANSFER|BRIDGE|x|3|4|1")
+    _, changes = recover(SwitchboardState(), lines, ledger, 1.0)
+    assert not_logged(changes) == []
+    # Answered again in the same queue after the transfer, and that answer ends plainly.
+    again = log("20|1.1|sv|Johan|CONNECT|3|9.8|1", "30|1.1|sv|Johan|COMPLETEAGENT|3|10|1")
+    ledger.admit([CallAnswered("sv", "1.1", "Johan", 3.0)], "ami", 2.0)
+    _, changes = recover(SwitchboardState(), again, ledger, 3.0)
+    assert not_logged(changes) == []
+    # An answer from before vaxeld started: nothing to judge the transfer against.
+    ledger = Ledger(transfers=RULES)
+    ledger.admit([ATTENDED], "ami", 0.0)
+    _, changes = recover(SwitchboardState(), log("9|1.1|sv|Åsa|COMPLETEAGENT|3|4|1"), ledger, 1.0)
+    assert not_logged(changes) == []
 
 
 def test_a_callers_first_answer_is_counted_once_for_the_centre() -> None:

@@ -182,6 +182,7 @@ def check_live(samples: Samples, rows: list[list[str]]) -> None:
     assert transfers(samples, "vaxel", "out", "Bygglov") == 1  # b's second
     assert transfers(samples, "sv", "out", "Socialtjänsten") == 1  # d
     assert total(samples, "vaxeld_queue_transfers_total", kind="unknown") == 0
+    assert total(samples, "vaxeld_queue_transfers_not_logged_total") == 0  # all in queue_log
     # ... and what queue_log says: a transfer line for each, in the same queues.
     for queue in ("sv", "vaxel"):
         logged = sum(

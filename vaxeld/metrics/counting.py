@@ -40,6 +40,7 @@ from vaxeld.state.changes import (
     MenuAbandoned,
     MenuAttempt,
     RingNoAnswer,
+    TransferNotLogged,
 )
 from vaxeld.state.reducer import HANDLED_EVENTS
 from vaxeld.state.repeats import CALLBACK, REPEAT
@@ -129,6 +130,9 @@ class ChangeCounter:
         self._child(self.f.transfers, pbx, labels.queue(ch.queue), kind, department).inc()
         if ch.first_unresolved:
             self._child(self.f.cc_unresolved, pbx, labels.entry(ch.entry), kind).inc()
+
+    def _not_logged(self, pbx: str, ch: TransferNotLogged) -> None:
+        self._child(self.f.transfers_not_logged, pbx, self.labels.queue(ch.queue)).inc()
 
     def _repeated(self, pbx: str, ch: CallRepeated) -> None:
         labels = self.labels.queue_labels(pbx, ch.queue, ch.entry)
@@ -237,5 +241,6 @@ class ChangeCounter:
             CallNotFollowed: self._not_followed,
             CallCarriedIn: self._carried_in,
             CallTransferred: self._transferred,
+            TransferNotLogged: self._not_logged,
             CallRepeated: self._repeated,
         }

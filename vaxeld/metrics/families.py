@@ -96,6 +96,14 @@ class MetricFamilies:
             "(an attended transfer whose target no source named).",
             ("pbx", "queue", "kind", "department"),
         )
+        self.transfers_not_logged = counter(
+            "vaxeld_queue_transfers_not_logged",
+            "Transfers Asterisk reported over AMI that queue_log ended as COMPLETEAGENT or "
+            "COMPLETECALLER instead (app_queue misses an attended transfer when the agent's "
+            "channel is gone before it looks): history reports from queue_log count these "
+            "calls as ended, not transferred; live counters count the transfer.",
+            ("pbx", "queue"),
+        )
         self.cc_answered = counter(
             "vaxeld_calls_answered",
             "Callers the centre answered: counted once, at their first answer.",
@@ -243,6 +251,7 @@ class MetricFamilies:
                     for kind in ("repeat", "callback"):
                         self.repeats.labels(pbx.name, queue, lang, entry, kind)
             for queue in labels.languages:
+                self.transfers_not_logged.labels(pbx.name, queue)
                 self.transfers.labels(pbx.name, queue, "inside", "centre")
                 self.transfers.labels(pbx.name, queue, "unknown", "unknown")
                 for department in (*sorted(labels.departments), "other"):

@@ -149,6 +149,17 @@ class CallTransferred:
 
 
 @dataclass(frozen=True, slots=True)
+class TransferNotLogged:
+    """A transfer AMI reported that queue_log will never have: it ended the caller's
+    answer in ``queue`` with COMPLETEAGENT or COMPLETECALLER instead (app_queue misses
+    an attended transfer when the transferring channel is gone before it looks)."""
+
+    queue: str
+    uniqueid: str
+    entry: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class CallRepeated:
     """A caller whose number (by its keyed hash) called within the repeat window before:
     ``kind`` repeat, or callback when the earlier call was only minutes ago."""
@@ -232,6 +243,7 @@ Change = (
     | MenuAttempt
     | CallCompleted
     | CallTransferred
+    | TransferNotLogged
     | CallRepeated
     | RingNoAnswer
     | MenuAbandoned

@@ -36,6 +36,7 @@ from vaxeld.state.changes import (
     LanguageChosen,
     MenuAbandoned,
     MenuAttempt,
+    TransferNotLogged,
 )
 from vaxeld.state.transfers import TransferRules
 
@@ -116,6 +117,10 @@ class _Caller:
     earlier_offers: int = 0  # queues entered before vaxeld started, from queue_log
     target: str = ""  # the last transfer target queue_log named (VAXELDTRANSFERTARGET)
     unresolved: bool = False  # transferred out of the centre, or to an unknown target
+    # Per queue: answers queue_log ended without a transfer line (COMPLETEAGENT or
+    # COMPLETECALLER), and AMI transfers already reported as never to be logged.
+    ended: dict[str, int] = field(default_factory=dict)
+    not_logged: dict[str, int] = field(default_factory=dict)
 
     def answers(self) -> int:
         return sum(max(n) for (_, kind), n in self.seen.items() if kind == "answered")
@@ -207,6 +212,28 @@ class Ledger:
         left, caller.left = caller.left, None
         return left
 
+    def note_ended(self, uniqueid: str, queue: str, now: float) -> list[Change]:
+        """queue_log ended an answer of the caller in ``queue`` without a transfer line:
+        a transfer AMI reported there that queue_log has not logged, it never will."""
+        caller = self._caller(uniqueid, now)
+        caller.ended[queue] = caller.ended.get(queue, 0) + 1
+        return self._not_logged(uniqueid, caller, queue)
+
+    @staticmethod
+    def _not_logged(uniqueid: str, caller: _Caller, queue: str) -> list[Change]:
+        """TransferNotLogged for each AMI transfer in ``queue`` once queue_log has closed
+        every answer there; nothing while an answer is open (its line may still come) or
+        when no answer is known (answered before vaxeld started)."""
+        ami, log = caller.seen.get((queue, "transfer"), (0, 0))
+        answers = max(caller.seen.get((queue, "answered"), (0, 0)))
+        if answers == 0 or log + caller.ended.get(queue, 0) < answers:
+            return []
+        missing = ami - log - caller.not_logged.get(queue, 0)
+        if missing <= 0:
+            return []
+        caller.not_logged[queue] = ami - log
+        return [TransferNotLogged(queue, uniqueid, caller.entry) for _ in range(missing)]
+
     def admit(self, changes: Iterable[Change], source: Source, now: float) -> list[Change]:
         """The changes that count now; remembers them. Non-counting changes pass through."""
         out: list[Change] = []
@@ -229,6 +256,8 @@ class Ledger:
                 out.append(self._as_known(ch, caller, offers_before, answers_before))
             else:
                 self.duplicates += 1
+            if isinstance(ch, CallTransferred) and source == "ami":
+                out += self._not_logged(ch.uniqueid, caller, ch.queue)
         if now - self._last_prune > 60.0:
             self._prune(now)
         return out

@@ -2,7 +2,8 @@
 callers from the live state. Pure: no files, no clock.
 
 Asterisk's own lines: ENTERQUEUE -> CallOffered, CONNECT -> CallAnswered, ABANDON ->
-CallAbandoned, EXITWITHTIMEOUT -> CallExited(timeout), EXITEMPTY -> CallExited(leaveempty).
+CallAbandoned, EXITWITHTIMEOUT -> CallExited(timeout), EXITEMPTY -> CallExited(leaveempty);
+COMPLETECALLER/COMPLETEAGENT after a transfer only AMI reported -> TransferNotLogged.
 vaxeld's own lines (vaxeld.contract's QueueLog() lines, under the queue name "vaxeld"):
 the entry number, language, menu attempts, closed hours, the crisis switch, overflow and
 menu abandons. A queue_log without them (written before vaxeld) still gives overflow:
@@ -44,6 +45,8 @@ _EXIT_REASONS = {
     if outcome not in ("answered", "abandoned")
 }
 
+# An answer's end without a transfer: a transfer AMI saw in between was not logged.
+_ANSWER_ENDS = frozenset({"COMPLETECALLER", "COMPLETEAGENT"})
 # vaxeld's own lines: event -> the change, from (line, caller's entry number).
 _VAXELD_LINES: dict[str, Callable[[QueueLogEntry, str], Change]] = {
     contract.LOG_ENTRY.event: lambda e, _: CallEntered(e.uniqueid, e.field(1)),
@@ -122,6 +125,9 @@ def recover(
             ledger.note_target(uid, entry.field(1), now)
             continue
         target = ledger.take_target(uid) if entry.event == "ATTENDEDTRANSFER" else ""
+        if entry.event in _ANSWER_ENDS and entry.queue != contract.QUEUE_LOG_QUEUE:
+            changes += ledger.note_ended(uid, entry.queue, now)
+            continue
         change = change_for(entry, caller_entry, ledger.offered_count(uid), target)
         if change is None:
             continue
