@@ -28,21 +28,34 @@ EXAMPLE = Path(__file__).resolve().parents[1] / "config" / "vaxeld.example.yaml"
 
 
 class Picture:
-    """What the board shows; the test changes it and notifies."""
+    """What the board shows; the test changes it and notifies. Between changes it stays
+    the same, as a real one does: the board's once-a-minute look sends nothing then (a
+    frame from it would keep a silent stream looking alive)."""
 
     def __init__(self) -> None:
         self.config = load_config(EXAMPLE)
         self.opening = {"entry": "open"}
         self.crisis = False
         self.connected = [True, True]
-        self.waits: list[float] = [3.0]  # seconds the sv callers have waited
+        self.waits = [3.0]
         self.clock = AgentClock()
+        self.today_since = time.time() - 3600
+
+    @property
+    def waits(self) -> list[float]:
+        """Seconds the sv callers have waited, when set (their waits grow from there)."""
+        return [time.monotonic() - joined for joined in self._joined]
+
+    @waits.setter
+    def waits(self, seconds: list[float]) -> None:
+        now = time.monotonic()
+        self._joined = [now - w for w in seconds]
 
     def __call__(self) -> dict[str, Any]:
         mono = time.monotonic()
         calls = {
-            str(i): Call(str(i), queue="sv", phase=Phase.WAITING, joined_at=mono - w)
-            for i, w in enumerate(self.waits)
+            str(i): Call(str(i), queue="sv", phase=Phase.WAITING, joined_at=joined)
+            for i, joined in enumerate(self._joined)
         }
         asa = Member("sv", "PJSIP/agent1001", "Åsa Lindqvist", status=1, paused=True)
         views = [
@@ -61,7 +74,7 @@ class Picture:
         ]
         today = {("main", "sv"): QueueToday(6, 10, 7, 5, 3, 0)}
         return build_board(
-            self.config, views, today, {"main": time.time() - 3600}, self.opening,
+            self.config, views, today, {"main": self.today_since}, self.opening,
             self.clock, time.time(), mono,
         )  # fmt: skip
 
