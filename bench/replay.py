@@ -55,7 +55,12 @@ class Pipeline:
                 changes = self.core.on_event(item, self.now)
                 if changes:
                     self.metrics.record("main", changes)
+                if changes is not None:
+                    self.changed()
                 self.events += 1
+
+    def changed(self) -> None:
+        """After an event that changed the state (the MQTT build hooks in here)."""
 
 
 def rss_mb() -> float:

@@ -298,3 +298,73 @@ def test_opening_hours_are_looked_at_when_they_next_change_not_every_minute(
     # The next change is 12:00 (tolkservice closes for lunch): the hourly look is first.
     noon = monday_0800 + 4 * 3600
     assert bridge._quiet_for(0.0) == pytest.approx(min(noon, wall[0] + 3600.0) - wall[0] + 0.05)
+
+
+_UIDS = ("1.1", "1.2", "1.3", "1.4")
+_event = st.one_of(
+    st.builds(
+        lambda q, u, p: ("QueueCallerJoin", {"Queue": q, "Uniqueid": u, "Position": str(p)}),
+        st.sampled_from(_QUEUES[:3]), st.sampled_from(_UIDS), st.integers(1, 3),
+    ),
+    st.builds(
+        lambda e, q, u: (e, {"Queue": q, "Uniqueid": u, "MemberName": "Åsa Lindqvist",
+                             "HoldTime": "3", "Interface": "PJSIP/a"}),
+        st.sampled_from(["AgentConnect", "AgentComplete", "QueueCallerAbandon",
+                         "QueueCallerLeave"]),
+        st.sampled_from(_QUEUES[:3]), st.sampled_from(_UIDS),
+    ),
+    st.builds(
+        lambda e, q, i, n, s: (e, {"Queue": q, "Interface": i, "MemberName": n,
+                                   "Status": str(s), "Paused": "0"}),
+        st.sampled_from(["QueueMemberStatus", "QueueMemberRemoved"]),
+        st.sampled_from(_QUEUES[:3]), st.sampled_from(["PJSIP/a", "PJSIP/b"]),
+        st.sampled_from(_NAMES), st.integers(0, 6),
+    ),
+    st.builds(lambda u: ("gone", {"Uniqueid": u}), st.sampled_from(_UIDS)),
+    st.just(("resync", {})),
+)  # fmt: skip
+
+
+@settings(max_examples=200)
+@given(st.lists(st.lists(_event, max_size=4), max_size=12))
+def test_what_the_journal_says_changed_is_what_a_full_comparison_finds(
+    builds: list[list[tuple[str, dict[str, str]]]],
+) -> None:
+    """The bridge learns what changed from the state's journal and keeps the waiting
+    callers itself; build after build, both must agree with comparing every call and
+    member, and with counting the waiting callers afresh."""
+    import dataclasses
+
+    from vaxeld.ami.codec import Message
+    from vaxeld.mqtt.payloads import Waiting
+    from vaxeld.state import apply
+    from vaxeld.state.ledger import Ledger
+    from vaxeld.state.model import Journal
+    from vaxeld.state.queuelog_lines import parse_line
+    from vaxeld.state.recovery import recover
+    from vaxeld.state.reducer import resync
+
+    state, now, ledger = SwitchboardState(), 0.0, Ledger()
+    waiting = Waiting.of(state)
+    for events in builds:
+        old = state
+        for name, headers in events:
+            now += 1.0
+            if name == "gone":  # queue_log says the caller's time in its queue ended
+                queue = state.calls[headers["Uniqueid"]].queue if headers["Uniqueid"] in (
+                    state.calls) else "sv"  # fmt: skip
+                line = parse_line(f"{now:.0f}|{headers['Uniqueid']}|{queue}|NONE|ABANDON|1|1|3")
+                assert line is not None
+                state, _ = recover(state, [line], ledger, now)
+            elif name == "resync":
+                state, _ = resync(state, [], now)
+            else:
+                state, _ = apply(state, Message((("Event", name), *headers.items())), now)
+        journal = touched_since(old, state, waiting)
+        full = touched_since(old, dataclasses.replace(state, journal=Journal()))
+        assert journal == full
+        fresh = Waiting.of(state)
+        for queue in _QUEUES:
+            assert waiting.count(queue) == fresh.count(queue)
+            assert waiting.longest_joined(queue) == fresh.longest_joined(queue)
+        assert sorted(waiting.queues()) == sorted(fresh.queues())

@@ -23,7 +23,7 @@ from vaxeld.state.changes import (
     MenuAttempt,
     Resynced,
 )
-from vaxeld.state.model import TRANSITIONS, Phase, Trigger
+from vaxeld.state.model import JOURNAL_STEPS, TRANSITIONS, Phase, Trigger, changed_since
 
 
 def ev(event: str, **headers: str) -> Message:
@@ -461,3 +461,20 @@ def test_leaving_an_empty_queue_is_an_exit_counted_from_ami_too() -> None:
     _, changes = run([ENTRY, JOIN, LEAVE, LEAVEEMPTY])
     (exited,) = [c for c in changes if isinstance(c, CallExited)]
     assert (exited.queue, exited.reason, exited.wait_seconds) == ("sv", "leaveempty", 2.0)
+
+
+def test_each_step_is_journaled_until_the_journal_is_cut_or_the_state_rebuilt() -> None:
+    join = ev("QueueCallerJoin", Queue="sv", Uniqueid="1.1", Position="1")
+    member = ev("QueueMemberStatus", Queue="sv", Interface="PJSIP/a", MemberName="Åsa")
+    start = SwitchboardState()
+    state, _ = apply(start, join, 1.0)
+    state, _ = apply(state, member, 2.0)
+    assert changed_since(start, state) == ({"1.1"}, {("sv", "PJSIP/a")})
+    assert changed_since(state, state) == (set(), set())
+    assert changed_since(state, start) is None  # not an earlier snapshot
+    later = state
+    for i in range(JOURNAL_STEPS + 1):
+        later, _ = apply(later, ev("QueueCallerJoin", Queue="sv", Uniqueid=f"2.{i}"), 3.0)
+    assert changed_since(state, later) is None  # cut: the reader compares in full
+    rebuilt, _ = resync(state, [], 4.0)
+    assert changed_since(state, rebuilt) is None

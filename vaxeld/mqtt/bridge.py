@@ -32,9 +32,9 @@ from vaxeld.config import Config
 from vaxeld.config.mqtt import MqttConfig
 from vaxeld.mqtt.client import KEEPALIVE_SECONDS, QuietClient
 from vaxeld.mqtt.outbox import Outbox
-from vaxeld.mqtt.payloads import Touched, state_messages, touched_since, waiting_calls
+from vaxeld.mqtt.payloads import Touched, Waiting, state_messages, touched_since
 from vaxeld.ratelimit import LogLimiter, TokenBucket
-from vaxeld.state.model import Call, SwitchboardState
+from vaxeld.state.model import SwitchboardState
 from vaxeld.state.today import QueueToday
 from vaxeld.state.view import PbxView
 
@@ -84,7 +84,7 @@ class MqttBridge:
         self._opening_now: dict[str, str] = {}
         self._midnight_at = 0.0  # the next local midnight, as last worked out
         self._waits_built: dict[str, float] = {}  # per PBX: when waiting queues were built
-        self._waiting_calls: dict[str, dict[str, Call]] = {}  # per PBX, as last built
+        self._waiting: dict[str, Waiting] = {}  # per PBX, as last built
         self._pending: dict[str, bytes] = {}  # built, held back by min_interval_seconds
         self._next_waits = float("inf")  # when waits are next republished (inf: none wait)
         # The state's clock (monotonic) to Unix time, once: longest_wait_since must not
@@ -184,7 +184,7 @@ class MqttBridge:
         self._next_waits = float("inf")
         for view in self._views():
             touched = self._touched(view, today, now)
-            waiting = self._waiting_calls[view.name]
+            waiting = self._waiting[view.name]
             for suffix, payload in state_messages(
                 self.config, view, now, today, opening, touched, waiting, self._wall_offset
             ).items():
@@ -236,15 +236,15 @@ class MqttBridge:
         refresh = max(self.mqtt.min_interval_seconds, self.mqtt.wait_refresh_seconds)
         if old is None or last_days is None:
             self._waits_built[view.name] = now
-            self._waiting_calls[view.name] = waiting_calls(view.state)
-            if self._waiting_calls[view.name]:
+            self._waiting[view.name] = Waiting.of(view.state)
+            if self._waiting[view.name]:
                 self._next_waits = min(self._next_waits, now + refresh)
             return None
-        waiting = self._waiting_calls[view.name]
+        waiting = self._waiting[view.name]
         queues, agents = touched_since(old, view.state, waiting)
         if waiting and now - self._waits_built.get(view.name, float("-inf")) >= refresh:
             self._waits_built[view.name] = now
-            queues.update(c.queue for c in waiting.values())
+            queues.update(waiting.queues())
         if waiting:
             self._next_waits = min(self._next_waits, self._waits_built[view.name] + refresh)
         queues.update(q for q in days.keys() | last_days.keys() if days.get(q) != last_days.get(q))

@@ -167,6 +167,29 @@ MemberKey = tuple[str, str]  # (queue, interface)
 MAX_LIVE_CALLS = 20_000
 
 
+class Journal(NamedTuple):
+    """What one step of the state changed (a call, a member, or both), linked to the
+    step before. A reader holding an older snapshot learns what changed since by
+    walking back to that snapshot's journal: the cost of the changes, not of every
+    live call compared. Cut after JOURNAL_STEPS steps, and by a rebuild (resync): a
+    reader that cannot walk back to its snapshot compares in full."""
+
+    before: Journal | None = None
+    steps: int = 0
+    call: str | None = None
+    member: MemberKey | None = None
+
+
+JOURNAL_STEPS = 1024
+
+
+def noted(journal: Journal, call: str | None = None, member: MemberKey | None = None) -> Journal:
+    """``journal`` with one more step: ``call`` and/or ``member`` changed."""
+    if journal.steps >= JOURNAL_STEPS:
+        return Journal(None, 0, call, member)
+    return Journal(journal, journal.steps + 1, call, member)
+
+
 @dataclass(frozen=True, slots=True)
 class SwitchboardState:
     """Live picture of one PBX.
@@ -179,6 +202,8 @@ class SwitchboardState:
     calls: immutables.Map[str, Call] = field(default_factory=immutables.Map)
     members: immutables.Map[MemberKey, Member] = field(default_factory=immutables.Map)
     synced: bool = False  # rebuilt from Asterisk since the last (re)connect
+    # How this snapshot came from earlier ones (see Journal); not part of what it shows.
+    journal: Journal = field(default_factory=Journal, compare=False, repr=False)
 
     def waiting_in(self, queue: str) -> list[Call]:
         """The callers waiting in ``queue``, first in line first."""
@@ -209,6 +234,27 @@ class SwitchboardState:
         names = {m.queue for m in self.members.values()}
         names.update(c.queue for c in self.calls.values() if c.queue)
         return names
+
+
+def changed_since(
+    old: SwitchboardState, new: SwitchboardState
+) -> tuple[set[str], set[MemberKey]] | None:
+    """The uniqueids of calls and the keys of members that may differ between ``old``
+    and ``new`` (an earlier snapshot of the same PBX), from ``new``'s journal; None
+    when it does not reach back to ``old`` (cut, rebuilt, or not an earlier one)."""
+    calls: set[str] = set()
+    members: set[MemberKey] = set()
+    mark = old.journal
+    step: Journal | None = new.journal
+    while step is not mark:
+        if step is None:
+            return None
+        if step.call is not None:
+            calls.add(step.call)
+        if step.member is not None:
+            members.add(step.member)
+        step = step.before
+    return calls, members
 
 
 def calls_by_queue(calls: Iterable[Call]) -> dict[str, list[Call]]:

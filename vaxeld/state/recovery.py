@@ -34,7 +34,7 @@ from vaxeld.state.changes import (
     MenuAttempt,
 )
 from vaxeld.state.ledger import Ledger
-from vaxeld.state.model import SwitchboardState
+from vaxeld.state.model import SwitchboardState, noted
 from vaxeld.state.queuelog_lines import QueueLogEntry
 
 _ENDS = frozenset(contract.QUEUE_LOG_OUTCOMES)
@@ -141,10 +141,12 @@ def recover(
         if entry.event in _ENDS and call is not None and call.queue == entry.queue:
             gone.add(uid)
     if gone:
+        journal = state.journal
         with state.calls.mutate() as calls:
             for uid in gone:
                 del calls[uid]
-            state = dataclasses.replace(state, calls=calls.finish())
+                journal = noted(journal, call=uid)
+            state = dataclasses.replace(state, calls=calls.finish(), journal=journal)
     return state, changes
 
 

@@ -55,6 +55,7 @@ from vaxeld.state.model import (
     Phase,
     SwitchboardState,
     Trigger,
+    noted,
 )
 
 Result = tuple[SwitchboardState, list[Change]]
@@ -91,13 +92,16 @@ def _flag(value: str) -> bool:
 
 def _with_call(state: SwitchboardState, call: Call) -> SwitchboardState:
     calls = state.calls.set(call.uniqueid, call)
-    return SwitchboardState(state.pbx, calls, state.members, state.synced)
+    journal = noted(state.journal, call=call.uniqueid)
+    return SwitchboardState(state.pbx, calls, state.members, state.synced, journal)
 
 
 def _without_call(state: SwitchboardState, uniqueid: str) -> SwitchboardState:
     if uniqueid not in state.calls:
         return state
-    return SwitchboardState(state.pbx, state.calls.delete(uniqueid), state.members, state.synced)
+    journal = noted(state.journal, call=uniqueid)
+    calls = state.calls.delete(uniqueid)
+    return SwitchboardState(state.pbx, calls, state.members, state.synced, journal)
 
 
 def _call(state: SwitchboardState, msg: AmiEvent) -> Call:
@@ -339,7 +343,10 @@ def _member_update(state: SwitchboardState, msg: AmiEvent, now: float) -> Result
     if not all(key):
         return state, [EventIgnored(msg.event, "missing Queue or Interface")]
     members = state.members.set(key, _member_from(msg, state.members.get(key)))
-    return SwitchboardState(state.pbx, state.calls, members, state.synced), [MemberChanged(*key)]
+    journal = noted(state.journal, member=key)
+    return SwitchboardState(state.pbx, state.calls, members, state.synced, journal), [
+        MemberChanged(*key)
+    ]
 
 
 def _member_removed(state: SwitchboardState, msg: AmiEvent, now: float) -> Result:
@@ -347,7 +354,10 @@ def _member_removed(state: SwitchboardState, msg: AmiEvent, now: float) -> Resul
     if key not in state.members:
         return state, []
     members = state.members.delete(key)
-    return SwitchboardState(state.pbx, state.calls, members, state.synced), [MemberChanged(*key)]
+    journal = noted(state.journal, member=key)
+    return SwitchboardState(state.pbx, state.calls, members, state.synced, journal), [
+        MemberChanged(*key)
+    ]
 
 
 _HANDLERS: dict[str, Callable[[SwitchboardState, AmiEvent, float], Result]] = {
