@@ -93,3 +93,21 @@ def test_the_day_so_far_answers_directly_only_in_the_first_queue_entered() -> No
     assert [(a.queue, a.direct) for a in answers] == [("vaxel", False), ("sv", True)]
     offers = [ch.first for ch in outcomes_of(entries) if isinstance(ch, CallOffered)]
     assert offers == [True, False, True]
+
+
+def test_the_figures_are_the_same_copy_until_one_of_them_changes() -> None:
+    """MQTT builds on every event and learns by identity that the day did not move."""
+    clock = [datetime(2026, 3, 10, 9, tzinfo=ZoneInfo("Europe/Stockholm")).timestamp()]
+    today = TodayCounts("Europe/Stockholm", clock=lambda: clock[0])
+    today.add("main", "sv", True, "answered")
+    first = today.figures()
+    assert today.figures() is first
+    today.add("main", "sv", False, "abandoned")
+    second = today.figures()
+    assert second is not first and second[("main", "sv")].abandoned == 1
+    assert first[("main", "sv")].abandoned == 0  # a copy: what a reader holds stays
+    today.seed("main", [("sv", True, "answered", True)], clock[0] - 60)
+    assert today.figures() is not second
+    third = today.figures()
+    clock[0] += 86_400  # the next day: new, empty figures
+    assert today.figures() is not third and today.figures() == {}

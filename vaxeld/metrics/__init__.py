@@ -15,7 +15,7 @@ state between two events, never in the middle of one.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
 from prometheus_client import CollectorRegistry, disable_created_metrics, generate_latest
 
@@ -87,7 +87,7 @@ class Metrics:
     def service_level_today(self) -> dict[tuple[str, str], float]:
         return self.today.ratios()
 
-    def today_figures(self) -> dict[tuple[str, str], QueueToday]:
+    def today_figures(self) -> Mapping[tuple[str, str], QueueToday]:
         return self.today.figures()
 
     def following(self, pbx: str) -> None:

@@ -18,7 +18,7 @@ import json
 import random
 import ssl
 import time
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 import aiomqtt
@@ -63,7 +63,7 @@ class MqttBridge:
         mqtt: MqttConfig,
         password: str | None,
         views: Callable[[], Sequence[PbxView]],
-        today: Callable[[], dict[tuple[str, str], QueueToday]],
+        today: Callable[[], Mapping[tuple[str, str], QueueToday]],
         opening: Callable[[], dict[str, str]],
         command: Command,
     ) -> None:
@@ -79,6 +79,7 @@ class MqttBridge:
         self._built_config: Config | None = None
         self._last_full = float("-inf")
         self._built_days: dict[str, dict[str, QueueToday]] = {}  # per PBX, by queue
+        self._today_built: Mapping[tuple[str, str], QueueToday] | None = None  # as given
         self._opening_until = 0.0  # when _opening_now may change, and its config
         self._opening_config: Config | None = None
         self._opening_now: dict[str, str] = {}
@@ -180,10 +181,12 @@ class MqttBridge:
             self._built_from.clear()  # no snapshot to compare with: every topic
         pending = self._pending
         today = self._today()
+        # The same figures object as last time: the day did not move (see TodayCounts).
+        today_moved, self._today_built = today is not self._today_built, today
         opening = self._opening_hours()
         self._next_waits = float("inf")
         for view in self._views():
-            touched = self._touched(view, today, now)
+            touched = self._touched(view, today, today_moved, now)
             waiting = self._waiting[view.name]
             for suffix, payload in state_messages(
                 self.config, view, now, today, opening, touched, waiting, self._wall_offset
@@ -221,7 +224,11 @@ class MqttBridge:
         self.outbox.put(topic, payload)
 
     def _touched(
-        self, view: PbxView, today: dict[tuple[str, str], QueueToday], now: float
+        self,
+        view: PbxView,
+        today: Mapping[tuple[str, str], QueueToday],
+        today_moved: bool,
+        now: float,
     ) -> Touched | None:
         """What can differ from the last build (None: everything): the queues and agents
         of calls and members that changed, queues whose callers wait (their waits grow),
@@ -229,8 +236,11 @@ class MqttBridge:
         showed, and midnight starts a new day). Keeps the PBX's waiting callers."""
         old = self._built_from.get(view.name)
         self._built_from[view.name] = view.state
-        days = {q: day for (pbx, q), day in today.items() if pbx == view.name}
-        last_days, self._built_days[view.name] = self._built_days.get(view.name), days
+        last_days = self._built_days.get(view.name)
+        days = last_days
+        if today_moved or days is None:
+            days = {q: day for (pbx, q), day in today.items() if pbx == view.name}
+        self._built_days[view.name] = days
         # Waits grow by the second: republished every wait_refresh_seconds (and not
         # more often than a topic may go out), not at every event.
         refresh = max(self.mqtt.min_interval_seconds, self.mqtt.wait_refresh_seconds)
@@ -247,7 +257,10 @@ class MqttBridge:
             queues.update(waiting.queues())
         if waiting:
             self._next_waits = min(self._next_waits, self._waits_built[view.name] + refresh)
-        queues.update(q for q in days.keys() | last_days.keys() if days.get(q) != last_days.get(q))
+        if days is not last_days:
+            queues.update(
+                q for q in days.keys() | last_days.keys() if days.get(q) != last_days.get(q)
+            )
         return queues, agents
 
     def _opening_hours(self) -> dict[str, str]:

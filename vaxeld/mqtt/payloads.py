@@ -130,7 +130,7 @@ def state_messages(
     config: Config,
     view: PbxView,
     now: float,
-    today: dict[tuple[str, str], QueueToday],
+    today: Mapping[tuple[str, str], QueueToday],
     opening: dict[str, str],
     touched: Touched | None = None,
     waiting: Waiting | None = None,

@@ -4,7 +4,7 @@ metrics, MQTT and the wallboard read the same counts, so each figure has one def
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 from vaxeld.calendar import local_midnight
@@ -59,6 +59,9 @@ class TodayCounts:
         self._day, self._next_day = self._day_around(self._started)
         self._counts: dict[tuple[str, str], QueueToday] = {}
         self._since: dict[str, float] = {}  # per PBX: from when today's figures count calls
+        # The last copy figures() gave, while nothing changed: readers that build on every
+        # event (MQTT) then see by identity that the day did not move.
+        self._copy: Mapping[tuple[str, str], QueueToday] | None = None
 
     def _day_around(self, at: float) -> tuple[float, float]:
         """Unix times of the local midnights that begin the day of ``at`` and the next
@@ -72,7 +75,7 @@ class TodayCounts:
             return  # the usual case, on every call and scrape: two comparisons
         day, self._next_day = self._day_around(now)
         if day != self._day:
-            self._day, self._counts = day, {}
+            self._day, self._counts, self._copy = day, {}, None
             self._since = dict.fromkeys(self._since, day)
 
     def add(
@@ -81,6 +84,7 @@ class TodayCounts:
         """One caller left ``queue``: ``met`` the target (None: not in the formula),
         by ``outcome`` (answered, abandoned, exited), answered ``direct``ly."""
         self._roll()
+        self._copy = None
         counts = self._counts.get((pbx, queue))
         if counts is None:
             counts = self._counts[(pbx, queue)] = QueueToday()
@@ -98,6 +102,7 @@ class TodayCounts:
     def seed(self, pbx: str, outcomes: Iterable[Outcome], since: float) -> None:
         """Replace ``pbx``'s figures with outcomes counted from ``since``."""
         self._roll()
+        self._copy = None
         self._counts = {key: c for key, c in self._counts.items() if key[0] != pbx}
         for queue, met, outcome, direct in outcomes:
             self.add(pbx, queue, met, outcome, direct)
@@ -107,10 +112,13 @@ class TodayCounts:
         self._roll()
         return {key: c.sl_met / c.sl_calls for key, c in self._counts.items() if c.sl_calls}
 
-    def figures(self) -> dict[tuple[str, str], QueueToday]:
-        """(pbx, queue) -> a copy of its day so far."""
+    def figures(self) -> Mapping[tuple[str, str], QueueToday]:
+        """(pbx, queue) -> a copy of its day so far: the same copy until a figure
+        changes (not to be changed by the reader)."""
         self._roll()
-        return {key: QueueToday(*c.values()) for key, c in self._counts.items()}
+        if self._copy is None:
+            self._copy = {key: QueueToday(*c.values()) for key, c in self._counts.items()}
+        return self._copy
 
     def since(self) -> dict[str, float]:
         """Per PBX, from when its figures count."""
