@@ -160,6 +160,9 @@ class Daemon:
     def views(self) -> Sequence[PbxView]:
         return [t.view() for t in list(self.trackers.values())]
 
+    def state_views(self) -> Sequence[PbxView]:
+        return [t.state_view() for t in list(self.trackers.values())]
+
     async def _metrics_page(self, request: Request) -> Response:
         return Response(200, self.metrics.exposition(), CONTENT_TYPE_LATEST)
 
@@ -207,7 +210,7 @@ class Daemon:
                 config,
                 config.mqtt,
                 password,
-                self.views,
+                self.state_views,
                 self.metrics.today_figures,
                 self._opening,
                 self._command,

@@ -45,9 +45,11 @@ from vaxeld.state.queuelog_lines import QueueLogEntry
 from vaxeld.state.recovery import learn_earlier, outcomes_of
 from vaxeld.state.repeats import RepeatWindow
 from vaxeld.state.transfers import TransferRules
-from vaxeld.state.view import PbxView
+from vaxeld.state.view import LinkHealth, PbxView
 
 log = structlog.get_logger("vaxeld.tracker")
+# The link health of a state-only view (see PbxTracker.state_view).
+NO_LINK = LinkHealth()
 
 
 Sink = Callable[[str, list[Change]], None]
@@ -258,6 +260,11 @@ class PbxTracker:
         finally:
             for changes in self.core.end_resync(self._clock()):
                 self._emit(changes)
+
+    def state_view(self) -> PbxView:
+        """Only the live state and the crisis switch (what MQTT's topics show), with an
+        empty link health: built on every change, it skips the connection's figures."""
+        return PbxView(self.name, self.core.state, NO_LINK, self.crisis_active)
 
     def view(self) -> PbxView:
         return self.core.view(
