@@ -16,7 +16,7 @@ from lab.broker import Mosquitto
 from vaxeld.config import load_config
 from vaxeld.config.mqtt import MqttConfig
 from vaxeld.mqtt import MqttBridge
-from vaxeld.mqtt.bridge import COMMAND_BURST, COMMANDS_PER_SECOND, MAX_ERROR_CHARS
+from vaxeld.mqtt.commands import COMMAND_BURST, COMMANDS_PER_SECOND, MAX_ERROR_CHARS
 from vaxeld.ratelimit import TokenBucket
 from vaxeld.state.model import SwitchboardState
 from vaxeld.state.view import LinkHealth, PbxView
@@ -106,7 +106,7 @@ async def test_a_flood_of_commands_is_cut_to_the_rate(
     """5,000 QueuePause actions were once sent in 2.7 s from one client."""
     the_bridge, recorder = bridge
     # The bucket's clock stands still, so the count does not hang on how fast this runs.
-    the_bridge._commands_allowed = TokenBucket(COMMANDS_PER_SECOND, COMMAND_BURST, lambda: 0.0)
+    the_bridge._answerer.allowed = TokenBucket(COMMANDS_PER_SECOND, COMMAND_BURST, lambda: 0.0)
     flood = [
         ("vaxeld/cmd/agent/pause", json.dumps({"agent": "Åsa Lindqvist"}).encode(), False)
     ] * 200

@@ -18,35 +18,26 @@ import json
 import random
 import ssl
 import time
-from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import aiomqtt
 import structlog
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
-from prometheus_client.registry import Collector
 
 from vaxeld.backoff import backoff_delays
 from vaxeld.calendar import local_midnight, opening_changes_at
 from vaxeld.config import Config
 from vaxeld.config.mqtt import MqttConfig
 from vaxeld.mqtt.client import KEEPALIVE_SECONDS, QuietClient
+from vaxeld.mqtt.commands import Command, CommandAnswerer
 from vaxeld.mqtt.outbox import Outbox
 from vaxeld.mqtt.payloads import Touched, Waiting, state_messages, touched_since
-from vaxeld.ratelimit import LogLimiter, TokenBucket
+from vaxeld.ratelimit import LogLimiter
 from vaxeld.state.model import SwitchboardState
 from vaxeld.state.today import QueueToday
 from vaxeld.state.view import PbxView
 
 log = structlog.get_logger("vaxeld.mqtt")
-
-MAX_COMMAND_BYTES = 4096
-MAX_ERROR_CHARS = 300
-# Commands are people acting: a burst of 20, then 5 a second, for all clients together
-# (MQTT 3.1.1 does not say who published, so there is no client to count per).
-COMMANDS_PER_SECOND, COMMAND_BURST = 5.0, 20.0
-
-Command = Callable[[str, dict[str, Any]], Awaitable[str]]
 
 # Every topic is rebuilt when the producer wakes this long after the last full build:
 # a safety only, since each build takes what changed (see MqttBridge._touched).
@@ -69,7 +60,7 @@ class MqttBridge:
     ) -> None:
         self.config, self.mqtt, self._password = config, mqtt, password
         self._views, self._today, self._opening = views, today, opening
-        self._command = command
+        self._answerer = CommandAnswerer(command)
         self.outbox = Outbox(mqtt.queue_size)
         self._last_payload: dict[str, bytes] = {}
         self._last_built: dict[str, dict[str, Any]] = {}
@@ -98,9 +89,7 @@ class MqttBridge:
         self.connected = False
         self.published = 0
         self.connects = 0
-        self.commands: dict[str, int] = {}  # by command, failed, rate_limited, retained_ignored
         self._reconnect = asyncio.Event()
-        self._commands_allowed = TokenBucket(COMMANDS_PER_SECOND, COMMAND_BURST)
         self._log_limit = LogLimiter()
 
     def reconfigure(self, config: Config, mqtt: MqttConfig, password: str | None) -> None:
@@ -383,81 +372,17 @@ class MqttBridge:
 
     async def _handle(self, client: aiomqtt.Client, message: aiomqtt.Message) -> None:
         name = str(message.topic).removeprefix(self.topic("cmd/"))[:64]
-        if message.retain:
-            # A retained command is the broker replaying an old one (after a restart of
-            # either side): acting on it would undo what was done since, e.g. turn the
-            # crisis switch on again after a `crisis off`.
-            self._count("retained_ignored")
-            if self._log_limit.allow("retained") is not None:
-                log.warning("mqtt_command_retained_ignored", command=name)
-            return
-        if not self._commands_allowed.take():
-            self._count("rate_limited")
-            dropped = self._log_limit.allow("rate")
-            if dropped is not None:
-                log.warning("mqtt_commands_rate_limited", command=name, not_logged_since=dropped)
-            return
-        reply: dict[str, Any] = {"command": name}
-        sender = ""
-        try:
-            raw = message.payload if isinstance(message.payload, bytes) else b"{}"
-            if len(raw) > MAX_COMMAND_BYTES:
-                raise ValueError(f"the payload is {len(raw)} bytes; at most {MAX_COMMAND_BYTES}")
-            body = json.loads(raw or b"{}")
-            if not isinstance(body, dict):
-                raise ValueError("the payload must be a JSON object")
-            reply["request_id"] = str(body.get("request_id", ""))[:64]
-            # MQTT 3.1.1 does not tell who published; a client may say so itself.
-            sender = str(body.get("sender", ""))[:64]
-            reply["result"] = await self._command(name, body)
-            reply["ok"] = True
-        except Exception as exc:  # any failure is answered, never fatal
-            reply["ok"] = False
-            reply["error"] = (str(exc) or type(exc).__name__)[:MAX_ERROR_CHARS]
-        self._count(name if reply["ok"] else "failed")
-        log.info(
-            "mqtt_command",
-            command=name,
-            ok=reply["ok"],
-            error=reply.get("error"),
-            request_id=reply.get("request_id", ""),
-            sender=sender,
-        )
-        await client.publish(
-            self.topic("reply"), json.dumps(reply, ensure_ascii=False), qos=1, retain=False
-        )
+        reply = await self._answerer.answer(name, message)
+        if reply is not None:
+            await client.publish(
+                self.topic("reply"), json.dumps(reply, ensure_ascii=False), qos=1, retain=False
+            )
 
-    def _count(self, what: str) -> None:
-        self.commands[what] = self.commands.get(what, 0) + 1
+    @property
+    def commands(self) -> dict[str, int]:
+        """Commands received, by command, failed, rate_limited and retained_ignored."""
+        return self._answerer.counts
 
 
 class _Reconfigured(Exception):
     """Leave the connection: a reload changed how to connect."""
-
-
-class MqttCollector(Collector):
-    """The bridge's health as metrics: connected, published, dropped, commands."""
-
-    def __init__(self, bridge: Callable[[], MqttBridge | None]) -> None:
-        self._bridge = bridge
-
-    def collect(self) -> Iterator[Metric]:
-        b = self._bridge()
-        if b is None:
-            return
-        connected = GaugeMetricFamily("vaxeld_mqtt_connected", "1 while connected to the broker.")
-        connected.add_metric([], 1.0 if b.connected else 0.0)
-        published = CounterMetricFamily("vaxeld_mqtt_published", "Messages published.")
-        published.add_metric([], b.published)
-        dropped = CounterMetricFamily(
-            "vaxeld_mqtt_dropped", "Messages dropped from the full outbox (oldest first)."
-        )
-        dropped.add_metric([], b.outbox.dropped)
-        queued = GaugeMetricFamily("vaxeld_mqtt_outbox_messages", "Messages waiting to be sent.")
-        queued.add_metric([], len(b.outbox))
-        commands = CounterMetricFamily(
-            "vaxeld_mqtt_commands", "Commands received, by result.", labels=["command"]
-        )
-        for name, count in sorted(b.commands.items()):
-            commands.add_metric([name], count)
-        yield from (connected, published, dropped, queued, commands)
