@@ -269,9 +269,11 @@ def _resolution(samples: Samples) -> str:
     share = f"{(answered - unresolved) / answered:.0%}" if answered else "unknown"
     repeats = total(samples, "vaxeld_queue_repeat_calls_total", kind="repeat")
     callbacks = total(samples, "vaxeld_queue_repeat_calls_total", kind="callback")
+    unlogged = total(samples, "vaxeld_queue_transfers_not_logged_total")
+    missing = f" ({unlogged:.0f} that queue_log did not log)" if unlogged else ""
     return (
-        f"\nTransfers: {inside:.0f} in the centre, {out:.0f} out; resolved in the centre: "
-        f"{share} of {answered:.0f} callers answered; repeat calls {repeats:.0f}, "
+        f"\nTransfers: {inside:.0f} in the centre, {out:.0f} out{missing}; resolved in the "
+        f"centre: {share} of {answered:.0f} callers answered; repeat calls {repeats:.0f}, "
         f"calls back after a drop {callbacks:.0f}"
     )
 
