@@ -9,7 +9,7 @@ the number of live calls and queue members.
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import NamedTuple
@@ -216,7 +216,11 @@ class SwitchboardState:
     # Grouped in one pass, for readers that go through every queue or agent: a scan per
     # queue and per agent made each MQTT update and scrape O(queues x members).
     def waiting_by_queue(self) -> dict[str, list[Call]]:
-        return calls_by_queue(c for c in self.calls.values() if c.waiting)
+        out: dict[str, list[Call]] = {}
+        for c in self.calls.values():
+            if c.waiting:
+                out.setdefault(c.queue, []).append(c)
+        return out
 
     def members_by_queue(self) -> dict[str, list[Member]]:
         out: dict[str, list[Member]] = {}
@@ -255,11 +259,3 @@ def changed_since(
             members.add(step.member)
         step = step.before
     return calls, members
-
-
-def calls_by_queue(calls: Iterable[Call]) -> dict[str, list[Call]]:
-    """Queue -> its calls, in one pass."""
-    out: dict[str, list[Call]] = {}
-    for c in calls:
-        out.setdefault(c.queue, []).append(c)
-    return out
