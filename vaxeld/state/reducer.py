@@ -343,21 +343,23 @@ def _member_update(state: SwitchboardState, msg: AmiEvent, now: float) -> Result
     if not all(key):
         return state, [EventIgnored(msg.event, "missing Queue or Interface")]
     members = state.members.set(key, _member_from(msg, state.members.get(key)))
-    journal = noted(state.journal, member=key)
-    return SwitchboardState(state.pbx, state.calls, members, state.synced, journal), [
-        MemberChanged(*key)
-    ]
+    return _with_members(state, members, key)
 
 
 def _member_removed(state: SwitchboardState, msg: AmiEvent, now: float) -> Result:
     key: MemberKey = (msg.get("Queue"), msg.get("Interface"))
     if key not in state.members:
         return state, []
-    members = state.members.delete(key)
+    return _with_members(state, state.members.delete(key), key)
+
+
+def _with_members(
+    state: SwitchboardState, members: immutables.Map[MemberKey, Member], key: MemberKey
+) -> Result:
+    """``state`` with ``members``, in which the member ``key`` changed."""
     journal = noted(state.journal, member=key)
-    return SwitchboardState(state.pbx, state.calls, members, state.synced, journal), [
-        MemberChanged(*key)
-    ]
+    new = SwitchboardState(state.pbx, state.calls, members, state.synced, journal)
+    return new, [MemberChanged(*key)]
 
 
 _HANDLERS: dict[str, Callable[[SwitchboardState, AmiEvent, float], Result]] = {
