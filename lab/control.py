@@ -10,6 +10,14 @@ from vaxeld.ami.blocking import BlockingAmi
 from vaxeld.ami.codec import Decoder, Message, encode_action
 
 
+def attended_transfer_keys(number: str) -> str:
+    """The keys of an attended transfer to ``number`` as the lab's agents make it: atxfer
+    (*2) and the number, a pause for the digit timeout (3 s) and the target's answer (W:
+    a second), then atxfercomplete (*2 again). Completed by the key, not by hanging up:
+    app_queue can miss a transfer its agent hangs up to complete (see the README)."""
+    return f"*2ww{number}{'W' * 8}*2"
+
+
 class LabControl(BlockingAmi):
     def db_put(self, family: str, key: str, value: str) -> None:
         self.action("DBPut", [("Family", family), ("Key", key), ("Val", value)])

@@ -25,7 +25,7 @@ from pathlib import Path
 
 from lab.asterisk import AsteriskLab, count_queue_log, ensure_chroot, free_port
 from lab.broker import Mosquitto
-from lab.control import LabControl
+from lab.control import LabControl, attended_transfer_keys
 from lab.scenario import lab_agent_ids, lab_config_text
 from lab.vaxeld_process import Samples, VaxeldProcess, total
 from vaxeld.calendar import today_in
@@ -256,9 +256,8 @@ def run_demo(duration: float, calls_per_minute: float, seed: int) -> int:
 
 
 # Keys agents press to pass a caller on (see TEST_CONTEXTS): blind to Bygglov, blind to
-# the switchboard queue, attended to Lars's extension (completed with *2 after 8 s, not by
-# hanging up: see the README's transfers section).
-TRANSFER_KEYS = ("#1ww6150", "#1ww7100", "*2ww1006WWWWWWWW*2")
+# the switchboard queue, attended to Lars's extension.
+TRANSFER_KEYS = ("#1ww6150", "#1ww7100", attended_transfer_keys("1006"))
 
 
 def _resolution(samples: Samples) -> str:

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from lab_fixtures import Lab, start_lab, stop_lab
 
+from lab.control import attended_transfer_keys
 from lab.vaxeld_process import Samples, total
 from vaxeld.config import parse_config
 from vaxeld.history.files import ingest_files
@@ -26,9 +27,6 @@ pytestmark = pytest.mark.asterisk
 
 AGENTS = ("1001", "1002", "1003", "1004", "1005", "1006")
 SV = ("1001", "1002", "1003", "1004")
-# Between dialling an attended transfer's number and completing it: the digit timeout
-# (3 s) and the target's answer; W is a second's pause in SendDTMF.
-ATTENDED_PAUSE = "W" * 8
 
 
 @pytest.fixture
@@ -103,7 +101,7 @@ def test_transfers_and_repeat_callers_equal_the_scenario_and_queue_log(
         # answered, and Lars talks on. Not by hanging up: app_queue then looks up the
         # hung-up channel to see that it was transferring, and when the channel is already
         # gone (a loaded machine) queue_log says COMPLETEAGENT, not ATTENDEDTRANSFER.
-        only_answering(lab, "1001", talk=30, keys="*2ww1006" + ATTENDED_PAUSE + "*2")
+        only_answering(lab, "1001", talk=30, keys=attended_transfer_keys("1006"))
         lab.control.set_agent("1006", answer_after=1, talk=30)
         call_and_wait(lab, start, "0701000003", "ATTENDEDTRANSFER", 1)
         # While the caller talks to Lars, Åsa is free again, and nobody shows her busy.
@@ -111,7 +109,7 @@ def test_transfers_and_repeat_callers_equal_the_scenario_and_queue_log(
             lambda s: total(s, "vaxeld_agent_state", agent="Åsa Lindqvist", state="available") == 1
         )
         # d) attended to Socialtjänsten (0313652500), which talks 20 s: out.
-        only_answering(lab, "1001", talk=30, keys="*2ww0313652500" + ATTENDED_PAUSE + "*2")
+        only_answering(lab, "1001", talk=30, keys=attended_transfer_keys("0313652500"))
         call_and_wait(lab, start, "0701000004", "ATTENDEDTRANSFER", 2)
         # e) answered and resolved, then the first number again (over a minute later):
         # a repeat caller; and a withheld number twice, never grouped.
