@@ -1,8 +1,8 @@
 """A small asyncio AMI session around the sans-I/O codec.
 
 It logs in, maps ActionID to futures, collects event-list actions
-(QueueStatus ... QueueStatusComplete), pings with a timeout so a silent
-network stall is noticed, and reconnects with jittered exponential backoff.
+(QueueStatus ... QueueStatusComplete), pings after a silence so a stalled
+network is noticed (watchdog.py), and reconnects with jittered exponential backoff.
 
 Two rules learned from other AMI clients:
 - an action is sent once: after a reconnect nothing is re-sent; callers
@@ -24,6 +24,7 @@ import structlog
 
 from vaxeld.ami.codec import DecodeError, Decoder, Greeting, Message, encode_action
 from vaxeld.ami.stats import SessionStats
+from vaxeld.ami.watchdog import PingWatchdog
 from vaxeld.backoff import backoff_delays
 from vaxeld.ratelimit import LogLimiter
 
@@ -92,6 +93,7 @@ class AmiSession:
         self._clock, self._sleep = clock, sleep
         self._healthy_since: float | None = None
         self._last_byte_at: float | None = None
+        self._heard_at = 0.0
         self._decoder = Decoder()
         self._transport: asyncio.Transport | None = None
         self._ids = itertools.count(1)
@@ -220,7 +222,7 @@ class AmiSession:
             if self._on_connect is not None:
                 await self._on_connect(self)
             self._healthy_since = self._clock()  # logged in, filtered and resynced
-            await self._ping_loop(closed)
+            await self._watch(closed)
         finally:
             transport.abort()
 
@@ -232,20 +234,39 @@ class AmiSession:
         except AmiError as exc:
             raise AmiAuthError(str(exc).removeprefix("Login: ")) from None
 
-    async def _ping_loop(self, closed: asyncio.Future[str]) -> None:
-        while True:
-            done, _ = await asyncio.wait({closed}, timeout=self._ping_interval)
-            if done:
-                raise AmiConnectionLost(closed.result())
-            try:
-                await asyncio.wait_for(self.action("Ping", check=False), self._ping_timeout)
-            except TimeoutError:
-                raise AmiConnectionLost(
-                    f"no answer to Ping within {self._ping_timeout} s"
-                ) from None
+    async def _watch(self, closed: asyncio.Future[str]) -> None:
+        """Until the connection ends, by Asterisk closing it or a Ping going unanswered."""
+
+        def lost(why: str) -> None:
+            if not closed.done():
+                closed.set_result(why)
+
+        watchdog = PingWatchdog(
+            self._ping_interval,
+            self._ping_timeout,
+            lambda: self._heard_at,
+            self._send_ping,
+            lost,
+        )
+        watchdog.start()
+        try:
+            why = await closed
+        finally:
+            watchdog.stop()
+        raise AmiConnectionLost(why)
+
+    def _send_ping(self) -> asyncio.Future[Message]:
+        """Write a Ping; the future of its Response (failed when the connection goes)."""
+        action_id = self._next_id()
+        future: asyncio.Future[Message] = asyncio.get_running_loop().create_future()
+        self._write(encode_action("Ping", {}, action_id))
+        self._pending[action_id] = future
+        future.add_done_callback(lambda _: self._pending.pop(action_id, None))
+        return future
 
     def _received(self, data: bytes) -> None:
         self._last_byte_at = self._clock()
+        self._heard_at = time.monotonic()  # the watchdog's clock, whatever the stats' is
         self.stats.bytes_received += len(data)
         self.stats.reads += 1
         for item in self._decoder.feed(data):
