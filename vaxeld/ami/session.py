@@ -339,8 +339,8 @@ class AmiSession:
         self._ready.clear()
         self._healthy_since = None
         if self.stats.down_since is None:
-            # From the last byte heard, not from when the loss was noticed: a silent stall
-            # is found by the ping watchdog 10-15 s after it began.
+            # From the last byte heard, not from when the loss was noticed: the watchdog
+            # finds a silent stall 15 s after it began (10 s of silence, 5 s for a Pong).
             now = self._clock()
             last = self._last_byte_at
             self.stats.down_since = now if last is None or not was_connected else min(now, last)
