@@ -9,7 +9,9 @@ on the same event loop vaxeld uses (uvloop), what one event read costs when it d
 
 - nothing (the wake-up and the read alone),
 - the reference parser's work (split on CRLF, build a dict),
-- vaxeld's work (codec, reducer, ledger and metrics, as in bench/replay.py).
+- vaxeld's work (codec, reducer, ledger and metrics, as in bench/replay.py),
+- the same with MQTT's build after each event that changed the state (as in
+  bench/flat_cost.py: the topics it touched, published to the outbox).
 
 A client process sends the recorded events one per write at ``rate`` per second; the
 figure is the reading process's CPU time per event (time.process_time).
@@ -29,6 +31,7 @@ from pathlib import Path
 import uvloop
 from codec_throughput import split_into_dicts
 from daemon_replay import event_frames
+from flat_cost import WithMqtt
 from replay import Pipeline, synthetic_chunks
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -88,12 +91,14 @@ def load_frames(source: Path, events: int) -> list[bytes]:
 
 async def measure(events: int, rate: float, source: Path) -> dict[str, float]:
     frames = load_frames(source, events)
-    pipeline = Pipeline()
-    pipeline.decoder.feed(b"Asterisk Call Manager/9.0.0\r\n")
+    pipeline, with_mqtt = Pipeline(), WithMqtt()
+    for pipe in (pipeline, with_mqtt):
+        pipe.decoder.feed(b"Asterisk Call Manager/9.0.0\r\n")
     works: dict[str, Callable[[bytes], None]] = {
         "nothing": lambda data: None,
         "reference parser": reference_work,
         "vaxeld": lambda data: pipeline.feed(data, seconds_per_event=0.05),
+        "vaxeld with MQTT": lambda data: with_mqtt.feed(data, seconds_per_event=0.05),
     }
     return {name: await cpu_per_event(w, frames, rate, source) for name, w in works.items()}
 
