@@ -43,6 +43,14 @@ class Line:
         )
 
 
+def silent(line: Line, timeout: float = 0.02) -> PingWatchdog:
+    """A watchdog started on a line that has been silent for a second."""
+    dog = line.watchdog(timeout=timeout)
+    line.now += 1.0
+    dog.start()
+    return dog
+
+
 async def until(predicate: Callable[[], bool], limit: float = 5.0) -> None:
     async with asyncio.timeout(limit):
         while not predicate():
@@ -51,9 +59,7 @@ async def until(predicate: Callable[[], bool], limit: float = 5.0) -> None:
 
 async def test_a_line_that_stays_silent_is_pinged_again_after_each_pong() -> None:
     line = Line()
-    dog = line.watchdog()
-    line.now += 1.0  # silent since start
-    dog.start()
+    dog = silent(line)
     await until(lambda: len(line.pings) >= 3)
     dog.stop()
     assert line.lost == [] and all(p.done() for p in line.pings)
@@ -75,9 +81,7 @@ async def test_no_ping_while_bytes_keep_coming() -> None:
 async def test_an_unanswered_ping_gives_the_connection_up_once() -> None:
     line = Line()
     line.answer = False
-    dog = line.watchdog()
-    line.now += 1.0
-    dog.start()
+    dog = silent(line)
     await until(lambda: bool(line.lost))
     assert line.lost == ["no answer to Ping within 0.02 s"]
     assert len(line.pings) == 1  # and no second Ping on a line already given up
@@ -87,9 +91,7 @@ async def test_an_unanswered_ping_gives_the_connection_up_once() -> None:
 async def test_a_ping_that_cannot_be_written_gives_the_connection_up() -> None:
     line = Line()
     line.broken = True
-    dog = line.watchdog()
-    line.now += 1.0
-    dog.start()
+    dog = silent(line)
     await until(lambda: bool(line.lost))
     assert line.lost == ["not connected to Asterisk"]
     dog.stop()
@@ -98,9 +100,7 @@ async def test_a_ping_that_cannot_be_written_gives_the_connection_up() -> None:
 async def test_a_ping_failed_by_the_connection_ending_is_left_to_whoever_ended_it() -> None:
     line = Line()
     line.answer = False
-    dog = line.watchdog(timeout=60.0)
-    line.now += 1.0
-    dog.start()
+    dog = silent(line, timeout=60.0)
     await until(lambda: len(line.pings) == 1)
     line.pings[0].set_exception(ConnectionError("connection closed by Asterisk"))
     looks = line.looks
@@ -112,9 +112,7 @@ async def test_a_ping_failed_by_the_connection_ending_is_left_to_whoever_ended_i
 async def test_stop_ends_every_timer() -> None:
     line = Line()
     line.answer = False
-    dog = line.watchdog()
-    line.now += 1.0
-    dog.start()
+    dog = silent(line)
     await until(lambda: len(line.pings) == 1)
     dog.stop()
     await asyncio.sleep(0.1)
