@@ -93,7 +93,6 @@ class AmiSession:
         self._clock, self._sleep = clock, sleep
         self._healthy_since: float | None = None
         self._last_byte_at: float | None = None
-        self._heard_at = 0.0
         self._decoder = Decoder()
         self._transport: asyncio.Transport | None = None
         self._ids = itertools.count(1)
@@ -117,14 +116,7 @@ class AmiSession:
         self, name: str, headers: Mapping[str, str] | None = None, *, check: bool = True
     ) -> Message:
         """Send an action and wait for its Response. Raises AmiError on Response: Error."""
-        action_id = self._next_id()
-        future: asyncio.Future[Message] = asyncio.get_running_loop().create_future()
-        self._pending[action_id] = future
-        try:
-            self._write(encode_action(name, headers or {}, action_id))
-            reply = await asyncio.wait_for(future, self._action_timeout)
-        finally:
-            self._pending.pop(action_id, None)
+        reply = await asyncio.wait_for(self._request(name, headers or {}), self._action_timeout)
         if check and reply.response.lower() == "error":
             raise AmiError(f"{name}: {reply.get('Message', 'error')}")
         return reply
@@ -244,9 +236,10 @@ class AmiSession:
         watchdog = PingWatchdog(
             self._ping_interval,
             self._ping_timeout,
-            lambda: self._heard_at,
-            self._send_ping,
+            lambda: self._last_byte_at or 0.0,
+            lambda: self._request("Ping", {}),
             lost,
+            self._clock,
         )
         watchdog.start()
         try:
@@ -255,18 +248,18 @@ class AmiSession:
             watchdog.stop()
         raise AmiConnectionLost(why)
 
-    def _send_ping(self) -> asyncio.Future[Message]:
-        """Write a Ping; the future of its Response (failed when the connection goes)."""
+    def _request(self, name: str, headers: Mapping[str, str]) -> asyncio.Future[Message]:
+        """Write an action; the future of its Response, failed when the connection goes
+        and forgotten once done (answered, failed, or cancelled by a timeout)."""
         action_id = self._next_id()
         future: asyncio.Future[Message] = asyncio.get_running_loop().create_future()
-        self._write(encode_action("Ping", {}, action_id))
+        self._write(encode_action(name, headers, action_id))
         self._pending[action_id] = future
         future.add_done_callback(lambda _: self._pending.pop(action_id, None))
         return future
 
     def _received(self, data: bytes) -> None:
         self._last_byte_at = self._clock()
-        self._heard_at = time.monotonic()  # the watchdog's clock, whatever the stats' is
         self.stats.bytes_received += len(data)
         self.stats.reads += 1
         for item in self._decoder.feed(data):
